@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "saslauthd_native",
+      "sources": [
+        "src/native/addon/addon.cc",
+        "src/native/addon/crypt.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lcrypt"]
+    }
+  ]
+}

@@ -1,0 +1,84 @@
+import type { Secret } from './secret.js';
+
+/** One authentication request as a backend sees it. */
+export interface AuthRequest {
+  /** The login after `-r` folded the realm in (`user@realm`), as saslauthd does. */
+  readonly login: string;
+  readonly password: Secret;
+  /** SASL service name (`smtp`, `imap`…): PAM service, LDAP `%s`, cache key. */
+  readonly service: string;
+  /** Realm as sent (may be empty). */
+  readonly realm: string;
+  /** The v5 client address (`a.b.c.d;port`), or null when a v4 client sent none. */
+  readonly clientAddr: string | null;
+}
+
+/** Stable reasons for a rejection; logs and routing branch on these, never on text. */
+export type RejectCode =
+  | 'unknown-user'
+  | 'bad-password'
+  | 'locked'
+  | 'no-password'
+  | 'account-expired'
+  | 'password-expired'
+  | 'account-inactive'
+  | 'not-authorized'
+  | 'invalid-input';
+
+/** Stable reasons for "could not decide": the backend or its server is not usable right now. */
+export type UnavailableCode = 'backend-error' | 'timeout' | 'connect-failed' | 'protocol-error' | 'overloaded' | 'config';
+
+export type Outcome =
+  | {
+      readonly kind: 'ok';
+      /** saslauthd's exact success text for this backend (default `OK`), used with --compat-replies. */
+      readonly compat: string;
+    }
+  | {
+      readonly kind: 'rejected';
+      readonly code: RejectCode;
+      /** What an admin reads in the log. Never the password or a hash. */
+      readonly reason: string;
+      /** saslauthd's exact reply text for this case, used with --compat-replies. */
+      readonly compat: string;
+    }
+  | {
+      readonly kind: 'unavailable';
+      readonly code: UnavailableCode;
+      readonly reason: string;
+      readonly compat: string;
+    };
+
+export const ok = (compat = 'OK'): Outcome => ({ kind: 'ok', compat });
+
+export const rejected = (code: RejectCode, reason: string, compat: string): Outcome => ({
+  kind: 'rejected',
+  code,
+  reason,
+  compat,
+});
+
+export const unavailable = (code: UnavailableCode, reason: string, compat: string): Outcome => ({
+  kind: 'unavailable',
+  code,
+  reason,
+  compat,
+});
+
+/**
+ * What every backend (shadow, getpwent, pam, ldap, rimap) and every wrapper (cache, chain, delay)
+ * implements. The server only ever sees this interface.
+ */
+export interface Authenticator {
+  /** Mechanism name as shown in logs (`shadow`, `ldap`, `ldap,shadow`…). */
+  readonly mech: string;
+  /**
+   * Decides one request. Must not throw for a bad password or a dead server: those are outcomes.
+   * Must stop work and settle soon after `signal` aborts.
+   */
+  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome>;
+  /** Human-readable lines for `-v`/`--check` (effective settings, files that apply). */
+  describe(): string[];
+  /** Releases connections, helper processes, watchers. */
+  close(): Promise<void>;
+}

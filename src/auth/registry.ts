@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { DaemonOptions } from '../config/daemon-options.js';
+import type { Crypt } from '../native/crypt.js';
+import type { Authenticator } from './authenticator.js';
+import { ShadowAuthenticator } from './shadow.js';
+
+/** What a backend factory may use. */
+export interface BackendContext {
+  readonly options: DaemonOptions;
+  readonly crypt: Crypt;
+  readonly log: Logger;
+}
+
+export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
+
+/** Backends in the order `-v` lists them. */
+const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
+  [
+    'shadow',
+    async (ctx) => {
+      const a = new ShadowAuthenticator({ passwdFile: ctx.options.passwdFile, shadowFile: ctx.options.shadowFile }, ctx.crypt, ctx.log.child({ mech: 'shadow' }));
+      a.check();
+      return a;
+    },
+  ],
+]);
+
+export const MECHANISMS: readonly string[] = [...FACTORIES.keys()];
+
+export class UnknownMechanismError extends Error {
+  readonly code = 'UNKNOWN_MECH';
+  constructor(readonly mech: string) {
+    super(`unknown authentication mechanism: ${mech} (available: ${MECHANISMS.join(', ')})`);
+  }
+}
+
+export function isMechanism(name: string): boolean {
+  return FACTORIES.has(name.toLowerCase());
+}
+
+/** Builds the backend for `-a`; fails at start-up, naming the problem, when it cannot work. */
+export async function createAuthenticator(mech: string, ctx: BackendContext): Promise<Authenticator> {
+  const f = FACTORIES.get(mech.toLowerCase());
+  if (!f) throw new UnknownMechanismError(mech);
+  return f(ctx);
+}

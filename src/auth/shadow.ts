@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import type { Crypt } from '../native/crypt.js';
+import {
+  type AuthRequest,
+  type Authenticator,
+  type Outcome,
+  ok,
+  rejected,
+  unavailable,
+} from './authenticator.js';
+import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from './shadow-parser.js';
+import { WatchedFile } from './watched-file.js';
+
+export interface ShadowOptions {
+  /** passwd(5) file (Default: /etc/passwd). */
+  readonly passwdFile: string;
+  /** shadow(5) file (Default: /etc/shadow). */
+  readonly shadowFile: string;
+  /** Clock in ms since the epoch, for account ageing (Default: Date.now). */
+  readonly now?: () => number;
+}
+
+// A yescrypt hash of a random throwaway string: what an unknown user is checked against when the
+// shadow file offers no real hash to copy the cost of.
+const FALLBACK_DUMMY = '$y$j9T$UCt1VTMY9RCN0S4Ze2ONV0$bkxfQNgljQBcDGtimHbJEyH/Sna9iTDYPgjSU/8PGn9';
+
+interface Tables {
+  readonly passwd: Parsed<PasswdEntry>;
+  readonly shadow: Parsed<ShadowEntry> & { readonly dummyHash: string };
+}
+
+function schemeOf(hash: string): string | null {
+  if (hash.startsWith('$')) {
+    const end = hash.indexOf('$', 1);
+    return end > 0 ? hash.slice(0, end + 1) : null;
+  }
+  return /^[./0-9A-Za-z]{13}$/.test(hash) ? 'des' : null;
+}
+
+/** The hash of the most common scheme in the file, so a made-up user costs what a real one does. */
+function pickDummy(entries: ReadonlyMap<string, ShadowEntry>): string {
+  const byScheme = new Map<string, { count: number; hash: string }>();
+  for (const e of entries.values()) {
+    const s = schemeOf(e.hash);
+    if (s === null) continue;
+    const seen = byScheme.get(s);
+    if (seen) seen.count++;
+    else byScheme.set(s, { count: 1, hash: e.hash });
+  }
+  let best: { count: number; hash: string } | undefined;
+  for (const v of byScheme.values()) if (!best || v.count > best.count) best = v;
+  return best?.hash ?? FALLBACK_DUMMY;
+}
+
+/** `-a shadow`: /etc/passwd + /etc/shadow and crypt(3), with shadow(5) account ageing. */
+export class ShadowAuthenticator implements Authenticator {
+  readonly mech = 'shadow';
+  readonly #passwd: WatchedFile<Parsed<PasswdEntry>>;
+  readonly #shadow: WatchedFile<Tables['shadow']>;
+  readonly #now: () => number;
+
+  constructor(
+    readonly options: ShadowOptions,
+    private readonly crypt: Crypt,
+    private readonly log: Logger,
+  ) {
+    this.#now = options.now ?? Date.now;
+    const report = (file: string) => (p: Parsed<unknown>) => {
+      log.info({ file, users: p.entries.size }, 'loaded user file');
+      for (const problem of p.problems) log.warn({ file, line: problem.line }, `skipped line: ${problem.message}`);
+    };
+    this.#passwd = new WatchedFile(options.passwdFile, parsePasswd, report(options.passwdFile));
+    this.#shadow = new WatchedFile(
+      options.shadowFile,
+      (text) => {
+        const parsed = parseShadow(text);
+        return { ...parsed, dummyHash: pickDummy(parsed.entries) };
+      },
+      report(options.shadowFile),
+    );
+  }
+
+  /** Reads both files now, so a missing or unreadable file is reported at start-up. */
+  check(): void {
+    this.#tables();
+  }
+
+  describe(): string[] {
+    return [`shadow: passwd=${this.options.passwdFile} shadow=${this.options.shadowFile}`];
+  }
+
+  async close(): Promise<void> {}
+
+  #tables(): Tables {
+    return { passwd: this.#passwd.current(), shadow: this.#shadow.current() };
+  }
+
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    let tables: Tables;
+    try {
+      tables = this.#tables();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return unavailable('backend-error', `cannot read user files: ${err.code ?? ''} ${err.message}`, `NO Username lookup failure: ${err.message}`);
+    }
+    const pw = tables.passwd.entries.get(req.login);
+    const sp = tables.shadow.entries.get(req.login);
+
+    // Every path below pays for exactly one crypt, so the time taken says nothing about the user.
+    const burn = (outcome: Outcome): Promise<Outcome> =>
+      this.crypt.verify(req.password.expose(), tables.shadow.dummyHash, signal).then(() => outcome);
+
+    if (!pw) return burn(rejected('unknown-user', 'no such user in passwd', 'NO Invalid username'));
+    if (!sp) return burn(rejected('unknown-user', 'user has no shadow entry', 'NO Invalid shadow username'));
+    const hash = sp.hash;
+    if (hash === '*NP*') {
+      return burn(rejected('locked', 'NIS+ hash (*NP*) not accessible', 'NO Insufficient permission to access NIS authentication database (saslauthd)'));
+    }
+    if (hash === '') return burn(rejected('no-password', 'account has no password set', 'NO Incorrect password'));
+    if (hash.startsWith('!')) return burn(rejected('locked', 'account is locked (!)', 'NO Incorrect password'));
+    if (hash.startsWith('*')) return burn(rejected('locked', 'account is disabled (*)', 'NO Incorrect password'));
+
+    const match = await this.crypt.verify(req.password.expose(), hash, signal);
+    if (!match) return rejected('bad-password', 'password mismatch', 'NO Incorrect password');
+
+    // Ageing is checked only after a correct password, as saslauthd does: it tells a guesser nothing.
+    const state = accountState(sp, daysSinceEpoch(this.#now()));
+    switch (state.state) {
+      case 'valid':
+        return ok();
+      case 'account-expired':
+        return rejected('account-expired', 'account expired (shadow expire date)', 'NO Account expired');
+      case 'password-expired':
+        return rejected('password-expired', 'password expired (last change + max days)', 'NO Password expired');
+      case 'must-change':
+        return rejected('password-expired', 'password must be changed (last change = 0)', 'NO Password expired');
+      case 'inactive':
+        return rejected('account-inactive', 'account inactive (password expired + inactive days)', 'NO Account expired');
+      default: {
+        const never: never = state;
+        throw new Error(`unhandled account state ${String(never)}`);
+      }
+    }
+  }
+}

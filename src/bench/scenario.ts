@@ -1,0 +1,28 @@
+import type { Probe } from './load.js';
+
+/** One daemon under test: a socket to load, and how to stop it. */
+export interface BenchTarget {
+  readonly socket: string;
+  /** Process id, to read its CPU time from /proc (optional). */
+  readonly pid?: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * A benchmark scenario: sets up users/peers, starts saslauthd-ts and (when installed) the real
+ * saslauthd configured the same way, and says what to send. `npm run bench` runs every scenario at
+ * each concurrency against both daemons in the same run and prints the ratio.
+ */
+export interface Scenario {
+  readonly name: string;
+  readonly concurrency: readonly number[];
+  /** Requests per run (bounded), and seconds per run (bounded). */
+  readonly count: number;
+  readonly seconds: number;
+  /** Prepares peers and users; returns the probes to cycle through. */
+  setup(): Promise<readonly Probe[]>;
+  startOurs(): Promise<BenchTarget>;
+  /** null when the real saslauthd (sasl2-bin) is not installed or cannot do this scenario. */
+  startReal(): Promise<BenchTarget | null>;
+  teardown(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+import { Command, Option } from 'commander';
+import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
+import { MECHANISMS, isMechanism } from '../auth/registry.js';
+import type { LogFormat, LogLevel } from '../log/logger.js';
+import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
+
+export type DaemonCommand =
+  | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
+  | { readonly kind: 'version' };
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export function daemonProgram(): Command {
+  return new Command('saslauthd-ts')
+    .description('SASL authentication daemon (saslauthd-compatible socket protocol)')
+    .helpOption('-h, --help', 'show this help and exit')
+    .option('-a, --mech <name>', `authentication mechanism: ${MECHANISMS.join(', ')}`)
+    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap: config file)')
+    .option('-m, --run-dir <dir>', 'run directory; the socket is <dir>/mux', absolutePath, DEFAULTS.runDir)
+    .option('-n, --threads <n>', 'authentications decided at once (0 means 1)', integer(0, 1024), DEFAULTS.threads)
+    .option('-c, --cache', 'enable the credential cache')
+    .option('-s, --cache-size <KiB>', 'cache size in KiB', integer(1), DEFAULTS.cacheSizeKiB)
+    .option('-t, --cache-ttl <seconds>', 'cache entry lifetime in seconds', integer(1), DEFAULTS.cacheTtlSec)
+    .option('-l, --no-accept-lock-file', 'accepted for compatibility; there is no accept lock to disable')
+    .option('-r, --realm-concat', 'authenticate login@realm when the client sends a realm')
+    .option('-d, --debug', 'debug logging (always runs in the foreground)')
+    .option('-f, --foreground', 'accepted for compatibility; always runs in the foreground')
+    .option('-V, --verbose', 'verbose (debug) logging')
+    .option('-v, --version', 'print version and mechanisms, then exit')
+    .option('--check', 'validate the configuration, print the effective setup, and exit')
+    .option('--compat-replies', "send saslauthd's exact reply texts instead of 'NO authentication failed'")
+    .option('--passwd-file <path>', 'passwd file for -a shadow', DEFAULTS.passwdFile)
+    .option('--shadow-file <path>', 'shadow file for -a shadow', DEFAULTS.shadowFile)
+    .option('--socket-mode <mode>', 'socket file mode (octal)', octalMode, DEFAULTS.socketMode)
+    .option('--socket-owner <user>', 'socket file owner')
+    .option('--socket-group <group>', 'socket file group')
+    .option('--run-dir-mode <mode>', 'mode for a run directory we create (octal)', octalMode, DEFAULTS.runDirMode)
+    .option('--run-dir-group <group>', 'group for a run directory we create (if the group exists)', DEFAULTS.runDirGroup ?? undefined)
+    .option('--max-connections <n>', 'connections held at once', integer(1, 1_000_000), DEFAULTS.maxConnections)
+    .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
+    .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
+    .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
+    .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
+}
+
+/** Parses saslauthd's command line. Unlike saslauthd, mistakes are errors (exit 1), not a silent exit 0. */
+export function parseDaemonArgs(argv: readonly string[], program: Command = daemonProgram()): DaemonCommand {
+  program.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) });
+  try {
+    program.parse(argv as string[], { from: 'user' });
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    if (err.code === 'commander.helpDisplayed') throw e;
+    throw new UsageError(err.message.replace(/^error: /, ''));
+  }
+  if (program.args.length > 0) throw new UsageError(`unexpected argument '${program.args[0]}'`);
+  const o = program.opts<Record<string, unknown>>();
+  if (o['version']) return { kind: 'version' };
+  const mech = o['mech'] as string | undefined;
+  if (!mech) throw new UsageError('no authentication mechanism specified (-a)');
+  const mechanisms = mech.split(',').map((m) => m.trim().toLowerCase());
+  for (const m of mechanisms) {
+    if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
+  }
+  const debug = Boolean(o['debug'] || o['verbose']);
+  const options: DaemonOptions = {
+    ...DEFAULTS,
+    mechanisms,
+    mechOption: (o['mechOption'] as string | undefined) ?? null,
+    runDir: o['runDir'] as string,
+    threads: Math.max(1, o['threads'] as number),
+    cache: Boolean(o['cache']),
+    cacheSizeKiB: o['cacheSize'] as number,
+    cacheTtlSec: o['cacheTtl'] as number,
+    realmConcat: Boolean(o['realmConcat']),
+    logLevel: (o['logLevel'] as LogLevel | undefined) ?? (debug ? 'debug' : 'info'),
+    logFormat: o['logFormat'] as LogFormat,
+    compatReplies: Boolean(o['compatReplies']),
+    passwdFile: o['passwdFile'] as string,
+    shadowFile: o['shadowFile'] as string,
+    socketMode: o['socketMode'] as number,
+    socketOwner: (o['socketOwner'] as string | undefined) ?? null,
+    socketGroup: (o['socketGroup'] as string | undefined) ?? null,
+    runDirMode: o['runDirMode'] as number,
+    runDirGroup: (o['runDirGroup'] as string | undefined) ?? null,
+    maxConnections: o['maxConnections'] as number,
+    requestTimeoutMs: o['requestTimeout'] as number,
+    drainTimeoutMs: o['drainTimeout'] as number,
+    authTimeoutMs: o['authTimeout'] as number,
+  };
+  return { kind: 'run', options, check: Boolean(o['check']) };
+}

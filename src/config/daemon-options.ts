@@ -1,0 +1,69 @@
+import type { LogFormat, LogLevel } from '../log/logger.js';
+
+/** Everything the saslauthd-ts command line decides, validated. */
+export interface DaemonOptions {
+  /** `-a`: backend names in order (one for now; chains come with routing). */
+  readonly mechanisms: readonly string[];
+  /** `-O`: backend option (rimap host, ldap config path); last one wins. */
+  readonly mechOption: string | null;
+  /** `-m`: run directory; the socket is `<runDir>/mux` (Default: /run/saslauthd). */
+  readonly runDir: string;
+  /** `-n`: how many authentications run at once (Default: 5). 0 is taken as 1. */
+  readonly threads: number;
+  /** `-c`: credential cache on. */
+  readonly cache: boolean;
+  /** `-s`: cache size in KiB. */
+  readonly cacheSizeKiB: number;
+  /** `-t`: cache TTL in seconds (Default: 28800). */
+  readonly cacheTtlSec: number;
+  /** `-r`: fold a non-empty realm into the login as `login@realm`. */
+  readonly realmConcat: boolean;
+  /** `-d`, `-V`: debug logging. */
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** Send saslauthd's exact reply texts instead of the uniform `NO authentication failed`. */
+  readonly compatReplies: boolean;
+  readonly passwdFile: string;
+  readonly shadowFile: string;
+  /** Socket file mode (Default: 0o777, like saslauthd: access is governed by the run directory). */
+  readonly socketMode: number;
+  readonly socketOwner: string | null;
+  readonly socketGroup: string | null;
+  /** Mode for a run directory we create (Default: 0o710, root:sasl when group sasl exists). */
+  readonly runDirMode: number;
+  readonly runDirGroup: string | null;
+  /** Connections held at once; beyond it the oldest idle one is dropped (Default: 1024). */
+  readonly maxConnections: number;
+  /** Milliseconds a client has from connect to a whole request (Default: 5000). */
+  readonly requestTimeoutMs: number;
+  /** Milliseconds to wait for the client to close after the reply (Default: 2000). */
+  readonly drainTimeoutMs: number;
+  /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
+  readonly authTimeoutMs: number;
+}
+
+export const DEFAULT_RUN_DIR = '/run/saslauthd';
+
+export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
+  mechOption: null,
+  runDir: DEFAULT_RUN_DIR,
+  threads: 5,
+  cache: false,
+  cacheSizeKiB: 964,
+  cacheTtlSec: 28800,
+  realmConcat: false,
+  logLevel: 'info',
+  logFormat: 'text',
+  compatReplies: false,
+  passwdFile: '/etc/passwd',
+  shadowFile: '/etc/shadow',
+  socketMode: 0o777,
+  socketOwner: null,
+  socketGroup: null,
+  runDirMode: 0o710,
+  runDirGroup: 'sasl',
+  maxConnections: 1024,
+  requestTimeoutMs: 5000,
+  drainTimeoutMs: 2000,
+  authTimeoutMs: 30000,
+};

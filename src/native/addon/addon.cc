@@ -1,0 +1,8 @@
+#include "addon.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitCrypt(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(saslauthd_native, Init)

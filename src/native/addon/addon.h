@@ -1,0 +1,5 @@
+// One module, several small feature files; each registers its exports here.
+#pragma once
+#include <napi.h>
+
+void InitCrypt(Napi::Env env, Napi::Object exports);

@@ -1,0 +1,32 @@
+import { native } from './binding.js';
+import { WorkPool } from './pool.js';
+
+/** crypt(3) verification on a bounded pool. All hashes libxcrypt knows work ($y$ $6$ $5$ $1$ $2b$ DES…). */
+export class Crypt {
+  readonly pool: WorkPool;
+
+  constructor(
+    /** Hashes allowed to run at once; follows `-n` (Default: 5). */
+    concurrency = 5,
+  ) {
+    this.pool = new WorkPool(concurrency);
+  }
+
+  /**
+   * True only when crypt(password, hash) reproduces `hash` exactly. A locked, empty or unknown hash
+   * fails (libxcrypt's failure token or NULL); the comparison is constant-time inside the addon.
+   */
+  verify(password: Buffer, hash: string, signal?: AbortSignal): Promise<boolean> {
+    return this.pool.run(() => native.verify(password, hash), signal);
+  }
+
+  /** crypt(password, setting); null when the setting is not usable. */
+  hash(password: Buffer, setting: string): Promise<string | null> {
+    return this.pool.run(() => native.hash(password, setting));
+  }
+}
+
+/** A random setting for `prefix` ("$y$", "$6$", "$2b$", "" for DES…), or null if unsupported. */
+export function gensalt(prefix: string, rounds = 0): string | null {
+  return native.gensalt(prefix, rounds);
+}

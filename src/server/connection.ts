@@ -1,0 +1,151 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
+import type { ConnectionInfo, RequestHandler } from './request-handler.js';
+import { protocolReply } from './reply-text.js';
+
+export interface ConnectionOptions {
+  /** Milliseconds from accept to a whole request; then the connection is closed without a reply (Default: 5000). */
+  readonly requestTimeoutMs: number;
+  /** Milliseconds to wait for the client to close after our reply and half-close (Default: 2000). */
+  readonly drainTimeoutMs: number;
+  /** Milliseconds to wait for the rest of a partly received fifth field (Default: 20). */
+  readonly fifthFieldGraceMs: number;
+  readonly compatReplies: boolean;
+}
+
+export type ConnectionState = 'reading' | 'authenticating' | 'draining' | 'closed';
+
+/**
+ * One client, one request: read → authenticate → reply, half-close, drain until the client closes
+ * (bounded), close. saslauthd has no timeouts at all; here every state has a deadline.
+ */
+export class Connection {
+  state: ConnectionState = 'reading';
+  readonly #decoder = new RequestDecoder();
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  readonly #closed: Promise<void>;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly info: ConnectionInfo,
+    private readonly handler: RequestHandler,
+    private readonly options: ConnectionOptions,
+    private readonly log: Logger,
+  ) {
+    this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.log.debug({ conn: info.id, err: err.code ?? err.message }, 'socket error');
+    });
+    socket.on('close', () => this.#onClose());
+    this.#timer = setTimeout(() => this.#timeout(), options.requestTimeoutMs);
+  }
+
+  /** Resolves when the socket is fully closed. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Drops a connection that has not sent a whole request (shutdown, or eviction at the cap). */
+  dropIfReading(why: string): boolean {
+    if (this.state !== 'reading') return false;
+    this.log.warn({ conn: this.info.id }, `closing connection without a request: ${why}`);
+    this.#destroy();
+    return true;
+  }
+
+  /** Ends the connection now (shutdown deadline passed). */
+  destroy(): void {
+    this.#destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state !== 'reading') return; // anything after the request is read and discarded
+    this.#act(this.#decoder.push(chunk));
+  }
+
+  #onEnd(): void {
+    if (this.state === 'reading') {
+      const r = this.#decoder.settle();
+      if (r.kind === 'request' || r.kind === 'too-long') {
+        this.#act(r);
+        return;
+      }
+      // saslauthd sends no reply to a short read either: there is nothing to answer.
+      this.log.warn({ conn: this.info.id }, 'client closed before sending a whole request');
+      this.#destroy();
+    } else if (this.state === 'draining') {
+      this.#destroy();
+    }
+  }
+
+  #act(r: DecodeResult): void {
+    switch (r.kind) {
+      case 'need-more':
+        return;
+      case 'maybe-fifth':
+        this.#graceTimer ??= setTimeout(() => this.#act(this.#decoder.settle()), this.options.fifthFieldGraceMs);
+        return;
+      case 'too-long':
+        this.log.error({ conn: this.info.id, field: r.field, length: r.length }, `${r.field} exceeded MAX_REQ_LEN: 256`);
+        this.#startAuth();
+        this.#reply(protocolReply('too-long', this.options.compatReplies));
+        return;
+      case 'request': {
+        this.#startAuth();
+        const raw = r.request;
+        this.handler
+          .handle(raw, this.info, this.#abort.signal)
+          .then((text) => this.#reply(text))
+          .finally(() => {
+            raw.password.fill(0);
+            this.#decoder.wipe();
+          });
+        return;
+      }
+      default: {
+        const never: never = r;
+        throw new Error(`unhandled decode result ${String(never)}`);
+      }
+    }
+  }
+
+  #startAuth(): void {
+    this.state = 'authenticating';
+    clearTimeout(this.#timer);
+    clearTimeout(this.#graceTimer);
+  }
+
+  #reply(text: string): void {
+    if (this.state !== 'authenticating') return; // client went away meanwhile
+    this.state = 'draining';
+    // Half-close after the reply, then read until the client closes: the reply is never cut off.
+    this.socket.end(encodeReply(text));
+    this.socket.resume();
+    this.#timer = setTimeout(() => this.#destroy(), this.options.drainTimeoutMs);
+  }
+
+  #timeout(): void {
+    if (this.state !== 'reading') return;
+    this.log.warn({ conn: this.info.id, ms: this.options.requestTimeoutMs }, 'no whole request in time; closing');
+    this.#destroy();
+  }
+
+  #destroy(): void {
+    this.socket.destroy();
+  }
+
+  #onClose(): void {
+    if (this.state === 'authenticating') {
+      this.log.debug({ conn: this.info.id }, 'client closed while its request was being decided');
+      this.#abort.abort(new Error('client closed'));
+    }
+    this.state = 'closed';
+    clearTimeout(this.#timer);
+    clearTimeout(this.#graceTimer);
+  }
+}

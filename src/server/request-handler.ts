@@ -1,0 +1,113 @@
+import type { Logger } from 'pino';
+import type { Authenticator, AuthRequest, Outcome } from '../auth/authenticator.js';
+import { unavailable } from '../auth/authenticator.js';
+import { Secret } from '../auth/secret.js';
+import { type RawRequest, validateRequest } from '../protocol/index.js';
+import { protocolReply, replyText } from './reply-text.js';
+
+export interface HandlerOptions {
+  /** Send saslauthd's exact reply texts. */
+  readonly compatReplies: boolean;
+  /** `-r`: login becomes `login@realm` when the realm is not empty. */
+  readonly realmConcat: boolean;
+  /** Milliseconds one authentication may take; then NO, logged as unavailable (Default: 30000). */
+  readonly authTimeoutMs: number;
+}
+
+/** Who is asking: for log lines. */
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+}
+
+const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
+
+/**
+ * Validates a decoded request, applies `-r`, asks the authenticator under a deadline, logs one line
+ * and returns the reply text. Never throws: an authenticator that throws is a NO, logged.
+ */
+export class RequestHandler {
+  constructor(
+    private authenticator: Authenticator,
+    private readonly options: HandlerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Swaps the backend (reload); requests already running finish on the old one. */
+  setAuthenticator(a: Authenticator): Authenticator {
+    const old = this.authenticator;
+    this.authenticator = a;
+    return old;
+  }
+
+  get mech(): string {
+    return this.authenticator.mech;
+  }
+
+  async handle(raw: RawRequest, conn: ConnectionInfo, signal: AbortSignal): Promise<string> {
+    const v = validateRequest(raw);
+    if (!v.ok) {
+      this.log.error({ conn: conn.id, field: v.field, reason: v.reason }, `rejected malformed request: ${v.reason} in ${v.field}`);
+      return protocolReply(v.reason, this.options.compatReplies);
+    }
+    const r = v.request;
+    const login = this.options.realmConcat && r.realm !== '' ? `${r.login}@${r.realm}` : r.login;
+    const password = new Secret(r.password);
+    const req: AuthRequest = { login, password, service: r.service, realm: r.realm, clientAddr: r.clientAddr };
+    const authenticator = this.authenticator;
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.#withDeadline(authenticator, req, signal);
+    } catch (e) {
+      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+    } finally {
+      password.wipe();
+    }
+    const ms = Math.round((performance.now() - started) * 1000) / 1000;
+    this.#logOutcome(conn, req, authenticator.mech, outcome, ms);
+    return replyText(outcome, this.options.compatReplies);
+  }
+
+  async #withDeadline(a: Authenticator, req: AuthRequest, outer: AbortSignal): Promise<Outcome> {
+    const ctl = new AbortController();
+    const onOuter = (): void => ctl.abort(outer.reason);
+    outer.addEventListener('abort', onOuter, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        ctl.abort(new Error('authentication deadline passed'));
+        resolve(unavailable('timeout', `no answer from ${a.mech} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
+      }, this.options.authTimeoutMs);
+    });
+    try {
+      return await Promise.race([a.authenticate(req, ctl.signal), deadline]);
+    } finally {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onOuter);
+    }
+  }
+
+  #logOutcome(conn: ConnectionInfo, req: AuthRequest, mech: string, outcome: Outcome, ms: number): void {
+    const fields = {
+      conn: conn.id,
+      user: req.login,
+      service: req.service,
+      realm: req.realm,
+      ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}),
+      mech,
+      outcome: outcome.kind,
+      ...(outcome.kind === 'ok' ? {} : { code: outcome.code, reason: outcome.reason }),
+      ms,
+      ...(conn.peer ? { peer_uid: conn.peer.uid, peer_pid: conn.peer.pid } : {}),
+    };
+    const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}] [realm=${brackets(req.realm)}]` +
+      (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '') + ` [mech=${mech}]`;
+    if (outcome.kind === 'ok') {
+      this.log.info(fields, `auth success: ${where}`);
+    } else {
+      // saslauthd's failure line, kept byte-compatible so existing log watchers and fail2ban filters match.
+      this.log.info(fields, `auth failure: ${where} [reason=${brackets(outcome.reason)}]`);
+    }
+  }
+}

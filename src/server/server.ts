@@ -1,0 +1,116 @@
+import { type Server as NetServer, type Socket, createServer } from 'node:net';
+import type { Logger } from 'pino';
+import { Connection, type ConnectionOptions } from './connection.js';
+import type { ConnectionInfo, RequestHandler } from './request-handler.js';
+
+export interface ServerOptions extends ConnectionOptions {
+  /** Connections held at once. At the cap the oldest one still waiting for its request is dropped to make room (Default: 1024). */
+  readonly maxConnections: number;
+  /** Looks up the peer's credentials for a new socket (SO_PEERCRED); optional. */
+  readonly peerCredentials?: (socket: Socket) => ConnectionInfo['peer'];
+  /** Refuses a peer before anything is read; returns the reason, or null to accept. */
+  readonly admit?: (peer: ConnectionInfo['peer']) => string | null;
+}
+
+/**
+ * Owns the listening socket and every connection. A client that stalls holds only its own slot;
+ * requests are decided concurrently, so one slow client never delays another.
+ */
+export class Server {
+  readonly #net: NetServer;
+  readonly #connections = new Set<Connection>();
+  #nextId = 1;
+  #stats = { accepted: 0, dropped: 0, refused: 0 };
+
+  constructor(
+    readonly handler: RequestHandler,
+    private readonly options: ServerOptions,
+    private readonly log: Logger,
+  ) {
+    // allowHalfOpen: a client that shuts down its write side after the request still gets the reply.
+    this.#net = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => this.#accept(s));
+    this.#net.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
+  }
+
+  get net(): NetServer {
+    return this.#net;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  get stats(): Readonly<{ accepted: number; dropped: number; refused: number; open: number }> {
+    return { ...this.#stats, open: this.#connections.size };
+  }
+
+  #accept(socket: Socket): void {
+    const id = this.#nextId++;
+    const peer = this.options.peerCredentials?.(socket);
+    const refusal = this.options.admit?.(peer) ?? null;
+    if (refusal !== null) {
+      this.#stats.refused++;
+      this.log.warn({ conn: id, peer_uid: peer?.uid, peer_pid: peer?.pid }, `connection refused: ${refusal}`);
+      socket.destroy();
+      return;
+    }
+    if (this.#connections.size >= this.options.maxConnections && !this.#evictOldestIdle()) {
+      this.#stats.refused++;
+      this.log.warn({ conn: id, max: this.options.maxConnections }, 'connection limit reached and every slot is busy authenticating; closing new connection');
+      socket.destroy();
+      return;
+    }
+    this.#stats.accepted++;
+    const conn = new Connection(socket, { id, peer }, this.handler, this.options, this.log);
+    this.#connections.add(conn);
+    void conn.closed.then(() => this.#connections.delete(conn));
+    this.log.debug({ conn: id, peer_uid: peer?.uid, peer_pid: peer?.pid }, 'connection accepted');
+  }
+
+  /** Sets are ordered by insertion, so the first reading connection found is the oldest. */
+  #evictOldestIdle(): boolean {
+    for (const c of this.#connections) {
+      if (c.dropIfReading(`connection limit ${this.options.maxConnections} reached`)) {
+        this.#connections.delete(c);
+        this.#stats.dropped++;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Listens on a path (or an inherited fd, for socket activation). Resolves once listen() has succeeded. */
+  listen(target: string | { fd: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#net.once('error', onError);
+      const done = (): void => {
+        this.#net.off('error', onError);
+        resolve();
+      };
+      if (typeof target === 'string') this.#net.listen({ path: target, backlog: 511 }, done);
+      else this.#net.listen({ fd: target.fd, backlog: 511 }, done);
+    });
+  }
+
+  /**
+   * Stops accepting, drops connections that have not sent a request, lets requests in progress
+   * get their answers, and cuts whatever is left after `timeoutMs`.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    for (const c of this.#connections) c.dropIfReading('shutting down');
+    const all = Promise.all([...this.#connections].map((c) => c.closed));
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<'cut'>((resolve) => {
+      timer = setTimeout(() => resolve('cut'), timeoutMs);
+    });
+    const r = await Promise.race([all, cut]);
+    clearTimeout(timer);
+    if (r === 'cut') {
+      this.log.warn({ open: this.#connections.size }, 'shutdown deadline passed; closing remaining connections');
+      for (const c of this.#connections) c.destroy();
+    }
+    await stopped;
+  }
+}

@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { DAEMON_BIN } from './paths.js';
+
+/** A daemon process under test (ours or the real saslauthd), with its socket and captured log. */
+export interface RunningDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly proc: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, wait for exit (SIGKILL after 10 s); returns the exit code. Removes the temp dir. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Use this run directory instead of a fresh temp dir. */
+  readonly dir?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Milliseconds to wait for the socket to accept connections (Default: 15000). */
+  readonly readyTimeoutMs?: number;
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ path });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitReady(path: string, proc: ChildProcess, timeoutMs: number, out: () => string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode} before listening:\n${out()}`);
+    if (existsSync(path) && (await canConnect(path))) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`daemon did not listen on ${path} within ${timeoutMs} ms:\n${out()}`);
+}
+
+/** Starts `cmd args…` with `-m <dir>` appended and waits until `<dir>/mux` accepts connections. */
+export async function startProcess(cmd: string, args: readonly string[], opts: StartOptions = {}): Promise<RunningDaemon> {
+  const dir = opts.dir ?? mkdtempSync('/tmp/sat-d-');
+  const socket = join(dir, 'mux');
+  let log = '';
+  const proc = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
+  try {
+    await waitReady(socket, proc, opts.readyTimeoutMs ?? 15_000, () => log);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    dir,
+    socket,
+    proc,
+    output: () => log,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Our daemon: `saslauthd-ts <args> -m <tmpdir>`. */
+export function startOurs(args: readonly string[], opts: StartOptions = {}): Promise<RunningDaemon> {
+  return startProcess(process.execPath, [DAEMON_BIN, ...args], opts);
+}
+
+/** The real Debian saslauthd in the foreground (-d), for differential tests. */
+export function startReal(args: readonly string[], opts: StartOptions = {}): Promise<RunningDaemon> {
+  return startProcess('/usr/sbin/saslauthd', [...args, '-d'], opts);
+}
+
+/** Debian's testsaslauthd against a socket. */
+export { run } from './run.js';
