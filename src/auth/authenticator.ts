@@ -28,11 +28,15 @@ export type RejectCode =
 /** Stable reasons for "could not decide": the backend or its server is not usable right now. */
 export type UnavailableCode = 'backend-error' | 'timeout' | 'connect-failed' | 'protocol-error' | 'overloaded' | 'config';
 
+/** Extra fields a wrapper adds to the per-request log line (`cached`, `via`, `route`…). Never secrets. */
+export type OutcomeLog = Readonly<Record<string, string | number | boolean>>;
+
 export type Outcome =
   | {
       readonly kind: 'ok';
       /** saslauthd's exact success text for this backend (default `OK`), used with --compat-replies. */
       readonly compat: string;
+      readonly log?: OutcomeLog;
     }
   | {
       readonly kind: 'rejected';
@@ -41,13 +45,18 @@ export type Outcome =
       readonly reason: string;
       /** saslauthd's exact reply text for this case, used with --compat-replies. */
       readonly compat: string;
+      readonly log?: OutcomeLog;
     }
   | {
       readonly kind: 'unavailable';
       readonly code: UnavailableCode;
       readonly reason: string;
       readonly compat: string;
+      readonly log?: OutcomeLog;
     };
+
+/** The same outcome with more log fields (earlier fields win, so the innermost wrapper's say stands). */
+export const withLog = (o: Outcome, fields: OutcomeLog): Outcome => ({ ...o, log: { ...fields, ...o.log } });
 
 export const ok = (compat = 'OK'): Outcome => ({ kind: 'ok', compat });
 

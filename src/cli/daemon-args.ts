@@ -3,10 +3,12 @@ import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
+import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../config/auth-policy.js';
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
-  | { readonly kind: 'version' };
+  | { readonly kind: 'version'; readonly options: DaemonOptions | null }
+  | { readonly kind: 'flush-cache'; readonly runDir: string };
 
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -45,8 +47,20 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .option('--cache-stale-on-outage <seconds>', 'answer OK from a cached success this young while the backend is unavailable (needs -c)', integer(1))
+    .option('--route <selector=backends>', 'send a service or realm to other backends: smtp=ldap, realm:example.org=rimap (repeatable)', collect, [])
+    .option('--chain-continue-on <[link=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
+    .option('--link-option <link.key=value>', "override an option for one backend instance, e.g. shadow:alt.shadow-file=/path (repeatable)", collect, [])
+    .option('--fail-delay <ms>', 'delay every NO by this many ms, jittered; 0 disables delay and penalty', integer(0, 600_000), DEFAULTS.failDelayMs)
+    .option('--penalty-max <ms>', 'cap on the delay doubled per consecutive failure of a user or address', integer(0, 600_000), DEFAULTS.penaltyMaxMs)
+    .option('--trusted-addr <addr[/bits]>', 'client address or block exempt from the failure penalty (repeatable)', collect, [])
+    .option('--flush-cache', 'tell the saslauthd-ts serving -m DIR to empty its credential cache (sends SIGUSR1), then exit')
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Parses saslauthd's command line. Unlike saslauthd, mistakes are errors (exit 1), not a silent exit 0. */
@@ -61,17 +75,15 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   }
   if (program.args.length > 0) throw new UsageError(`unexpected argument '${program.args[0]}'`);
   const o = program.opts<Record<string, unknown>>();
-  if (o['version']) return { kind: 'version' };
+  if (o['flushCache']) return { kind: 'flush-cache', runDir: o['runDir'] as string };
   const mech = o['mech'] as string | undefined;
+  if (o['version'] && !mech) return { kind: 'version', options: null };
   if (!mech) throw new UsageError('no authentication mechanism specified (-a)');
-  const mechanisms = mech.split(',').map((m) => m.trim().toLowerCase());
-  for (const m of mechanisms) {
-    if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
-  }
+  const policy = parsePolicy(mech, o);
   const debug = Boolean(o['debug'] || o['verbose']);
   const options: DaemonOptions = {
     ...DEFAULTS,
-    mechanisms,
+    ...policy,
     mechOption: (o['mechOption'] as string | undefined) ?? null,
     runDir: o['runDir'] as string,
     threads: Math.max(1, o['threads'] as number),
@@ -94,5 +106,54 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
   };
+  if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
+  if (o['version']) return { kind: 'version', options };
   return { kind: 'run', options, check: Boolean(o['check']) };
+}
+
+type Policy = Pick<DaemonOptions, 'mechanisms' | 'routes' | 'chainContinueOn' | 'linkOptions' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs'>;
+
+/** -a chains, routes, per-link settings and the defence flags; every link name is checked here. */
+function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
+  const usage = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
+  const mechanisms = usage(() => parseChain(mech, '-a'));
+  const routes = usage(() => (o['route'] as string[]).map(parseRoute));
+  const links = new Set([...mechanisms, ...routes.flatMap((r) => r.chain)]);
+  for (const l of links) {
+    const m = mechOfLink(l);
+    if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
+  }
+  const chainContinueOn: Record<string, DaemonOptions['chainContinueOn'][string]> = {};
+  for (const raw of o['chainContinueOn'] as string[]) {
+    const [link, on] = usage(() => parseContinueOn(raw));
+    if (link !== '*' && !links.has(link)) throw new UsageError(`--chain-continue-on: '${link}' is not a backend named in -a or --route`);
+    chainContinueOn[link] = on;
+  }
+  const linkOptions: Record<string, Record<string, string>> = {};
+  for (const raw of o['linkOption'] as string[]) {
+    const { link, key, value } = usage(() => parseLinkOption(raw));
+    if (!links.has(link)) throw new UsageError(`--link-option: '${link}' is not a backend named in -a or --route`);
+    const field = key === 'o' ? 'mechOption' : camelOf(key);
+    const d = (DEFAULTS as Record<string, unknown>)[field];
+    if (!(field in DEFAULTS) || (typeof d !== 'string' && d !== null)) {
+      throw new UsageError(`--link-option: '${key}' is not a text option that can be set per backend (e.g. mech-option, passwd-file, shadow-file)`);
+    }
+    (linkOptions[link] ??= {})[field] = value;
+  }
+  return {
+    mechanisms,
+    routes,
+    chainContinueOn,
+    linkOptions,
+    cacheStaleOnOutageSec: (o['cacheStaleOnOutage'] as number | undefined) ?? 0,
+    failDelayMs: o['failDelay'] as number,
+    penaltyMaxMs: o['penaltyMax'] as number,
+    trustedAddrs: usage(() => (o['trustedAddr'] as string[]).map(parseTrustedAddr)),
+  };
 }

@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Authenticator } from '../auth/authenticator.js';
-import { createAuthenticator } from '../auth/registry.js';
+import { type ComposedAuthenticator, buildAuthenticator } from '../auth/compose.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import { Crypt } from '../native/crypt.js';
 import { RequestHandler } from '../server/request-handler.js';
@@ -21,7 +20,7 @@ export class Daemon {
 
   private constructor(
     readonly options: DaemonOptions,
-    readonly authenticator: Authenticator,
+    readonly authenticator: ComposedAuthenticator,
     readonly handler: RequestHandler,
     private readonly log: Logger,
   ) {}
@@ -29,11 +28,15 @@ export class Daemon {
   /** Builds the backend; throws (naming the problem) when it cannot work. Nothing is listening yet. */
   static async create(options: DaemonOptions, log: Logger): Promise<Daemon> {
     const crypt = new Crypt(options.threads);
-    const [mech] = options.mechanisms;
-    if (mech === undefined) throw new Error('no authentication mechanism specified');
-    const authenticator = await createAuthenticator(mech, { options, crypt, log });
+    if (options.mechanisms.length === 0) throw new Error('no authentication mechanism specified');
+    const authenticator = await buildAuthenticator(options, { crypt, log });
     const handler = new RequestHandler(authenticator, options, log);
     return new Daemon(options, authenticator, handler, log);
+  }
+
+  /** Empties the credential cache (SIGUSR1; reload must call this or build a new authenticator). */
+  flushCache(): number {
+    return this.authenticator.flushCache();
   }
 
   get server(): Server | null {

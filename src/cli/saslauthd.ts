@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { MECHANISMS } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
+import { describeComposition } from '../auth/compose.js';
 import { Daemon } from './daemon.js';
+import { sendFlushSignal } from './flush-cache.js';
 import { UsageError, parseDaemonArgs } from './daemon-args.js';
 import { VERSION } from './version.js';
 
@@ -17,8 +19,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd.kind === 'version') {
     process.stderr.write(`saslauthd-ts ${VERSION}\nauthentication mechanisms: ${MECHANISMS.join(' ')}\n\n`);
+    if (cmd.options) for (const line of describeComposition(cmd.options)) process.stdout.write(`${line}\n`);
     return 0;
   }
+  if (cmd.kind === 'flush-cache') return sendFlushSignal(cmd.runDir);
+  // Node starts its inspector on SIGUSR1 unless a listener exists; ours flushes the cache instead.
+  let onFlush: () => void = () => {};
+  const usr1 = (): void => onFlush();
+  process.on('SIGUSR1', usr1);
   const o = cmd.options;
   // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
   // at the pool's first use, which has not happened yet.
@@ -28,6 +36,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   let daemon: Daemon;
   try {
     daemon = await Daemon.create(o, log);
+    onFlush = () => {
+      const n = daemon.flushCache();
+      log.info({ signal: 'SIGUSR1', entries: n }, o.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
+    };
   } catch (e) {
     return startupFailure(log, `failed to initialize mechanism ${o.mechanisms.join(',')}: ${(e as Error).message}`);
   }

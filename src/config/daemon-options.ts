@@ -1,8 +1,10 @@
 import type { LogFormat, LogLevel } from '../log/logger.js';
+import type { ContinueOn } from '../auth/chain.js';
+import type { RouteSpec } from './auth-policy.js';
 
 /** Everything the saslauthd-ts command line decides, validated. */
 export interface DaemonOptions {
-  /** `-a`: backend names in order (one for now; chains come with routing). */
+  /** `-a`: the default chain: link names in order (`ldap,shadow`; `mech:label` names a second instance). */
   readonly mechanisms: readonly string[];
   /** `-O`: backend option (rimap host, ldap config path); last one wins. */
   readonly mechOption: string | null;
@@ -16,6 +18,20 @@ export interface DaemonOptions {
   readonly cacheSizeKiB: number;
   /** `-t`: cache TTL in seconds (Default: 28800). */
   readonly cacheTtlSec: number;
+  /** `--cache-stale-on-outage`: seconds a cached success may answer while the backend is unavailable (Default: 0, off). */
+  readonly cacheStaleOnOutageSec: number;
+  /** `--route`: requests for a service or realm go to another chain, first match wins (Default: none). */
+  readonly routes: readonly RouteSpec[];
+  /** `--chain-continue-on`: per link name (or `*` for all) the outcomes that pass to the next link (Default: unknown, unavailable). */
+  readonly chainContinueOn: Readonly<Record<string, readonly ContinueOn[]>>;
+  /** `--link-option`: per link name, DaemonOptions string fields overridden for that instance (Default: none). */
+  readonly linkOptions: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** `--fail-delay`: milliseconds every NO waits, jittered up to +25%; 0 turns delay and penalty off (Default: 2000). */
+  readonly failDelayMs: number;
+  /** `--penalty-max`: cap in milliseconds on the delay doubled per consecutive failure (Default: 15000). */
+  readonly penaltyMaxMs: number;
+  /** `--trusted-addr`: client addresses/CIDR blocks never penalised (Default: none). */
+  readonly trustedAddrs: readonly string[];
   /** `-r`: fold a non-empty realm into the login as `login@realm`. */
   readonly realmConcat: boolean;
   /** `-d`, `-V`: debug logging. */
@@ -51,6 +67,13 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   cache: false,
   cacheSizeKiB: 964,
   cacheTtlSec: 28800,
+  cacheStaleOnOutageSec: 0,
+  routes: [],
+  chainContinueOn: {},
+  linkOptions: {},
+  failDelayMs: 2000,
+  penaltyMaxMs: 15000,
+  trustedAddrs: [],
   realmConcat: false,
   logLevel: 'info',
   logFormat: 'text',

@@ -98,6 +98,7 @@ export class RequestHandler {
       mech,
       outcome: outcome.kind,
       ...(outcome.kind === 'ok' ? {} : { code: outcome.code, reason: outcome.reason }),
+      ...outcome.log,
       ms,
       ...(conn.peer ? { peer_uid: conn.peer.uid, peer_pid: conn.peer.pid } : {}),
     };

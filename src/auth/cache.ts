@@ -1,0 +1,208 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
+import type { Secret } from './secret.js';
+
+export interface CredentialCacheOptions {
+  /** `-t`: an entry answers for this many ms after the backend last accepted it (Default: 28 800 000). */
+  readonly ttlMs: number;
+  /** `-s` × 1024: memory budget in bytes, counted per entry as key bytes + digest + overhead. */
+  readonly maxBytes: number;
+  /** `--cache-stale-on-outage` in ms: how old an entry may be to answer while the backend is down (0: off). */
+  readonly staleMs: number;
+  /** Monotonic clock in ms (Default: performance.now), injectable for tests. */
+  readonly now?: () => number;
+  /** HMAC key (Default: 32 random bytes per start). Tests inject one to check the stored value. */
+  readonly hmacKey?: Buffer;
+}
+
+/** Bytes charged per entry on top of its key and digest: Map slot, entry object, Buffer header. */
+export const ENTRY_OVERHEAD_BYTES = 160;
+const DIGEST_BYTES = 32;
+
+interface Entry {
+  /** HMAC-SHA-256(start-up key, password). Never the password, never a plain hash of it. */
+  readonly digest: Buffer;
+  /** When the backend last accepted this password (clock ms). Hits do not move it. */
+  readonly created: number;
+  readonly bytes: number;
+}
+
+/** What a lookup found for a (key, password) pair whose digest matched. */
+export interface CacheMatch {
+  readonly ageMs: number;
+}
+
+/** The fields that make a cache key. `backend` is the chain that decided (`ldap,shadow`). */
+export interface CacheKeyParts {
+  readonly login: string;
+  readonly realm: string;
+  readonly service: string;
+  readonly backend: string;
+}
+
+// NUL cannot occur in a request field (the validator refuses it), so joining on it is unambiguous.
+const keyOf = (k: CacheKeyParts): string => `${k.backend}\0${k.service}\0${k.realm}\0${k.login}`;
+
+/**
+ * In-memory success cache shared by every chain: LRU by bytes, absolute TTL from the last
+ * backend-verified success. Replaces saslauthd's mmap file of unsalted MD5s.
+ */
+export class CredentialCache {
+  readonly #key: Buffer;
+  readonly #map = new Map<string, Entry>();
+  readonly #now: () => number;
+  #bytes = 0;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  constructor(readonly options: CredentialCacheOptions) {
+    this.#key = options.hmacKey ?? randomBytes(32);
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  get ttlMs(): number {
+    return this.options.ttlMs;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** How long an entry is worth keeping: the longer of its TTL and the stale-on-outage window. */
+  get #keepMs(): number {
+    return Math.max(this.options.ttlMs, this.options.staleMs);
+  }
+
+  digest(password: Secret): Buffer {
+    return createHmac('sha256', this.#key).update(password.expose()).digest();
+  }
+
+  /** The entry's age when it exists, is still worth keeping and its digest matches; else null. */
+  match(parts: CacheKeyParts, digest: Buffer): CacheMatch | null {
+    const k = keyOf(parts);
+    const e = this.#map.get(k);
+    if (e === undefined) return null;
+    const ageMs = this.#now() - e.created;
+    if (ageMs >= this.#keepMs || ageMs < 0) {
+      this.#delete(k, e);
+      return null;
+    }
+    if (!timingSafeEqual(e.digest, digest)) return null;
+    // Most recently used moves to the end; the TTL stays where it was.
+    this.#map.delete(k);
+    this.#map.set(k, e);
+    return { ageMs };
+  }
+
+  /** Records a backend-verified success, replacing any entry for the same key. */
+  store(parts: CacheKeyParts, digest: Buffer): void {
+    const k = keyOf(parts);
+    const bytes = Buffer.byteLength(k) + DIGEST_BYTES + ENTRY_OVERHEAD_BYTES;
+    const old = this.#map.get(k);
+    if (old !== undefined) this.#delete(k, old);
+    if (bytes > this.options.maxBytes) return;
+    while (this.#bytes + bytes > this.options.maxBytes) {
+      const oldest = this.#map.entries().next();
+      if (oldest.done) break;
+      this.#delete(oldest.value[0], oldest.value[1]);
+      this.evictions++;
+    }
+    this.#map.set(k, { digest, created: this.#now(), bytes });
+    this.#bytes += bytes;
+  }
+
+  /** Drops every entry (SIGUSR1, reload); returns how many there were. */
+  flush(): number {
+    const n = this.#map.size;
+    this.#map.clear();
+    this.#bytes = 0;
+    return n;
+  }
+
+  /** What the cache holds, oldest first: for tests and debugging. Digests are copies. */
+  snapshot(): { key: string; digest: Buffer; ageMs: number }[] {
+    const now = this.#now();
+    return [...this.#map].map(([key, e]) => ({ key, digest: Buffer.from(e.digest), ageMs: now - e.created }));
+  }
+
+  #delete(k: string, e: Entry): void {
+    this.#map.delete(k);
+    this.#bytes -= e.bytes;
+  }
+}
+
+/**
+ * `-c`: answers OK from the cache when the same password was accepted by `inner` less than `-t`
+ * seconds ago for the same (login, realm, service, chain). Only successes are stored; a different
+ * password always goes to the backend and, when accepted, replaces the entry.
+ */
+export class CacheAuthenticator implements Authenticator {
+  readonly mech: string;
+
+  /** `backend` names the chain in the cache key (Default: inner.mech). */
+  constructor(
+    private readonly inner: Authenticator,
+    private readonly cache: CredentialCache,
+    private readonly log: Logger,
+    private readonly backend: string = inner.mech,
+  ) {
+    this.mech = inner.mech;
+  }
+
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
+    const digest = this.cache.digest(req.password);
+    const found = this.cache.match(parts, digest);
+    if (found !== null && found.ageMs < this.cache.ttlMs) {
+      this.cache.hits++;
+      return { ...ok(), log: { cached: true } };
+    }
+    this.cache.misses++;
+    const outcome = await this.inner.authenticate(req, signal);
+    switch (outcome.kind) {
+      case 'ok':
+        this.cache.store(parts, digest);
+        return outcome;
+      case 'unavailable': {
+        const staleMs = this.cache.options.staleMs;
+        if (found !== null && staleMs > 0 && found.ageMs < staleMs) {
+          const ageSec = Math.floor(found.ageMs / 1000);
+          this.log.warn(
+            { user: req.login, service: req.service, realm: req.realm, mech: this.mech, code: outcome.code, age_s: ageSec },
+            `backend unavailable (${outcome.reason}); answered OK from a cached success ${ageSec} s old (--cache-stale-on-outage)`,
+          );
+          return withLog(ok(), { cached: true, stale: true, ...outcome.log });
+        }
+        return outcome;
+      }
+      case 'rejected':
+        return outcome;
+      default: {
+        const never: never = outcome;
+        throw new Error(`unhandled outcome ${String(never)}`);
+      }
+    }
+  }
+
+  describe(): string[] {
+    return this.inner.describe();
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+  }
+}
+
+/** One line for `-v`/`--check`. */
+export function describeCache(o: { cache: boolean; cacheTtlSec: number; cacheSizeKiB: number; cacheStaleOnOutageSec: number }): string {
+  if (!o.cache) return 'cache: off';
+  const approx = Math.floor((o.cacheSizeKiB * 1024) / (ENTRY_OVERHEAD_BYTES + DIGEST_BYTES + 32));
+  const stale = o.cacheStaleOnOutageSec > 0 ? `${o.cacheStaleOnOutageSec} s` : 'off';
+  return `cache: on, in memory, ttl ${o.cacheTtlSec} s, ${o.cacheSizeKiB} KiB (~${approx} entries), HMAC-SHA-256 with a per-start key, stale-on-outage ${stale}`;
+}

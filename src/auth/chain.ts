@@ -1,0 +1,85 @@
+import { type AuthRequest, type Authenticator, type Outcome, withLog } from './authenticator.js';
+
+/**
+ * When a link hands the request to the next one (Dovecot's result_failure / result_internalfail):
+ * `unknown` — the backend does not know the user; `unavailable` — it could not decide;
+ * `rejected` — any rejection, including a wrong password.
+ */
+export type ContinueOn = 'unknown' | 'unavailable' | 'rejected';
+
+export const CONTINUE_ON: readonly ContinueOn[] = ['unknown', 'unavailable', 'rejected'];
+
+/** What a link does when no `--chain-continue-on` says otherwise. */
+export const DEFAULT_CONTINUE_ON: readonly ContinueOn[] = ['unknown', 'unavailable'];
+
+export interface ChainLink {
+  /** As written in `-a`/`--route`: `ldap`, `shadow:alt`. */
+  readonly name: string;
+  readonly authenticator: Authenticator;
+  /** Outcomes after which the next link is asked (ignored on the last link). */
+  readonly continueOn: ReadonlySet<ContinueOn>;
+}
+
+function continues(o: Outcome, on: ReadonlySet<ContinueOn>): boolean {
+  switch (o.kind) {
+    case 'ok':
+      return false;
+    case 'unavailable':
+      return on.has('unavailable');
+    case 'rejected':
+      return on.has('rejected') || (o.code === 'unknown-user' && on.has('unknown'));
+    default: {
+      const never: never = o;
+      throw new Error(`unhandled outcome ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * `-a ldap,shadow`: asks each link in order. A success ends the chain; a rejection ends it unless the
+ * link continues on it; "unknown user" and "unavailable" go on by default. When a link was unavailable
+ * and a later one does not know the user, the answer is "unavailable", not "unknown user": the first
+ * backend might have known them (Dovecot answers internal failure here too).
+ */
+export class ChainAuthenticator implements Authenticator {
+  readonly mech: string;
+
+  constructor(readonly links: readonly ChainLink[]) {
+    if (links.length === 0) throw new Error('a chain needs at least one backend');
+    this.mech = links.map((l) => l.name).join(',');
+  }
+
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const notes: string[] = [];
+    let down: Outcome | null = null;
+    let last: Outcome | null = null;
+    let via = '';
+    for (const [i, link] of this.links.entries()) {
+      if (i > 0 && signal.aborted) break;
+      const o = await link.authenticator.authenticate(req, signal);
+      last = o;
+      via = link.name;
+      if (o.kind === 'ok') return withLog(o, { via });
+      notes.push(`${link.name}: ${o.reason}`);
+      if (o.kind === 'unavailable') down ??= o;
+      if (!continues(o, link.continueOn)) break;
+    }
+    if (last === null) throw new Error('chain ran no link');
+    const reason = notes.join('; ');
+    if (last.kind === 'rejected' && last.code === 'unknown-user' && down !== null && down.kind === 'unavailable') {
+      return { ...down, reason, log: { via, ...down.log } };
+    }
+    return last.kind === 'ok' ? last : { ...last, reason, log: { via, ...last.log } };
+  }
+
+  describe(): string[] {
+    const parts = this.links.map((l, i) =>
+      i === this.links.length - 1 ? l.name : `${l.name} [next on: ${[...l.continueOn].join(', ') || 'nothing'}]`,
+    );
+    return [parts.join(' -> ')];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.links.map((l) => l.authenticator.close()));
+  }
+}

@@ -1,0 +1,53 @@
+import { type AuthRequest, type Authenticator, type Outcome, withLog } from './authenticator.js';
+
+/** Which requests a route takes: by SASL service name or by realm (both compared case-insensitively). */
+export interface RouteMatch {
+  readonly on: 'service' | 'realm';
+  readonly value: string;
+}
+
+export interface Route {
+  readonly match: RouteMatch;
+  readonly target: Authenticator;
+}
+
+export const routeLabel = (m: RouteMatch): string => `${m.on}:${m.value}`;
+
+/**
+ * `--route smtp=ldap`, `--route realm:example.org=rimap`: the first route that matches decides which
+ * chain answers; requests no route takes go to `-a`.
+ */
+export class RoutingAuthenticator implements Authenticator {
+  readonly mech: string;
+  readonly #routes: readonly { on: 'service' | 'realm'; value: string; label: string; target: Authenticator }[];
+
+  constructor(
+    routes: readonly Route[],
+    private readonly fallback: Authenticator,
+  ) {
+    this.mech = fallback.mech;
+    this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), target: r.target }));
+  }
+
+  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const service = req.service.toLowerCase();
+    const realm = req.realm.toLowerCase();
+    for (const r of this.#routes) {
+      if ((r.on === 'service' ? service : realm) === r.value) {
+        return r.target.authenticate(req, signal).then((o) => withLog(o, { route: r.label, via: r.target.mech }));
+      }
+    }
+    return this.fallback.authenticate(req, signal);
+  }
+
+  describe(): string[] {
+    return [
+      ...this.#routes.map((r) => `route ${r.label}: ${r.target.describe().join(' ')}`),
+      `route default (-a): ${this.fallback.describe().join(' ')}`,
+    ];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#routes.map((r) => r.target.close()), this.fallback.close()]);
+  }
+}

@@ -1,0 +1,83 @@
+import { isIP } from 'node:net';
+import { CONTINUE_ON, type ContinueOn } from '../auth/chain.js';
+
+/**
+ * Pure parsers for the chain, routing and defence flags. Each throws an Error whose message names
+ * the flag and the bad value; commander turns it into a usage error.
+ */
+
+/** `--route smtp=ldap,shadow`, `--route service:smtp=…`, `--route realm:example.org=rimap`. */
+export interface RouteSpec {
+  readonly on: 'service' | 'realm';
+  readonly value: string;
+  /** Link names in order (`ldap`, `shadow:alt`). */
+  readonly chain: readonly string[];
+}
+
+/** A chain link name: a mechanism, optionally with an instance label: `shadow`, `shadow:alt`. */
+export function parseLinkName(raw: string, flag: string): string {
+  const name = raw.trim().toLowerCase();
+  if (!/^[a-z0-9_-]+(:[a-z0-9_-]+)?$/.test(name)) throw new Error(`${flag}: '${raw}' is not a backend name (mech or mech:label)`);
+  return name;
+}
+
+/** The mechanism part of a link name. */
+export const mechOfLink = (link: string): string => link.split(':')[0] ?? link;
+
+export function parseChain(raw: string, flag: string): string[] {
+  const links = raw.split(',').map((l) => parseLinkName(l, flag));
+  if (new Set(links).size !== links.length) throw new Error(`${flag}: '${raw}' names a backend twice`);
+  return links;
+}
+
+export function parseRoute(raw: string): RouteSpec {
+  const eq = raw.indexOf('=');
+  if (eq <= 0 || eq === raw.length - 1) throw new Error(`--route: '${raw}' is not SELECTOR=BACKENDS (e.g. smtp=ldap or realm:example.org=rimap)`);
+  const sel = raw.slice(0, eq);
+  const chain = parseChain(raw.slice(eq + 1), '--route');
+  const colon = sel.indexOf(':');
+  const kind = colon < 0 ? 'service' : sel.slice(0, colon);
+  const value = colon < 0 ? sel : sel.slice(colon + 1);
+  if ((kind !== 'service' && kind !== 'realm') || value === '') {
+    throw new Error(`--route: '${sel}' must be SERVICE, service:SERVICE or realm:REALM`);
+  }
+  return { on: kind, value, chain };
+}
+
+/**
+ * `--chain-continue-on [LINK=]LIST`: LIST is `unknown`, `unavailable`, `rejected` (comma-separated) or
+ * `none`. Without `LINK=` it sets the default for every link. Returns [link or '*', outcomes].
+ */
+export function parseContinueOn(raw: string): [string, ContinueOn[]] {
+  const eq = raw.indexOf('=');
+  const link = eq < 0 ? '*' : parseLinkName(raw.slice(0, eq), '--chain-continue-on');
+  const list = (eq < 0 ? raw : raw.slice(eq + 1)).split(',').map((s) => s.trim().toLowerCase());
+  if (list.length === 1 && list[0] === 'none') return [link, []];
+  for (const v of list) {
+    if (!(CONTINUE_ON as readonly string[]).includes(v)) {
+      throw new Error(`--chain-continue-on: '${v}' is not one of ${CONTINUE_ON.join(', ')}, none`);
+    }
+  }
+  return [link, [...new Set(list as ContinueOn[])]];
+}
+
+/** `--link-option LINK.KEY=VALUE`, e.g. `shadow:alt.shadow-file=/etc/alt/shadow`. */
+export function parseLinkOption(raw: string): { link: string; key: string; value: string } {
+  const m = /^([^.=]+)\.([a-z0-9-]+)=(.*)$/i.exec(raw);
+  if (m === null) throw new Error(`--link-option: '${raw}' is not LINK.KEY=VALUE (e.g. shadow:alt.shadow-file=/etc/alt/shadow)`);
+  return { link: parseLinkName(m[1]!, '--link-option'), key: m[2]!.toLowerCase(), value: m[3]! };
+}
+
+/** kebab-case flag name → DaemonOptions field (`shadow-file` → `shadowFile`). */
+export const camelOf = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Checks an address or CIDR block for `--trusted-addr`. */
+export function parseTrustedAddr(raw: string): string {
+  const [addr = '', bits, ...rest] = raw.split('/');
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  if (family === 0 || rest.length > 0 || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+    throw new Error(`--trusted-addr: '${raw}' is not an IP address or CIDR block`);
+  }
+  return raw;
+}
