@@ -191,13 +191,14 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   /** Forgets the least recently failed user/address that has nothing in progress. */
-  #evictOne(): void {
+  #evictOne(): boolean {
     for (const [k, t] of this.#tracks) {
       if (t.pending.size === 0 && t.waiters.size === 0) {
         this.#tracks.delete(k);
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   #leave(tracks: readonly Track[], seq: number, outcome: Outcome | null): void {
@@ -220,6 +221,9 @@ export class PenaltyAuthenticator implements Authenticator {
         this.#tracks.set(t.key, t);
       }
     }
+    // Requests in progress may push the table past its bound for a moment (they are bounded by the
+    // connection cap); once they settle it shrinks back.
+    while (this.#tracks.size > this.#maxTracked && this.#evictOne());
   }
 
   /** Sleeps `ms` on a timer; wakes early when a request for one of `tracks` settles or `signal` aborts. */

@@ -1,0 +1,164 @@
+import { createHash, createHmac } from 'node:crypto';
+import { inspect } from 'node:util';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { AuthRequest } from '../../src/auth/authenticator.js';
+import { CacheAuthenticator, CredentialCache, ENTRY_OVERHEAD_BYTES } from '../../src/auth/cache.js';
+import { Secret } from '../../src/auth/secret.js';
+import { FakeAuthenticator, down } from '../helpers/fake-authenticator.js';
+
+const log = pino({ level: 'silent' });
+const signal = new AbortController().signal;
+const req = (login: string, pw: string, service = 'imap', realm = ''): AuthRequest => ({
+  login,
+  password: Secret.fromString(pw),
+  service,
+  realm,
+  clientAddr: null,
+});
+
+function setup(o: { ttlMs?: number; maxBytes?: number; staleMs?: number } = {}) {
+  let t = 1000;
+  const key = Buffer.alloc(32, 7);
+  const cache = new CredentialCache({ ttlMs: o.ttlMs ?? 60_000, maxBytes: o.maxBytes ?? 1 << 20, staleMs: o.staleMs ?? 0, now: () => t, hmacKey: key });
+  const backend = new FakeAuthenticator('shadow', { alice: 'pw1', bob: 'pwb' });
+  const a = new CacheAuthenticator(backend, cache, log);
+  return { cache, backend, a, key, advance: (ms: number) => (t += ms) };
+}
+
+describe('CacheAuthenticator', () => {
+  it('answers a repeated success from the cache without asking the backend, marked cached', async () => {
+    const { a, backend } = setup();
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+    const second = await a.authenticate(req('alice', 'pw1'), signal);
+    expect(second).toEqual({ kind: 'ok', compat: 'OK', log: { cached: true } });
+    expect(backend.calls).toHaveLength(1);
+  });
+
+  it('sends a wrong password to the backend and keeps the entry', async () => {
+    const { a, backend, cache } = setup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    const wrong = await a.authenticate(req('alice', 'nope'), signal);
+    expect(wrong.kind).toBe('rejected');
+    expect(backend.calls).toHaveLength(2);
+    expect(cache.size).toBe(1);
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+    expect(backend.calls).toHaveLength(2);
+  });
+
+  it('refuses the old password once the new one has succeeded', async () => {
+    const { a, backend } = setup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    backend.users['alice'] = 'pw2';
+    // Until the new password is used, the old one still answers from the cache (saslauthd's semantics).
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+    expect((await a.authenticate(req('alice', 'pw2'), signal)).kind).toBe('ok');
+    const old = await a.authenticate(req('alice', 'pw1'), signal);
+    expect(old.kind).toBe('rejected');
+    expect(backend.calls).toHaveLength(3);
+  });
+
+  it('expires an entry exactly at the TTL, and hits do not extend it', async () => {
+    const { a, backend, advance } = setup({ ttlMs: 10_000 });
+    await a.authenticate(req('alice', 'pw1'), signal);
+    advance(9_999);
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+    advance(1);
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+    expect(backend.calls).toHaveLength(2);
+  });
+
+  it('keys on service, realm and login', async () => {
+    const { a, backend } = setup();
+    await a.authenticate(req('alice', 'pw1', 'imap'), signal);
+    await a.authenticate(req('alice', 'pw1', 'smtp'), signal);
+    await a.authenticate(req('alice', 'pw1', 'imap', 'example.org'), signal);
+    expect(backend.calls).toHaveLength(3);
+  });
+
+  it('flush() empties it', async () => {
+    const { a, backend, cache } = setup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    expect(cache.flush()).toBe(1);
+    expect(cache.bytes).toBe(0);
+    await a.authenticate(req('alice', 'pw1'), signal);
+    expect(backend.calls).toHaveLength(2);
+  });
+
+  it('never caches a failure or an outage', async () => {
+    const { a, cache, backend } = setup();
+    await a.authenticate(req('alice', 'bad'), signal);
+    await a.authenticate(req('nobody', 'x'), signal);
+    backend.forced = down();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('stale-on-outage', () => {
+  it('is off by default: an outage is an outage even with a fresh entry', async () => {
+    const { a, backend, advance } = setup({ ttlMs: 1000 });
+    await a.authenticate(req('alice', 'pw1'), signal);
+    advance(1000);
+    backend.forced = down();
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).kind).toBe('unavailable');
+  });
+
+  it('answers OK from an expired entry younger than the window only while the backend is unavailable', async () => {
+    const { a, backend, advance } = setup({ ttlMs: 1000, staleMs: 5000 });
+    await a.authenticate(req('alice', 'pw1'), signal);
+    advance(2000);
+    backend.forced = down();
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK', log: { cached: true, stale: true } });
+    expect((await a.authenticate(req('alice', 'other'), signal)).kind).toBe('unavailable');
+    advance(3000);
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).kind).toBe('unavailable');
+    // A rejection is never overridden by the cache.
+    const { a: a2, backend: b2, advance: adv2 } = setup({ ttlMs: 1000, staleMs: 5000 });
+    await a2.authenticate(req('alice', 'pw1'), signal);
+    adv2(2000);
+    b2.users['alice'] = 'changed';
+    expect((await a2.authenticate(req('alice', 'pw1'), signal)).kind).toBe('rejected');
+  });
+});
+
+describe('CredentialCache size and contents', () => {
+  it('evicts the least recently used entry when full', async () => {
+    const keyBytes = (login: string) => Buffer.byteLength(`shadow\0imap\0\0${login}`) + 32 + ENTRY_OVERHEAD_BYTES;
+    const { a, backend, cache } = setup({ maxBytes: keyBytes('alice') + keyBytes('bob') });
+    backend.users['eve'] = 'pwc';
+    await a.authenticate(req('alice', 'pw1'), signal);
+    await a.authenticate(req('bob', 'pwb'), signal);
+    await a.authenticate(req('alice', 'pw1'), signal); // alice is now the most recently used
+    expect(backend.calls).toHaveLength(2);
+    await a.authenticate(req('eve', 'pwc'), signal);
+    expect(cache.size).toBe(2);
+    expect(cache.evictions).toBe(1);
+    expect(cache.snapshot().map((e) => e.key.split('\0').at(-1))).toEqual(['alice', 'eve']);
+    await a.authenticate(req('bob', 'pwb'), signal);
+    expect(backend.calls.at(-1)?.login).toBe('bob');
+    expect(cache.bytes).toBeLessThanOrEqual(keyBytes('alice') + keyBytes('bob'));
+  });
+
+  it('stores HMAC-SHA-256 under the start-up key: no password, no plain digest', async () => {
+    const { a, cache, key } = setup();
+    const pw = 'pw1';
+    await a.authenticate(req('alice', pw), signal);
+    const [entry] = cache.snapshot();
+    expect(entry?.digest).toEqual(createHmac('sha256', key).update(pw).digest());
+    for (const plain of ['md5', 'sha1', 'sha256', 'sha512']) {
+      expect(entry?.digest.equals(createHash(plain).update(pw).digest())).toBe(false);
+    }
+    const dump = inspect(cache, { showHidden: true, depth: Infinity }) + JSON.stringify(cache.snapshot());
+    expect(dump).not.toContain(pw);
+    expect(dump).not.toContain(createHash('md5').update(pw).digest('hex'));
+  });
+
+  it('uses a different random key per instance by default', () => {
+    const pw = Secret.fromString('same');
+    const c1 = new CredentialCache({ ttlMs: 1, maxBytes: 1000, staleMs: 0 });
+    const c2 = new CredentialCache({ ttlMs: 1, maxBytes: 1000, staleMs: 0 });
+    expect(c1.digest(pw).equals(c2.digest(pw))).toBe(false);
+    expect(c1.digest(pw)).toHaveLength(32);
+  });
+});

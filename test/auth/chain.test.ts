@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import type { AuthRequest } from '../../src/auth/authenticator.js';
+import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
+import { RoutingAuthenticator } from '../../src/auth/routing.js';
+import { Secret } from '../../src/auth/secret.js';
+import { FakeAuthenticator, down } from '../helpers/fake-authenticator.js';
+
+const signal = new AbortController().signal;
+const req = (login: string, pw: string, service = 'imap', realm = ''): AuthRequest => ({
+  login,
+  password: Secret.fromString(pw),
+  service,
+  realm,
+  clientAddr: null,
+});
+
+function chain(on: readonly ContinueOn[] = DEFAULT_CONTINUE_ON) {
+  const ldap = new FakeAuthenticator('ldap', { alice: 'ldap-pw' });
+  const shadow = new FakeAuthenticator('shadow', { alice: 'shadow-pw', bob: 'bob-pw' });
+  const c = new ChainAuthenticator([
+    { name: 'ldap', authenticator: ldap, continueOn: new Set(on) },
+    { name: 'shadow', authenticator: shadow, continueOn: new Set(on) },
+  ]);
+  return { ldap, shadow, c };
+}
+
+describe('ChainAuthenticator', () => {
+  it('first link down: the second answers', async () => {
+    const { ldap, shadow, c } = chain();
+    ldap.forced = down();
+    expect(await c.authenticate(req('bob', 'bob-pw'), signal)).toEqual({ kind: 'ok', compat: 'OK', log: { via: 'shadow' } });
+    expect(shadow.calls).toHaveLength(1);
+  });
+
+  it('user unknown in the first link: the second answers', async () => {
+    const { ldap, shadow, c } = chain();
+    expect((await c.authenticate(req('bob', 'bob-pw'), signal)).kind).toBe('ok');
+    expect(ldap.calls).toHaveLength(1);
+    expect(shadow.calls).toHaveLength(1);
+  });
+
+  it('wrong password in the first link stops the chain by default', async () => {
+    const { ldap, shadow, c } = chain();
+    const o = await c.authenticate(req('alice', 'shadow-pw'), signal);
+    expect(o).toMatchObject({ kind: 'rejected', code: 'bad-password', reason: 'ldap: wrong password', log: { via: 'ldap' } });
+    expect(ldap.calls).toHaveLength(1);
+    expect(shadow.calls).toHaveLength(0);
+  });
+
+  it('continue on rejected: a wrong password in the first link goes on', async () => {
+    const { shadow, c } = chain(['unknown', 'unavailable', 'rejected']);
+    expect((await c.authenticate(req('alice', 'shadow-pw'), signal)).kind).toBe('ok');
+    expect(shadow.calls).toHaveLength(1);
+  });
+
+  it('continue on nothing: unknown user and outage both stop', async () => {
+    const { ldap, shadow, c } = chain([]);
+    expect((await c.authenticate(req('bob', 'bob-pw'), signal)).kind).toBe('rejected');
+    ldap.forced = down();
+    expect((await c.authenticate(req('bob', 'bob-pw'), signal)).kind).toBe('unavailable');
+    expect(shadow.calls).toHaveLength(0);
+  });
+
+  it('an outage followed by "unknown user" is an outage, with both reasons', async () => {
+    const { ldap, c } = chain();
+    ldap.forced = down();
+    const o = await c.authenticate(req('nobody', 'x'), signal);
+    expect(o).toMatchObject({ kind: 'unavailable', code: 'connect-failed', reason: 'ldap: server down; shadow: unknown user' });
+  });
+
+  it('unknown everywhere is unknown', async () => {
+    const { c } = chain();
+    expect(await c.authenticate(req('nobody', 'x'), signal)).toMatchObject({ kind: 'rejected', code: 'unknown-user' });
+  });
+
+  it('describes itself and closes every link', async () => {
+    const { ldap, shadow, c } = chain();
+    expect(c.mech).toBe('ldap,shadow');
+    expect(c.describe()).toEqual(['ldap [next on: unknown, unavailable] -> shadow']);
+    await c.close();
+    expect([ldap.closed, shadow.closed]).toEqual([1, 1]);
+  });
+});
+
+describe('RoutingAuthenticator', () => {
+  it('routes by service and by realm, first match wins, default otherwise', async () => {
+    const def = new FakeAuthenticator('shadow', { u: 'p' });
+    const smtp = new FakeAuthenticator('ldap', { u: 'p' });
+    const realm = new FakeAuthenticator('rimap', { u: 'p' });
+    const r = new RoutingAuthenticator(
+      [
+        { match: { on: 'service', value: 'smtp' }, target: smtp },
+        { match: { on: 'realm', value: 'Example.org' }, target: realm },
+      ],
+      def,
+    );
+    expect(await r.authenticate(req('u', 'p', 'SMTP', 'example.org'), signal)).toEqual({ kind: 'ok', compat: 'OK', log: { route: 'service:smtp', via: 'ldap' } });
+    expect((await r.authenticate(req('u', 'p', 'imap', 'EXAMPLE.ORG'), signal)).log).toEqual({ route: 'realm:Example.org', via: 'rimap' });
+    expect((await r.authenticate(req('u', 'p', 'imap', 'other.org'), signal)).log).toBeUndefined();
+    expect([smtp.calls.length, realm.calls.length, def.calls.length]).toEqual([1, 1, 1]);
+  });
+});

@@ -1,0 +1,194 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
+import { PenaltyAuthenticator, type PenaltyOptions, hostOfClientAddr, trustedList } from '../../src/auth/penalty.js';
+import { Secret } from '../../src/auth/secret.js';
+import { FakeAuthenticator } from '../helpers/fake-authenticator.js';
+
+const D = 1000;
+const signal = new AbortController().signal;
+const req = (login: string, pw: string, clientAddr: string | null = null): AuthRequest => ({
+  login,
+  password: Secret.fromString(pw),
+  service: 'smtp',
+  realm: '',
+  clientAddr,
+});
+
+function setup(o: Partial<PenaltyOptions> = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const backend = new FakeAuthenticator('shadow', { alice: 'right', bob: 'right' });
+  const p = new PenaltyAuthenticator(backend, { failDelayMs: D, penaltyMaxMs: 8 * D, now: () => Date.now(), random: () => 0, ...o }, pino(sink));
+  return { p, backend, lines };
+}
+
+/** Starts a request and records the fake-clock time at which it settles. */
+function timed(p: PenaltyAuthenticator, r: AuthRequest, s = signal) {
+  const t0 = Date.now();
+  const state: { ms: number | null; outcome: Outcome | null } = { ms: null, outcome: null };
+  const done = p.authenticate(r, s).then((o) => {
+    state.ms = Date.now() - t0;
+    state.outcome = o;
+    return o;
+  });
+  return Object.assign(state, { done });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('failure delay', () => {
+  it('holds a NO for the base delay and an OK not at all', async () => {
+    const { p } = setup();
+    const bad = timed(p, req('alice', 'wrong'));
+    const good = timed(p, req('bob', 'right'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(good.ms).toBe(0);
+    await vi.advanceTimersByTimeAsync(D - 1);
+    expect(bad.ms).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(bad.ms).toBe(D);
+    expect(bad.outcome?.kind).toBe('rejected');
+  });
+
+  it('jitters upwards only', async () => {
+    const { p } = setup({ random: () => 1 });
+    const bad = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(1.25 * D - 1);
+    expect(bad.ms).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(bad.ms).toBe(1.25 * D);
+  });
+
+  it('0 turns everything off', async () => {
+    const { p } = setup({ failDelayMs: 0 });
+    const bad = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(bad.ms).toBe(0);
+  });
+
+  it('ends early when the request is aborted', async () => {
+    const { p } = setup();
+    const ctl = new AbortController();
+    const bad = timed(p, req('alice', 'wrong'), ctl.signal);
+    await vi.advanceTimersByTimeAsync(10);
+    ctl.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(bad.ms).toBe(10);
+  });
+
+  it('never waits past maxTotalMs', async () => {
+    const { p } = setup({ maxTotalMs: 300 });
+    const bad = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(bad.ms).toBe(300);
+  });
+});
+
+describe('penalty', () => {
+  it('doubles with each consecutive failure up to the cap, and a success resets it', async () => {
+    const { p } = setup();
+    const took: (number | null)[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = timed(p, req('alice', 'wrong'));
+      await vi.advanceTimersByTimeAsync(20 * D);
+      took.push(r.ms);
+    }
+    expect(took).toEqual([D, 2 * D, 4 * D, 8 * D, 8 * D, 8 * D]);
+    // The next attempt, right or wrong, is held before it is checked: a fast OK would give the password away.
+    const ok = timed(p, req('alice', 'right'));
+    await vi.advanceTimersByTimeAsync(8 * D - 1);
+    expect(ok.ms).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ok.outcome).toEqual({ kind: 'ok', compat: 'OK', log: { penalty: 6 } });
+    const after = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    expect(after.ms).toBe(D);
+    expect(p.tracked).toBe(1);
+  });
+
+  it('counts attempts still in progress: parallel wrong passwords do not all get the base delay', async () => {
+    const { p } = setup();
+    const rs = Array.from({ length: 6 }, () => timed(p, req('alice', 'wrong')));
+    await vi.advanceTimersByTimeAsync(30 * D);
+    expect(rs.map((r) => r.ms)).toEqual([D, 2 * D, 4 * D, 8 * D, 8 * D, 8 * D]);
+  });
+
+  it('does not hold parallel right passwords once the earlier ones succeed', async () => {
+    const { p } = setup();
+    const rs = Array.from({ length: 5 }, () => timed(p, req('alice', 'right')));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rs.map((r) => r.ms)).toEqual([0, 0, 0, 0, 0]);
+    expect(p.tracked).toBe(0);
+  });
+
+  it('penalises a client address across users, and logs user, service and address', async () => {
+    const { p, lines } = setup();
+    const a = timed(p, req('alice', 'wrong', '192.0.2.7;5000'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    const b = timed(p, req('bob', 'wrong', '192.0.2.7;5001'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    const c = timed(p, req('carol', 'wrong', '198.51.100.1;5002'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    expect([a.ms, b.ms, c.ms]).toEqual([D, 2 * D, D]);
+    const pen = lines.filter((l) => String(l['msg']).startsWith('auth penalty:'));
+    expect(pen).toHaveLength(1);
+    expect(pen[0]).toMatchObject({ user: 'bob', service: 'smtp', remote: '192.0.2.7;5001', failures: 1, hold_ms: D });
+    expect(pen[0]?.['msg']).toBe('auth penalty: [user=bob] [service=smtp] [remote=192.0.2.7;5001] [failures=1] [hold=1000ms]');
+  });
+
+  it('exempts trusted addresses from the penalty, not from the base delay', async () => {
+    const { p } = setup({ trusted: trustedList(['10.0.0.0/8', '::1']) });
+    const took: (number | null)[] = [];
+    for (const addr of ['10.1.2.3;1', '10.1.2.3;2', '::1;3', '::1;4']) {
+      const r = timed(p, req('alice', 'wrong', addr));
+      await vi.advanceTimersByTimeAsync(20 * D);
+      took.push(r.ms);
+    }
+    expect(took).toEqual([D, D, D, D]);
+    expect(p.tracked).toBe(0);
+  });
+
+  it('forgets failures after a quiet hour', async () => {
+    const { p } = setup({ forgetAfterMs: 3_600_000 });
+    const a = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(3_600_000 + D + 1);
+    expect(a.ms).toBe(D);
+    const b = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    expect(b.ms).toBe(D);
+  });
+
+  it('keeps memory bounded', async () => {
+    const { p } = setup({ maxTracked: 10 });
+    const rs = Array.from({ length: 100 }, (_, i) => timed(p, req(`user${i}`, 'wrong')));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    expect(rs.every((r) => r.ms === D)).toBe(true);
+    expect(p.tracked).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('helpers', () => {
+  it('hostOfClientAddr', () => {
+    expect(hostOfClientAddr('192.0.2.1;25')).toBe('192.0.2.1');
+    expect(hostOfClientAddr('2001:db8::1;25')).toBe('2001:db8::1');
+    expect(hostOfClientAddr('')).toBeNull();
+    expect(hostOfClientAddr(null)).toBeNull();
+  });
+
+  it('trustedList refuses garbage', () => {
+    expect(() => trustedList(['10.0.0.0/33'])).toThrow(/--trusted-addr/);
+    expect(() => trustedList(['example.org'])).toThrow(/--trusted-addr/);
+  });
+});

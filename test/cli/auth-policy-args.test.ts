@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { describeComposition } from '../../src/auth/compose.js';
+import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
+import { DEFAULTS } from '../../src/config/daemon-options.js';
+
+const run = (args: string[]) => {
+  const c = parseDaemonArgs(args);
+  if (c.kind !== 'run') throw new Error(`expected run, got ${c.kind}`);
+  return c.options;
+};
+
+const usage = (args: string[]): string => {
+  try {
+    parseDaemonArgs(args);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error('no usage error');
+};
+
+describe('chain, route and defence flags', () => {
+  it('keeps the defaults: one backend, 2 s fail delay, 15 s cap, no routes', () => {
+    const o = run(['-a', 'shadow']);
+    expect(o.mechanisms).toEqual(['shadow']);
+    expect(o.failDelayMs).toBe(2000);
+    expect(o.penaltyMaxMs).toBe(15000);
+    expect(o.routes).toEqual([]);
+    expect(o.cacheStaleOnOutageSec).toBe(0);
+    expect(DEFAULTS.failDelayMs).toBe(2000);
+  });
+
+  it('parses chains, routes, continue-on, link options and trusted addresses', () => {
+    const o = run([
+      '-a', 'shadow,shadow:alt',
+      '--route', 'smtp=shadow:alt',
+      '--route', 'realm:example.org=shadow',
+      '--chain-continue-on', 'unknown',
+      '--chain-continue-on', 'shadow=rejected,unavailable',
+      '--link-option', 'shadow:alt.shadow-file=/tmp/alt-shadow',
+      '--link-option', 'shadow:alt.o=x',
+      '--fail-delay', '0',
+      '--trusted-addr', '10.0.0.0/8',
+      '--trusted-addr', '::1',
+      '-c', '--cache-stale-on-outage', '600',
+    ]);
+    expect(o.mechanisms).toEqual(['shadow', 'shadow:alt']);
+    expect(o.routes).toEqual([
+      { on: 'service', value: 'smtp', chain: ['shadow:alt'] },
+      { on: 'realm', value: 'example.org', chain: ['shadow'] },
+    ]);
+    expect(o.chainContinueOn).toEqual({ '*': ['unknown'], shadow: ['rejected', 'unavailable'] });
+    expect(o.linkOptions).toEqual({ 'shadow:alt': { shadowFile: '/tmp/alt-shadow', mechOption: 'x' } });
+    expect(o.failDelayMs).toBe(0);
+    expect(o.trustedAddrs).toEqual(['10.0.0.0/8', '::1']);
+    expect(o.cacheStaleOnOutageSec).toBe(600);
+    expect(describeComposition(o)).toEqual([
+      'chain (-a): shadow [next on: rejected, unavailable] -> shadow:alt',
+      'route service:smtp: shadow:alt',
+      'route realm:example.org: shadow',
+      'backend shadow:alt: shadowFile=/tmp/alt-shadow mechOption=x',
+      'cache: on, in memory, ttl 28800 s, 964 KiB (~4406 entries), HMAC-SHA-256 with a per-start key, stale-on-outage 600 s',
+      'fail delay: off',
+    ]);
+  });
+
+  it('names the flag and the value in every mistake', () => {
+    expect(usage(['-a', 'shadow,nosuch'])).toMatch(/unknown authentication mechanism: nosuch/);
+    expect(usage(['-a', 'shadow,shadow'])).toMatch(/-a: 'shadow,shadow' names a backend twice/);
+    expect(usage(['-a', 'shadow', '--route', 'smtp'])).toMatch(/--route: 'smtp' is not SELECTOR=BACKENDS/);
+    expect(usage(['-a', 'shadow', '--route', 'host:x=shadow'])).toMatch(/--route: 'host:x' must be/);
+    expect(usage(['-a', 'shadow', '--route', 'smtp=nosuch'])).toMatch(/unknown authentication mechanism: nosuch/);
+    expect(usage(['-a', 'shadow', '--chain-continue-on', 'sometimes'])).toMatch(/--chain-continue-on: 'sometimes' is not one of/);
+    expect(usage(['-a', 'shadow', '--chain-continue-on', 'ldap=none'])).toMatch(/'ldap' is not a backend named/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.threads=3'])).toMatch(/'threads' is not a text option/);
+    expect(usage(['-a', 'shadow', '--link-option', 'ldap.o=x'])).toMatch(/'ldap' is not a backend named/);
+    expect(usage(['-a', 'shadow', '--trusted-addr', 'localhost'])).toMatch(/--trusted-addr: 'localhost'/);
+    expect(usage(['-a', 'shadow', '--cache-stale-on-outage', '60'])).toMatch(/needs the cache \(-c\)/);
+    expect(usage(['-a', 'shadow', '--fail-delay', '-1'])).toMatch(/fail-delay/);
+  });
+
+  it('-v with -a carries the options so the chains can be printed; --flush-cache needs no -a', () => {
+    const v = parseDaemonArgs(['-v', '-a', 'shadow']);
+    expect(v.kind === 'version' && v.options?.mechanisms).toEqual(['shadow']);
+    expect(parseDaemonArgs(['-v'])).toEqual({ kind: 'version', options: null });
+    expect(parseDaemonArgs(['--flush-cache', '-m', '/tmp/x'])).toEqual({ kind: 'flush-cache', runDir: '/tmp/x' });
+  });
+});
