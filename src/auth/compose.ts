@@ -130,7 +130,7 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
   const routed =
     options.routes.length === 0
       ? fallback
-      : new RoutingAuthenticator(options.routes.map((r) => ({ match: r, target: chainOf(r.chain) })), fallback);
+      : new RoutingAuthenticator(options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })), fallback);
   const top =
     options.failDelayMs === 0
       ? routed

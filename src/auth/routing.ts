@@ -9,6 +9,8 @@ export interface RouteMatch {
 export interface Route {
   readonly match: RouteMatch;
   readonly target: Authenticator;
+  /** The chain as named on the command line (`shadow:b`), for logs (Default: target.mech). */
+  readonly name?: string;
 }
 
 export const routeLabel = (m: RouteMatch): string => `${m.on}:${m.value}`;
@@ -19,14 +21,14 @@ export const routeLabel = (m: RouteMatch): string => `${m.on}:${m.value}`;
  */
 export class RoutingAuthenticator implements Authenticator {
   readonly mech: string;
-  readonly #routes: readonly { on: 'service' | 'realm'; value: string; label: string; target: Authenticator }[];
+  readonly #routes: readonly { on: 'service' | 'realm'; value: string; label: string; name: string; target: Authenticator }[];
 
   constructor(
     routes: readonly Route[],
     private readonly fallback: Authenticator,
   ) {
     this.mech = fallback.mech;
-    this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), target: r.target }));
+    this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), name: r.name ?? r.target.mech, target: r.target }));
   }
 
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -34,7 +36,7 @@ export class RoutingAuthenticator implements Authenticator {
     const realm = req.realm.toLowerCase();
     for (const r of this.#routes) {
       if ((r.on === 'service' ? service : realm) === r.value) {
-        return r.target.authenticate(req, signal).then((o) => withLog(o, { route: r.label, via: r.target.mech }));
+        return r.target.authenticate(req, signal).then((o) => withLog(o, { route: r.label, via: r.name }));
       }
     }
     return this.fallback.authenticate(req, signal);
