@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRequest } from '../../src/client/saslauthd-client.js';
+import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
+import { verdict } from '../helpers/testsaslauthd.js';
+import { type UserFiles, userFiles } from '../helpers/user-files.js';
+
+// Lower bounds only: "a NO takes at least the delay" is behaviour; how fast anything is, is the bench's business.
+const D = 400;
+const CAP = 3200;
+const USERS = ['sat_cache_dan', 'sat_cache_eve', 'sat_cache_fay', 'sat_cache_gus', 'sat_cache_hal', 'sat_cache_ida'];
+let tmp: string;
+let files: UserFiles;
+const running: RunningDaemon[] = [];
+
+async function start(extra: string[]): Promise<RunningDaemon> {
+  const d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, ...extra]);
+  running.push(d);
+  return d;
+}
+
+async function timedVerdict(socket: string, user: string, pw: string): Promise<{ v: 'OK' | 'NO'; ms: number }> {
+  const t0 = performance.now();
+  const v = await verdict(socket, user, pw);
+  return { v, ms: performance.now() - t0 };
+}
+
+const penaltyLines = (d: RunningDaemon): string[] => d.output().split('\n').filter((l) => l.includes('auth penalty: '));
+
+beforeAll(async () => {
+  tmp = mkdtempSync('/tmp/sat_cache_delay-');
+  files = await userFiles(join(tmp, 'users'), Object.fromEntries(USERS.map((u) => [u, `${u}-pw`])));
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((d) => d.stop()));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('failure delay and penalty (real daemon, testsaslauthd)', () => {
+  let d: RunningDaemon;
+  beforeAll(async () => {
+    d = await start(['--fail-delay', String(D), '--penalty-max', String(CAP)]);
+  });
+
+  it('a failure takes at least the delay', async () => {
+    const r = await timedVerdict(d.socket, USERS[0]!, 'wrong');
+    expect(r.v).toBe('NO');
+    expect(r.ms).toBeGreaterThanOrEqual(D);
+  });
+
+  it('50 parallel wrong attempts for one user do not all get the base delay', async () => {
+    const user = USERS[1]!;
+    const rs = await Promise.all(Array.from({ length: 50 }, () => timedVerdict(d.socket, user, 'wrong')));
+    expect(rs.every((r) => r.v === 'NO')).toBe(true);
+    // The k-th attempt to arrive finds k failures settled or in progress ahead of it, so its NO waits at
+    // least min(CAP, D·2^k). Sorted, the observed times must dominate those bounds.
+    const ms = rs.map((r) => r.ms).sort((x, y) => x - y);
+    ms.forEach((m, k) => expect(m).toBeGreaterThanOrEqual(Math.min(CAP, D * 2 ** k)));
+    expect(ms.filter((m) => m >= CAP).length).toBeGreaterThanOrEqual(47);
+    const lines = penaltyLines(d).filter((l) => l.includes(`[user=${user}]`));
+    expect(lines.length).toBeGreaterThanOrEqual(49);
+    expect(lines[0]).toMatch(new RegExp(`auth penalty: \\[user=${user}\\] \\[service=imap\\] \\[failures=\\d+\\] \\[hold=\\d+ms\\]`));
+    // A success resets the user: the next failure is back to the base delay (a lower bound, still ≥ D).
+    expect(await verdict(d.socket, user, `${user}-pw`)).toBe('OK');
+    expect((await timedVerdict(d.socket, user, 'wrong')).ms).toBeGreaterThanOrEqual(D);
+  });
+
+  it('penalises a client address across users and logs the address for fail2ban', async () => {
+    const addr = '192.0.2.77';
+    const ms: number[] = [];
+    for (const [i, user] of USERS.slice(2, 5).entries()) {
+      const t0 = performance.now();
+      const reply = await sendRequest(d.socket, { login: user, password: 'wrong', service: 'smtp', realm: '', clientAddr: `${addr};${40000 + i}` }, { timeoutMs: 60_000 });
+      ms.push(performance.now() - t0);
+      expect(reply).toBe('NO authentication failed');
+    }
+    expect(ms[1]).toBeGreaterThanOrEqual(2 * D);
+    expect(ms[2]).toBeGreaterThanOrEqual(4 * D);
+    expect(penaltyLines(d)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`auth penalty: [user=${USERS[3]}] [service=smtp] [remote=${addr};40001] [failures=1]`),
+        expect.stringContaining(`auth penalty: [user=${USERS[4]}] [service=smtp] [remote=${addr};40002] [failures=2]`),
+      ]),
+    );
+    // saslauthd's failure line carries the address too.
+    expect(d.output()).toContain(`auth failure: [user=${USERS[4]}] [service=smtp] [realm=] [remote=${addr};40002] [mech=shadow]`);
+  });
+});
+
+describe('trusted addresses and other requests', () => {
+  it('--trusted-addr is never penalised', async () => {
+    const d = await start(['--fail-delay', '100', '--trusted-addr', '192.0.2.0/24']);
+    for (const [i, user] of USERS.slice(0, 3).entries()) {
+      const reply = await sendRequest(d.socket, { login: user, password: 'wrong', service: 'smtp', realm: '', clientAddr: `192.0.2.5;${i}` }, { timeoutMs: 60_000 });
+      expect(reply).toBe('NO authentication failed');
+    }
+    expect(penaltyLines(d)).toEqual([]);
+    await sendRequest(d.socket, { login: USERS[0]!, password: 'wrong', service: 'smtp', realm: '', clientAddr: '198.51.100.5;1' });
+    await sendRequest(d.socket, { login: USERS[1]!, password: 'wrong', service: 'smtp', realm: '', clientAddr: '198.51.100.5;2' });
+    expect(penaltyLines(d)).toHaveLength(1);
+  });
+
+  it('delayed failures hold no worker: with -n 1 a right password answers while five NOs wait', async () => {
+    const d = await start(['--fail-delay', '8000', '-n', '1']);
+    const order: string[] = [];
+    const wrong = USERS.slice(0, 5).map((u) => verdict(d.socket, u, 'wrong').then((v) => order.push(`${u}:${v}`)));
+    await new Promise((r) => setTimeout(r, 300));
+    await verdict(d.socket, USERS[5]!, `${USERS[5]}-pw`).then((v) => order.push(`right:${v}`));
+    await Promise.all(wrong);
+    expect(order[0]).toBe('right:OK');
+    expect(order.slice(1).every((o) => o.endsWith(':NO'))).toBe(true);
+  });
+});
