@@ -45,7 +45,12 @@ describe('saslauthd-ts command line', () => {
   it('--check validates the backend and exits 0 without listening', async () => {
     const dir = mkdtempSync('/tmp/sat-cli-');
     const r = await daemon(['-a', 'shadow', '-m', dir, '--check']);
-    expect([r.code, r.stdout]).toEqual([0, `shadow: passwd=/etc/passwd shadow=/etc/shadow\nsocket: ${dir}/mux\nconfiguration OK\n`]);
+    expect([r.code, r.stdout]).toEqual([
+      0,
+      'chain (-a): shadow\ncache: off\n' +
+        'fail delay: 2000 ms (+0..25% jitter), doubles per consecutive failure of a user or client address up to 15000 ms\n' +
+        `shadow: passwd=/etc/passwd shadow=/etc/shadow\nsocket: ${dir}/mux\nconfiguration OK\n`,
+    ]);
     expect(existsSync(join(dir, 'mux'))).toBe(false);
     const bad = await daemon(['-a', 'shadow', '--shadow-file', '/tmp/sat-cli-does-not-exist', '--check']);
     expect(bad.code).toBe(1);
