@@ -1,7 +1,8 @@
 import type { Scenario } from '../scenario.js';
+import { cacheScenario } from './cache.js';
 import { shadowScenario } from './shadow.js';
 
 /** Every scenario `npm run bench` knows, in the order it runs them. */
 export function allScenarios(): Scenario[] {
-  return [shadowScenario('sha-512', 2000), shadowScenario('yescrypt', 300)];
+  return [shadowScenario('sha-512', 2000), shadowScenario('yescrypt', 300), cacheScenario];
 }

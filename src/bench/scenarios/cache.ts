@@ -1,0 +1,29 @@
+import { startOurDaemon, startRealDaemon, realSaslauthdInstalled } from '../daemons.js';
+import type { Probe } from '../load.js';
+import type { BenchTarget, Scenario } from '../scenario.js';
+import { benchUser, removeBenchUser } from './shadow.js';
+
+const THREADS = '5';
+const USER = 'sat_cache_bench';
+const PASSWORD = 'cache bench pw';
+
+/**
+ * `-a shadow -c`, the same right password over and over: after the first request every answer is a
+ * cache hit, so this measures the request path itself (socket, codec, cache lookup, log line) and the
+ * daemon CPU per hit, beside saslauthd's mmap cache. The hash is yescrypt so a miss would show.
+ */
+export const cacheScenario: Scenario = {
+  name: 'cache hit (-a shadow -c)',
+  concurrency: [1, 8, 64],
+  count: 40_000,
+  seconds: 10,
+  async setup(): Promise<readonly Probe[]> {
+    benchUser(USER, PASSWORD, 'yescrypt');
+    return [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
+  },
+  startOurs: (): Promise<BenchTarget> => startOurDaemon(['-a', 'shadow', '-c', '-n', THREADS]),
+  startReal: async (): Promise<BenchTarget | null> => (realSaslauthdInstalled() ? startRealDaemon(['-a', 'shadow', '-c', '-n', THREADS]) : null),
+  async teardown(): Promise<void> {
+    removeBenchUser(USER);
+  },
+};
