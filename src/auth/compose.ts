@@ -20,6 +20,8 @@ export interface ComposedAuthenticator extends Authenticator {
   flushCache(): number;
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
+  /** `--user`: why some backend could not work without root (null: all can). */
+  unprivilegedProblem(target: unknown): string | null;
 }
 
 const continueOnFor = (o: DaemonOptions, link: string): ReadonlySet<ContinueOn> =>
@@ -78,6 +80,19 @@ class Composed implements ComposedAuthenticator {
     const lines = describeComposition(this.options);
     for (const [name, b] of this.backends) for (const l of b.describe()) lines.push(this.backends.size > 1 ? `[${name}] ${l}` : l);
     return lines;
+  }
+
+  /**
+   * For `--user` (privilege drop): the first backend that could not work without root, or null.
+   * A backend without the check is taken to need root.
+   */
+  unprivilegedProblem(target: unknown): string | null {
+    for (const [name, b] of this.backends) {
+      const check = (b as { unprivilegedProblem?: (t: unknown) => string | null }).unprivilegedProblem;
+      const problem = check ? check.call(b, target) : `-a ${name} needs root to work, so --user cannot be used with it`;
+      if (problem !== null) return this.backends.size > 1 && check ? `${name}: ${problem}` : problem;
+    }
+    return null;
   }
 
   async close(): Promise<void> {

@@ -36,7 +36,7 @@ export class Daemon {
 
   /** Empties the credential cache (SIGUSR1; reload must call this or build a new authenticator). */
   flushCache(): number {
-    return this.authenticator.flushCache();
+    return (this.authenticator as Partial<ComposedAuthenticator>).flushCache?.() ?? 0;
   }
 
   get server(): Server | null {

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthRequest } from '../../src/auth/authenticator.js';
+import { buildAuthenticator } from '../../src/auth/compose.js';
+import { Secret } from '../../src/auth/secret.js';
+import { parseDaemonArgs } from '../../src/cli/daemon-args.js';
+import { Crypt } from '../../src/native/crypt.js';
+import { type UserFiles, userFiles } from '../helpers/user-files.js';
+
+const log = pino({ level: 'silent' });
+const signal = new AbortController().signal;
+let tmp: string;
+let a: UserFiles;
+let b: UserFiles;
+
+const options = (extra: string[]) => {
+  const c = parseDaemonArgs(['-a', 'shadow', '--passwd-file', a.passwd, '--shadow-file', a.shadow, ...extra]);
+  if (c.kind !== 'run') throw new Error('not run');
+  return c.options;
+};
+const req = (login: string, pw: string, service = 'imap'): AuthRequest => ({ login, password: Secret.fromString(pw), service, realm: '', clientAddr: null });
+
+beforeAll(async () => {
+  tmp = mkdtempSync('/tmp/sat_cache_compose-');
+  a = await userFiles(join(tmp, 'a'), { sat_cache_ann: 'pw-a' });
+  b = await userFiles(join(tmp, 'b'), { sat_cache_ann: 'pw-b' });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('buildAuthenticator (real shadow backends)', () => {
+  it('wires routes to their own instance, caches per chain, flushes', async () => {
+    const composed = await buildAuthenticator(
+      options(['-c', '--fail-delay', '0', '-a', 'shadow', '--route', 'smtp=shadow:b', '--link-option', `shadow:b.shadow-file=${b.shadow}`, '--link-option', `shadow:b.passwd-file=${b.passwd}`]),
+      { crypt: new Crypt(2), log },
+    );
+    try {
+      expect(await composed.authenticate(req('sat_cache_ann', 'pw-a'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+      expect((await composed.authenticate(req('sat_cache_ann', 'pw-a'), signal)).log).toEqual({ cached: true });
+      expect((await composed.authenticate(req('sat_cache_ann', 'pw-b', 'smtp'), signal)).log).toEqual({ route: 'service:smtp', via: 'shadow:b' });
+      expect((await composed.authenticate(req('sat_cache_ann', 'pw-b', 'smtp'), signal)).log).toEqual({ cached: true, route: 'service:smtp', via: 'shadow:b' });
+      expect((await composed.authenticate(req('sat_cache_ann', 'pw-a', 'smtp'), signal)).kind).toBe('rejected');
+      expect(composed.cache?.snapshot().map((e) => e.key.split('\0')[0])).toEqual(['shadow', 'shadow:b']);
+      expect(composed.flushCache()).toBe(2);
+      expect(composed.describe()).toContain(`[shadow:b] shadow: passwd=${b.passwd} shadow=${b.shadow}`);
+      // A backend that does not say it can run without root is taken to need it.
+      expect(composed.unprivilegedProblem({})).toBe('-a shadow needs root to work, so --user cannot be used with it');
+    } finally {
+      await composed.close();
+    }
+  });
+
+  it('without -c there is nothing to flush, and 0 fail delay adds no wrapper', async () => {
+    const composed = await buildAuthenticator(options(['--fail-delay', '0']), { crypt: new Crypt(1), log });
+    expect(composed.cache).toBeNull();
+    expect(composed.flushCache()).toBe(0);
+    expect(await composed.authenticate(req('sat_cache_ann', 'pw-a'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+    await composed.close();
+  });
+
+  it('fails start-up naming the broken instance, and closes the ones already built', async () => {
+    await expect(
+      buildAuthenticator(options(['-a', 'shadow,shadow:x', '--link-option', 'shadow:x.shadow-file=/nonexistent/sat_cache']), { crypt: new Crypt(1), log }),
+    ).rejects.toThrow(/^shadow:x: /);
+  });
+});
