@@ -148,6 +148,9 @@ export class PenaltyAuthenticator implements Authenticator {
     }
     this.#leave(tracks, seq, outcome);
     if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
+    // Shedding load is decided before any password is looked at, so answering it at once tells a
+    // guesser nothing, and holding it would only keep the overload's connections open longer.
+    if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
     const target = arrival + this.failureDelayMs(n) * (1 + this.#random() * this.#jitter);
     const left = Math.min(target, arrival + this.#maxTotalMs) - this.#now();
     if (left > 0) await this.#wait(left, [], signal);

@@ -62,6 +62,22 @@ describe('failure delay', () => {
     expect(bad.outcome?.kind).toBe('rejected');
   });
 
+  it('answers an outage after the delay too, but sheds overload at once', async () => {
+    const { p, backend } = setup();
+    backend.forced = { kind: 'unavailable', code: 'connect-failed', reason: 'down', compat: 'NO' };
+    const outage = timed(p, req('alice', 'right'));
+    await vi.advanceTimersByTimeAsync(D - 1);
+    expect(outage.ms).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outage.ms).toBe(D);
+    backend.forced = { kind: 'unavailable', code: 'overloaded', reason: 'pool full', compat: 'NO' };
+    const shed = timed(p, req('bob', 'right'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(shed.ms).toBe(0);
+    // Neither counts as a failure of the user.
+    expect(p.tracked).toBe(0);
+  });
+
   it('jitters upwards only', async () => {
     const { p } = setup({ random: () => 1 });
     const bad = timed(p, req('alice', 'wrong'));

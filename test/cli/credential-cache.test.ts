@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
@@ -100,6 +100,35 @@ describe('credential cache expiry (-t)', () => {
       await new Promise((r) => setTimeout(r, 1100));
       expect(await verdict(t.socket, U, 'second-pw')).toBe('OK');
       expect(mine().map((r) => r['cached'] ?? false)).toEqual([false, false]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('--cache-stale-on-outage', () => {
+  it('answers OK from an expired entry while the backend is unavailable, logged as such', async () => {
+    const t = await startOurs([
+      '-a', 'shadow', '-c', '-t', '1', '--cache-stale-on-outage', '600',
+      '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--fail-delay', '0', '--log-format', 'json',
+    ]);
+    try {
+      const mine = () => jsonLines(t.output()).filter((r) => r['user'] === U && 'outcome' in r);
+      expect(await verdict(t.socket, U, 'second-pw')).toBe('OK');
+      await new Promise((r) => setTimeout(r, 1100));
+      renameSync(files.shadow, `${files.shadow}.away`);
+      try {
+        expect(await verdict(t.socket, U, 'second-pw')).toBe('OK');
+        expect(mine().at(-1)).toMatchObject({ outcome: 'ok', cached: true, stale: true });
+        expect(jsonLines(t.output()).some((r) => r['level'] === 40 && String(r['msg']).includes('answered OK from a cached success'))).toBe(true);
+        expect(await verdict(t.socket, U, 'first-pw')).toBe('NO');
+        expect(mine().at(-1)).toMatchObject({ outcome: 'unavailable' });
+      } finally {
+        renameSync(`${files.shadow}.away`, files.shadow);
+      }
+      // With the backend back, the expired entry is not used: the backend answers.
+      expect(await verdict(t.socket, U, 'second-pw')).toBe('OK');
+      expect(mine().at(-1)?.['cached']).toBeUndefined();
     } finally {
       await t.stop();
     }
