@@ -117,6 +117,13 @@ export class CredentialCache {
     this.#bytes += bytes;
   }
 
+  /** Drops one entry (the backend refused the password it holds). */
+  forget(parts: CacheKeyParts): void {
+    const k = keyOf(parts);
+    const e = this.#map.get(k);
+    if (e !== undefined) this.#delete(k, e);
+  }
+
   /** Drops every entry (SIGUSR1, reload); returns how many there were. */
   flush(): number {
     const n = this.#map.size;
@@ -182,6 +189,9 @@ export class CacheAuthenticator implements Authenticator {
         return outcome;
       }
       case 'rejected':
+        // Only reached with a matching entry when it is past its TTL (kept for stale-on-outage): the
+        // backend has now refused that very password, so it must not answer during an outage.
+        if (found !== null) this.cache.forget(parts);
         return outcome;
       default: {
         const never: never = outcome;

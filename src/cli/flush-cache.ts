@@ -59,7 +59,8 @@ export function sendFlushSignal(runDir: string): number {
     return 1;
   }
   if (pids.length === 0) {
-    process.stderr.write(`saslauthd-ts: no saslauthd-ts is listening on ${sock}\n`);
+    const hint = process.getuid?.() === 0 ? '' : ' (or it runs as another user: try as root)';
+    process.stderr.write(`saslauthd-ts: no saslauthd-ts is listening on ${sock}${hint}\n`);
     return 1;
   }
   for (const pid of pids) {

@@ -119,6 +119,9 @@ describe('stale-on-outage', () => {
     adv2(2000);
     b2.users['alice'] = 'changed';
     expect((await a2.authenticate(req('alice', 'pw1'), signal)).kind).toBe('rejected');
+    // …and that refusal removes the entry, so the next outage cannot bring the old password back.
+    b2.forced = down();
+    expect((await a2.authenticate(req('alice', 'pw1'), signal)).kind).toBe('unavailable');
   });
 });
 
