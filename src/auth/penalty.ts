@@ -25,10 +25,10 @@ interface Track {
   readonly key: string;
   fails: number;
   lastFailAt: number;
-  /** Arrival numbers of the requests for this user/address being decided right now. */
-  readonly pending: Set<number>;
-  /** Held requests to wake when a pending one settles. */
-  readonly waiters: Set<() => void>;
+  /** Arrival numbers of the requests for this user/address being decided now; ascending, as they arrive in order. */
+  readonly pending: number[];
+  /** Held requests to wake when a pending one settles (created on first use: most tracks never wait). */
+  waiters: Set<() => void> | null;
 }
 
 /** `a.b.c.d;port` (v5 fifth field) → `a.b.c.d`; null when there is none. */
@@ -116,10 +116,11 @@ export class PenaltyAuthenticator implements Authenticator {
     if (this.options.failDelayMs === 0) return this.inner.authenticate(req, signal);
     const arrival = this.#now();
     const host = hostOfClientAddr(req.clientAddr);
-    const trusted = host !== null && isIP(host) !== 0 && this.options.trusted?.check(host, isIP(host) === 4 ? 'ipv4' : 'ipv6') === true;
+    const family = host !== null && this.options.trusted !== undefined ? isIP(host) : 0;
+    const trusted = family !== 0 && this.options.trusted?.check(host!, family === 4 ? 'ipv4' : 'ipv6') === true;
     const tracks = this.#doubling && !trusted ? this.#enter([`u:${req.login}`, ...(host !== null ? [`a:${host}`] : [])]) : [];
     const seq = ++this.#seq;
-    for (const t of tracks) t.pending.add(seq);
+    for (const t of tracks) t.pending.push(seq);
     let n = 0;
     let outcome: Outcome;
     try {
@@ -174,9 +175,8 @@ export class PenaltyAuthenticator implements Authenticator {
     const now = this.#now();
     for (const t of tracks) {
       if (t.fails > 0 && now - t.lastFailAt > this.#forgetAfterMs) t.fails = 0;
-      let ahead = 0;
-      for (const s of t.pending) if (s < seq) ahead++;
-      worst = Math.max(worst, t.fails + ahead);
+      const ahead = t.pending.indexOf(seq);
+      worst = Math.max(worst, t.fails + (ahead < 0 ? t.pending.length : ahead));
     }
     return worst;
   }
@@ -186,7 +186,7 @@ export class PenaltyAuthenticator implements Authenticator {
       let t = this.#tracks.get(k);
       if (t === undefined) {
         if (this.#tracks.size >= this.#maxTracked) this.#evictOne();
-        t = { key: k, fails: 0, lastFailAt: 0, pending: new Set(), waiters: new Set() };
+        t = { key: k, fails: 0, lastFailAt: 0, pending: [], waiters: null };
         this.#tracks.set(k, t);
       }
       return t;
@@ -196,7 +196,7 @@ export class PenaltyAuthenticator implements Authenticator {
   /** Forgets the least recently failed user/address that has nothing in progress. */
   #evictOne(): boolean {
     for (const [k, t] of this.#tracks) {
-      if (t.pending.size === 0 && t.waiters.size === 0) {
+      if (t.pending.length === 0 && !t.waiters?.size) {
         this.#tracks.delete(k);
         return true;
       }
@@ -212,12 +212,13 @@ export class PenaltyAuthenticator implements Authenticator {
         t.fails++;
         t.lastFailAt = now;
       }
-      t.pending.delete(seq);
+      const i = t.pending.indexOf(seq);
+      if (i >= 0) t.pending.splice(i, 1);
     }
-    for (const t of tracks) for (const wake of [...t.waiters]) wake();
+    for (const t of tracks) if (t.waiters?.size) for (const wake of [...t.waiters]) wake();
     for (const t of tracks) {
       if (this.#tracks.get(t.key) !== t) continue;
-      if (t.fails === 0 && t.pending.size === 0 && t.waiters.size === 0) this.#tracks.delete(t.key);
+      if (t.fails === 0 && t.pending.length === 0 && !t.waiters?.size) this.#tracks.delete(t.key);
       else if (outcome?.kind === 'rejected') {
         // Most recently failed goes to the end, so eviction takes the stalest first.
         this.#tracks.delete(t.key);
@@ -239,12 +240,12 @@ export class PenaltyAuthenticator implements Authenticator {
       const done = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
-        for (const t of tracks) t.waiters.delete(done);
+        for (const t of tracks) t.waiters?.delete(done);
         resolve();
       };
       const timer = setTimeout(done, Math.ceil(ms));
       signal.addEventListener('abort', done, { once: true });
-      for (const t of tracks) t.waiters.add(done);
+      for (const t of tracks) (t.waiters ??= new Set()).add(done);
     });
   }
 }
