@@ -19,6 +19,8 @@ export interface SlapdOptions {
   readonly ldapi?: boolean;
   /** Extra LDIF appended to the standard seed. */
   readonly extraLdif?: string;
+  /** More listener URLs for slapd -h (e.g. ldaps://127.0.0.2:PORT/ to test certificate names). */
+  readonly extraUrls?: readonly string[];
   /** Reuse the CA of another instance, so one cacert file trusts both (failover tests). */
   readonly ca?: SlapdCa;
 }
@@ -224,6 +226,7 @@ export class Slapd {
     const urls = [this.url];
     if (this.options.tlsPort !== undefined) urls.push(this.ldapsUrl);
     if (this.options.ldapi) urls.push(this.ldapiUrl);
+    urls.push(...(this.options.extraUrls ?? []));
     const proc = spawn('/usr/sbin/slapd', ['-d', '0', '-h', urls.join(' '), '-f', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.on('data', (d: Buffer) => (this.#log += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (this.#log += d.toString()));
