@@ -268,11 +268,16 @@ export class Slapd {
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    for (const d of confDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 }
 
-/** Writes a saslauthd.conf into a fresh temp dir; returns its path. */
-export function writeSaslauthdConf(lines: Record<string, string | number>, dir = mkdtempSync('/tmp/sat-ldapconf-')): string {
+const confDirs: string[] = [];
+
+/** Writes a saslauthd.conf into a fresh temp dir (removed by any Slapd.destroy()); returns its path. */
+export function writeSaslauthdConf(lines: Record<string, string | number>): string {
+  const dir = mkdtempSync('/tmp/sat-ldapconf-');
+  confDirs.push(dir);
   const path = join(dir, 'saslauthd.conf');
   writeFileSync(path, Object.entries(lines).map(([k, v]) => `${k}: ${v}\n`).join(''));
   return path;

@@ -77,7 +77,8 @@ export class LdapConnection {
     const url = server.kind === 'ldapi' ? 'ldap://localhost' : `${server.kind}://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
     this.#client = new Client({
       url,
-      timeout: settings.timeoutMs,
+      // #guard puts one deadline on every call; a second per-message timer in ldapts would only cost.
+      timeout: 0,
       connectTimeout: settings.timeoutMs,
       strictDN: false,
       ...(isTls ? { tlsOptions: { ...settings.tls, host: server.host, servername: sniName(server.host) } } : {}),

@@ -55,6 +55,9 @@ async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchT
 let slapd: Slapd | null = null;
 let conf = '';
 
+/** The saslauthd.conf both daemons read (for tools that profile the scenario). */
+export const ldapScenarioConf = (): string => conf;
+
 /**
  * `-a ldap`, method bind: search as a service DN, then bind as the user, against a throwaway slapd.
  * Both daemons read the same saslauthd.conf (only keys saslauthd knows).
@@ -82,7 +85,6 @@ export const ldapScenario: Scenario = {
   },
   async teardown(): Promise<void> {
     await slapd?.destroy();
-    if (conf) rmSync(dirname(conf), { recursive: true, force: true });
     slapd = null;
   },
 };
