@@ -60,6 +60,7 @@ export class LdapAuthenticator implements Authenticator {
   readonly mech = 'ldap';
   readonly #servers: ServerSet;
   readonly #groupCheck: boolean;
+  readonly #nobodyDn: string;
 
   constructor(
     readonly cfg: LdapConfig,
@@ -78,6 +79,7 @@ export class LdapAuthenticator implements Authenticator {
       log,
     );
     this.#groupCheck = cfg.groupDn !== '' || cfg.groupFilter !== '';
+    this.#nobodyDn = 'cn=saslauthd-ts-no-such-entry';
   }
 
   describe(): string[] {
@@ -130,8 +132,14 @@ export class LdapAuthenticator implements Authenticator {
       case 'bind':
       case 'custom': {
         const found = await this.#findUser(e, ctx, signal);
-        if (found.kind === 'none') return rejected('unknown-user', 'user not found', NO);
-        if (found.kind === 'many') return rejected('unknown-user', `duplicate entries (${found.count}) match the filter`, NO);
+        if (found.kind !== 'one') {
+          // A known user costs a search and a bind; pay for a bind here too, so the time taken does
+          // not tell a prober which logins exist (the DN cannot exist, so the bind always fails).
+          if (c.authMethod === 'bind') await this.#userBind(e, this.#nobodyDn, password, signal);
+          return found.kind === 'none'
+            ? rejected('unknown-user', 'user not found', NO)
+            : rejected('unknown-user', `duplicate entries (${found.count}) match the filter`, NO);
+        }
         dn = found.dn;
         if (c.authMethod === 'custom') {
           if (found.values.length === 0) return rejected('no-password', `entry has no readable ${c.passwordAttr}`, NO);
