@@ -114,6 +114,19 @@ describe('ldap_auth_method custom', () => {
     ]);
   });
 
+  it('duplicate entries and group membership', async () => {
+    await both(
+      { ...base(), ldap_bind_dn: SERVICE_DN, ldap_bind_pw: SERVICE_PW, ldap_auth_method: 'custom', ldap_group_dn: `cn=mail,${GROUPS}` },
+      [
+        { name: 'member, right password', user: 'bob', password: USERS.bob, expect: 'OK' },
+        { name: 'member, wrong password', user: 'bob', password: USERS.alice, expect: 'NO' },
+        { name: 'unknown user', user: 'nobody', password: USERS.bob, expect: 'NO' },
+        { name: 'duplicate entries', user: 'dup', password: USERS.dup, expect: 'NO' },
+        { name: 'not in group', user: 'dave', password: USERS.dave, expect: 'NO' },
+      ],
+    );
+  });
+
   it('an anonymous search cannot read userPassword: NO for everyone', async () => {
     await both({ ...base(), ldap_auth_method: 'custom' }, [{ name: 'right password', user: 'alice', password: USERS.alice, expect: 'NO' }]);
   });
