@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
 import { CAROL_OLD_PW, GROUPS, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../helpers/slapd.js';
 import { verdict } from '../../helpers/testsaslauthd.js';
+import { sendRequest } from '../../../src/client/saslauthd-client.js';
 
 // Debian testsaslauthd against saslauthd-ts -a ldap and the real saslauthd -a ldap, same slapd,
 // same saslauthd.conf: every case must get the expected verdict from ours, and the same from theirs
@@ -173,5 +174,32 @@ describe('tokens and realms', () => {
       { name: 'default realm', user: 'eve', password: USERS['eve@example.org'], expect: 'OK' },
       { name: 'other realm', user: 'eve', password: USERS['eve@example.org'], realm: 'example.net', expect: 'NO' },
     ]);
+  });
+});
+
+describe('reply bytes', () => {
+  it('with --compat-replies ours sends the bare OK / NO that saslauthd -a ldap sends', async () => {
+    const path = writeSaslauthdConf({ ...base(), ldap_bind_dn: SERVICE_DN, ldap_bind_pw: SERVICE_PW, ldap_group_dn: `cn=mail,${GROUPS}` });
+    const ours = await startOurs(['-a', 'ldap', '-O', path, '--compat-replies']);
+    const plain = await startOurs(['-a', 'ldap', '-O', path]);
+    const real = HAVE_REAL ? await startReal(['-a', 'ldap', '-O', path]) : null;
+    try {
+      const cases: Array<[string, string, string]> = [
+        ['alice', USERS.alice, 'OK'],
+        ['alice', 'wrong', 'NO'],
+        ['nobody', 'x', 'NO'],
+        ['dave', USERS.dave, 'NO'],
+      ];
+      for (const [login, password, want] of cases) {
+        const r = { login, password, service: 'imap', realm: '' };
+        expect(await sendRequest(ours.socket, r)).toBe(want);
+        expect(await sendRequest(plain.socket, r)).toBe(want === 'OK' ? 'OK' : 'NO authentication failed');
+        if (real) expect(await sendRequest(real.socket, r)).toBe(want);
+      }
+    } finally {
+      await ours.stop();
+      await plain.stop();
+      await real?.stop();
+    }
   });
 });
