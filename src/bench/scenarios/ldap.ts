@@ -27,13 +27,21 @@ function canConnect(path: string): Promise<boolean> {
 async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchTarget> {
   const dir = mkdtempSync('/tmp/sat-bench-ldap-');
   const socket = join(dir, 'mux');
-  const proc: ChildProcess = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group, so stop() also ends saslauthd's forked workers.
+  const proc: ChildProcess = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    try {
+      if (proc.pid !== undefined) process.kill(-proc.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const until = Date.now() + 15_000;
   while (!(existsSync(socket) && (await canConnect(socket)))) {
     if (proc.exitCode !== null || Date.now() > until) {
-      proc.kill('SIGKILL');
+      signalGroup('SIGKILL');
       throw new Error(`${cmd} did not start: ${err}`);
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -43,10 +51,11 @@ async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchT
     pid: proc.pid,
     stop: async () => {
       const exited = new Promise((r) => proc.once('exit', r));
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      if (proc.exitCode === null) signalGroup('SIGTERM');
+      const t = setTimeout(() => signalGroup('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
+      signalGroup('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
