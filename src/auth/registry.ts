@@ -3,6 +3,8 @@ import type { DaemonOptions } from '../config/daemon-options.js';
 import type { Crypt } from '../native/crypt.js';
 import type { Authenticator } from './authenticator.js';
 import { ShadowAuthenticator } from './shadow.js';
+import { GetpwentAuthenticator } from './getpwent.js';
+import { createPamAuthenticator } from './pam/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -15,6 +17,8 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 
 /** Backends in the order `-v` lists them. */
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
+  ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
+  ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [
     'shadow',
     async (ctx) => {
