@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from 'pino';
+import { killProcessTree } from './process-tree.js';
 import { type HelperReply, type HelperRequest, HelperReplyDecoder, encodeHelperRequest } from './protocol.js';
 
 /** How one request to a helper ended. */
@@ -100,15 +101,20 @@ export class PamHelper {
     });
   }
 
-  /** SIGKILL to the helper's whole process group (its pam_exec children too). Idempotent. */
+  /** SIGKILL to the helper, its process group and everything it started. Idempotent. */
   kill(): void {
     const pid = this.#child.pid;
     if (pid === undefined) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // ESRCH: the group is already empty.
+    if (this.#exited) {
+      // Already reaped: only what is left in its group can still be reached.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is empty.
+      }
+      return;
     }
+    killProcessTree(pid);
   }
 
   /** Ends an idle helper politely: EOF on stdin makes it exit; the group is killed to be sure. */

@@ -178,6 +178,13 @@ export class PamAuthenticator implements Authenticator {
     );
     if (result.kind !== 'reply') return this.#poolFailure(result);
     const { outcome, authFailed } = outcomeOfReply(result.reply);
+    if (result.reply.delayUsec > 0) {
+      const pamDelayMs = Math.round(result.reply.delayUsec / 1000);
+      this.log.debug(
+        { pamDelayMs, failDelayMs: this.options.failDelayMs },
+        `PAM asked for a ${pamDelayMs} ms failure delay; the helper did not sleep, the daemon waits ${this.options.failDelayMs} ms`,
+      );
+    }
     if (authFailed && this.options.failDelayMs > 0) {
       // pam_unix/pam_faildelay would have slept ~2 s inside the helper; the helper's PAM_FAIL_DELAY
       // callback declined, and the delay happens here, where it holds a timer, not a helper.
