@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
 import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
@@ -138,5 +139,28 @@ describe('--check for -a pam', () => {
     expect(r.stdout).toContain(`pam: every request uses service '${SERVICE}': /etc/pam.d/${SERVICE}\n`);
     const r2 = await run(process.execPath, [DAEMON_BIN, '-a', 'pam', '--check', '-m', '/tmp/sat-pam-check']);
     expect(r2.stdout).toMatch(/pam: service 'smtp' uses \/etc\/pam\.d\/(smtp\n|other \(no \/etc\/pam\.d\/smtp\)\n)/);
+  });
+});
+
+describe('PAM_RHOST', () => {
+  const DIR = '/tmp/sat-pam-rhost';
+  const RHOST_SERVICE = 'sat-pam-rhost';
+  beforeAll(() => {
+    rmSync(DIR, { recursive: true, force: true });
+    mkdirSync(DIR);
+    writeFileSync(`${DIR}/rhost.sh`, `#!/bin/sh\necho "rhost=[$PAM_RHOST]" >> ${DIR}/out\n`);
+    chmodSync(`${DIR}/rhost.sh`, 0o755);
+    writePamService(RHOST_SERVICE, `auth optional pam_exec.so ${DIR}/rhost.sh\nauth required pam_unix.so\naccount required pam_unix.so\n`);
+  });
+  afterAll(() => {
+    removePamService(RHOST_SERVICE);
+    rmSync(DIR, { recursive: true, force: true });
+  });
+
+  it('is the v5 client address before ";", and unset for a v4 request', async () => {
+    const base = { login: USERS.sha.name, password: USERS.sha.password, service: RHOST_SERVICE, realm: '' };
+    expect(await sendRequest(ours.socket, { ...base, clientAddr: '192.0.2.7;4711' })).toBe('OK');
+    expect(await sendRequest(ours.socket, base)).toBe('OK');
+    expect(readFileSync(`${DIR}/out`, 'utf8')).toBe('rhost=[192.0.2.7]\nrhost=[]\n');
   });
 });
