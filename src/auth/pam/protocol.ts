@@ -40,17 +40,22 @@ function counted(b: Buffer): Buffer {
 
 /** The request frame. It holds the password: the caller wipes it once written. */
 export function encodeHelperRequest(r: HelperRequest): Buffer {
-  const body = Buffer.concat([
+  const parts = [
     counted(Buffer.from(r.service, 'utf8')),
     counted(Buffer.from(r.login, 'utf8')),
     counted(r.password),
     counted(Buffer.from(r.rhost ?? '', 'utf8')),
     Buffer.from([r.rhost === null ? 0 : 1]),
-  ]);
-  const frame = Buffer.alloc(4 + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, 4);
-  body.fill(0);
+  ];
+  const bodyLength = parts.reduce((n, p) => n + p.length, 0);
+  const frame = Buffer.alloc(4 + bodyLength);
+  frame.writeUInt32BE(bodyLength, 0);
+  let at = 4;
+  for (const p of parts) {
+    at += p.copy(frame, at);
+    // The password's copy must not outlive this call.
+    p.fill(0);
+  }
   return frame;
 }
 
