@@ -34,6 +34,8 @@ export class PamHelperPool {
   readonly #helpers = new Set<PamHelper>();
   readonly #idle: PamHelper[] = [];
   readonly #queue: Waiter[] = [];
+  /** close() waits on these: one per helper still alive. */
+  readonly #onGone = new Map<PamHelper, () => void>();
   #respawnTimer: NodeJS.Timeout | null = null;
   #closed = false;
   #replaced = 0;
@@ -93,8 +95,6 @@ export class PamHelperPool {
     for (const h of this.#helpers) h.close();
     await Promise.all(gone);
   }
-
-  readonly #onGone = new Map<PamHelper, () => void>();
 
   async #runOn(helper: PamHelper, req: HelperRequest, signal: AbortSignal): Promise<PoolResult> {
     const result = await helper.run(req, this.options.timeoutMs, signal);

@@ -31,6 +31,7 @@ export class PamHelper {
   readonly #decoder = new HelperReplyDecoder();
   #current: InFlight | null = null;
   #exited = false;
+  #killed = false;
   #served = 0;
   #given = 0;
   #stderr = '';
@@ -103,6 +104,7 @@ export class PamHelper {
 
   /** SIGKILL to the helper, its process group and everything it started. Idempotent. */
   kill(): void {
+    this.#killed = true;
     const pid = this.#child.pid;
     if (pid === undefined) return;
     if (this.#exited) {
@@ -132,6 +134,8 @@ export class PamHelper {
   }
 
   #onData(chunk: Buffer): void {
+    // A reply that was already on its way when we killed the helper belongs to a request we answered.
+    if (this.#killed) return;
     let replies: HelperReply[];
     try {
       replies = this.#decoder.push(chunk);
