@@ -13,9 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <security/pam_appl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <string>
@@ -207,6 +210,13 @@ bool SetUpFds() {
 }  // namespace
 
 int main() {
+  // The daemon may die without closing our stdin (SIGKILL while a module hangs): go with it.
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 1;
+  // A crashing module must not leave a core file with a password in it.
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
   if (!SetUpFds()) return 2;
   for (;;) {
     Request req;

@@ -134,3 +134,19 @@ describe('bounded queue', () => {
     }
   });
 });
+
+describe('daemon killed with SIGKILL', () => {
+  it('takes its helpers with it, even one stuck in a module', async () => {
+    const d = await startOurs(['-a', 'pam', '-n', '1', '--pam-timeout', '60000']);
+    await eventually(() => helpersOf(d).length === 1, 15_000, 'one helper');
+    const [helper] = helpersOf(d);
+    const hung = ask(d, USER.name, USER.password, SLEEP).catch(() => 'connection lost');
+    await eventually(() => processesMatching(SLEEP_MARK).length > 0, 15_000, 'the sleeping stack to hold the helper');
+    const sleepers = processesMatching(SLEEP_MARK);
+    await d.stop('SIGKILL');
+    await hung;
+    await eventually(() => !processesMatching('saslauthd_pam_helper').includes(helper!), 15_000, 'the helper to die with the daemon');
+    // The script pam_exec started lives in a session of its own; nobody is left to kill it but us.
+    for (const p of sleepers) process.kill(p, 'SIGKILL');
+  });
+});
