@@ -6,6 +6,8 @@ import { LdapAuthenticator } from './ldap.js';
 import { ShadowAuthenticator } from './shadow.js';
 import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
 import { loadLdapConfig } from '../config/ldap-config.js';
+import { GetpwentAuthenticator } from './getpwent.js';
+import { createPamAuthenticator } from './pam/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -18,6 +20,8 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 
 /** Backends in the order `-v` lists them. */
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
+  ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
+  ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [
     'shadow',
     async (ctx) => {

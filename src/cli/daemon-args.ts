@@ -45,6 +45,10 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .option('--pam-service <name>', 'PAM service for every request (default: the request\'s service field)')
+    .option('--pam-timeout <ms>', 'time one PAM conversation may take before its helper is killed', integer(1), DEFAULTS.pamTimeoutMs)
+    .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
+    .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
 }
@@ -93,6 +97,10 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     requestTimeoutMs: o['requestTimeout'] as number,
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
+    pamService: (o['pamService'] as string | undefined) ?? null,
+    pamTimeoutMs: o['pamTimeout'] as number,
+    pamFailDelayMs: o['pamFailDelay'] as number,
+    pamQueue: o['pamQueue'] as number,
   };
   return { kind: 'run', options, check: Boolean(o['check']) };
 }
