@@ -4,13 +4,21 @@
       "target_name": "saslauthd_native",
       "sources": [
         "src/native/addon/addon.cc",
-        "src/native/addon/crypt.cc"
+        "src/native/addon/crypt.cc",
+        "src/native/addon/getpwent.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-lcrypt"]
+    },
+    {
+      "target_name": "saslauthd_pam_helper",
+      "type": "executable",
+      "sources": ["src/native/pam-helper/pam_helper.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lpam"]
     }
   ]
 }

@@ -2,7 +2,12 @@ import type { Logger } from 'pino';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import type { Crypt } from '../native/crypt.js';
 import type { Authenticator } from './authenticator.js';
+import { LdapAuthenticator } from './ldap.js';
 import { ShadowAuthenticator } from './shadow.js';
+import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
+import { loadLdapConfig } from '../config/ldap-config.js';
+import { GetpwentAuthenticator } from './getpwent.js';
+import { createPamAuthenticator } from './pam/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -15,6 +20,8 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 
 /** Backends in the order `-v` lists them. */
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
+  ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
+  ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [
     'shadow',
     async (ctx) => {
@@ -23,6 +30,7 @@ const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFa
       return a;
     },
   ],
+  ['ldap', async (ctx) => new LdapAuthenticator(loadLdapConfig(ctx.options.mechOption ?? DEFAULT_SASLAUTHD_CONF), ctx.crypt, ctx.log.child({ mech: 'ldap' }))],
 ]);
 
 export const MECHANISMS: readonly string[] = [...FACTORIES.keys()];

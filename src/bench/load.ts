@@ -8,11 +8,15 @@ export interface LoadOptions {
   readonly count: number;
   /** …or after this many seconds, whichever comes first. */
   readonly seconds: number;
+  /** Client i always sends probe i mod n (e.g. one client in four sends wrong passwords), instead of all clients cycling through the probes. */
+  readonly perClient?: boolean | undefined;
 }
 
 export interface LoadResult {
   readonly requests: number;
   readonly rps: number;
+  /** Throughput of the probes that expect OK (right passwords) alone. */
+  readonly goodRps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Connection or protocol errors. */
@@ -39,16 +43,19 @@ export async function runLoad(socket: string, probes: readonly Probe[], o: LoadO
   let issued = 0;
   let errors = 0;
   let wrong = 0;
+  let good = 0;
   const started = performance.now();
   const deadline = started + o.seconds * 1000;
-  const client = async (): Promise<void> => {
+  const client = async (_: unknown, index: number): Promise<void> => {
     while (issued < o.count && performance.now() < deadline) {
-      const probe = probes[issued++ % probes.length]!;
+      const probe = probes[(o.perClient ? index : issued) % probes.length]!;
+      issued++;
       const t0 = performance.now();
       try {
         const text = await sendRequest(socket, probe.request, { timeoutMs: 60_000 });
         latencies.push(performance.now() - t0);
         if ((isOkReply(text) ? 'OK' : 'NO') !== probe.expect) wrong++;
+        else if (probe.expect === 'OK') good++;
       } catch {
         errors++;
       }
@@ -60,6 +67,7 @@ export async function runLoad(socket: string, probes: readonly Probe[], o: LoadO
   return {
     requests: latencies.length + errors,
     rps: latencies.length / elapsed,
+    goodRps: good / elapsed,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     errors,

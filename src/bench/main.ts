@@ -21,19 +21,20 @@ async function measure(t: BenchTarget, s: Scenario, probes: Parameters<typeof ru
   // Warm up: first connections, first file reads, JIT.
   await runLoad(t.socket, probes, { concurrency: Math.min(c, 4), count: Math.min(20, s.count), seconds: 2 });
   const cpu0 = groupCpuMs(t.pid);
-  const r = await runLoad(t.socket, probes, { concurrency: c, count: s.count, seconds: s.seconds });
+  const r = await runLoad(t.socket, probes, { concurrency: c, count: s.count, seconds: s.seconds, perClient: s.perClient });
   const cpuMsPerReq = (groupCpuMs(t.pid) - cpu0) / Math.max(1, r.requests);
   return { ...r, cpuMsPerReq };
 }
 
 function print(rows: Row[]): void {
-  const head = ['scenario', 'c', 'ours req/s', 'saslauthd req/s', 'ratio', 'ours p50/p99 ms', 'saslauthd p50/p99 ms', 'ours cpu ms/req', 'saslauthd cpu ms/req', '% of hash capacity', 'wrong/errors'];
+  const head = ['scenario', 'c', 'ours req/s', 'saslauthd req/s', 'ratio', 'good-pw ratio', 'ours p50/p99 ms', 'saslauthd p50/p99 ms', 'ours cpu ms/req', 'saslauthd cpu ms/req', '% of hash capacity', 'wrong/errors'];
   const lines = rows.map((r) => [
     r.scenario,
     String(r.c),
     f1(r.ours.rps),
     r.real ? f1(r.real.rps) : 'n/a',
     r.real ? `${f2(r.ours.rps / r.real.rps)}x` : 'n/a',
+    r.real && r.ours.goodRps !== r.ours.rps ? `${f2(r.ours.goodRps / r.real.goodRps)}x` : '',
     `${f2(r.ours.p50Ms)}/${f2(r.ours.p99Ms)}`,
     r.real ? `${f2(r.real.p50Ms)}/${f2(r.real.p99Ms)}` : 'n/a',
     f3(r.ours.cpuMsPerReq),

@@ -19,6 +19,8 @@ export interface Scenario {
   /** Requests per run (bounded), and seconds per run (bounded). */
   readonly count: number;
   readonly seconds: number;
+  /** Client i always sends probe i mod n (see LoadOptions.perClient). */
+  readonly perClient?: boolean | undefined;
   /** For crypt-bound scenarios: the mkpasswd method whose raw hashing capacity is the ceiling. */
   readonly hashMethod?: 'sha-512' | 'yescrypt' | undefined;
   /** Prepares peers and users; returns the probes to cycle through. */

@@ -47,6 +47,10 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .option('--pam-service <name>', 'PAM service for every request (default: the request\'s service field)')
+    .option('--pam-timeout <ms>', 'time one PAM conversation may take before its helper is killed', integer(1), DEFAULTS.pamTimeoutMs)
+    .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
+    .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
     .option('--cache-stale-on-outage <seconds>', 'answer OK from a cached success this young while the backend is unavailable (needs -c)', integer(1))
     .option('--route <selector=backends>', 'send a service or realm to other backends: smtp=ldap, realm:example.org=rimap (repeatable)', collect, [])
     .option('--chain-continue-on <[link=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
@@ -105,6 +109,10 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     requestTimeoutMs: o['requestTimeout'] as number,
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
+    pamService: (o['pamService'] as string | undefined) ?? null,
+    pamTimeoutMs: o['pamTimeout'] as number,
+    pamFailDelayMs: o['pamFailDelay'] as number,
+    pamQueue: o['pamQueue'] as number,
   };
   if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
   if (o['version']) return { kind: 'version', options };

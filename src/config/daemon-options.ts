@@ -56,6 +56,14 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
+  /** `--pam-service`: PAM service for every request, or null to use the request's service (Default: null). */
+  readonly pamService: string | null;
+  /** `--pam-timeout`: milliseconds one PAM conversation may take before its helper is killed (Default: 10000). */
+  readonly pamTimeoutMs: number;
+  /** `--pam-fail-delay`: milliseconds a PAM authentication failure waits before NO, holding no helper (Default: 2000). */
+  readonly pamFailDelayMs: number;
+  /** `--pam-queue`: requests that may wait for a free PAM helper; more are answered NO at once (Default: 1024). */
+  readonly pamQueue: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -89,4 +97,8 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
+  pamService: null,
+  pamTimeoutMs: 10000,
+  pamFailDelayMs: 2000,
+  pamQueue: 1024,
 };

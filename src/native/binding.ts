@@ -1,13 +1,26 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 /** The raw addon's exports. Each feature file in addon/ adds its functions here. */
 export interface NativeBinding {
   verify(password: Buffer, hash: string): Promise<boolean>;
   hash(password: Buffer, setting: string): Promise<string | null>;
   gensalt(prefix: string, rounds: number): string | null;
+  getpwnam(name: string): Promise<PasswdLookup>;
+}
+
+/** What getpwnam_r(3) found through NSS. `errno`/`error` are set only for a real lookup failure. */
+export interface PasswdLookup {
+  readonly found: boolean;
+  readonly passwd?: string;
+  readonly uid?: number;
+  readonly errno?: number;
+  readonly error?: string;
 }
 
 const require = createRequire(import.meta.url);
 
 // src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root.
+export const NATIVE_BUILD_DIR = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+
 export const native: NativeBinding = require('../../build/Release/saslauthd_native.node') as NativeBinding;

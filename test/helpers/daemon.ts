@@ -68,9 +68,18 @@ export async function startProcess(cmd: string, args: readonly string[], opts: S
     output: () => log,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const killGroup = (): void => {
+        try {
+          process.kill(-proc.pid!, 'SIGKILL');
+        } catch {
+          // group already empty
+        }
+      };
+      const timer = setTimeout(killGroup, 10_000);
       const code = await exited;
       clearTimeout(timer);
+      // saslauthd's forked workers (and anything else left in the group) must not outlive the test.
+      killGroup();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
       return code;
     },

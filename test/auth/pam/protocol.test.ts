@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { HelperProtocolError, HelperReplyDecoder, encodeHelperRequest } from '../../../src/auth/pam/protocol.js';
+
+function reply(stage: number, code: number, delay: number, text: string): Buffer {
+  const t = Buffer.from(text);
+  const b = Buffer.alloc(4 + 11 + t.length);
+  b.writeUInt32BE(11 + t.length, 0);
+  b.writeUInt8(stage, 4);
+  b.writeInt32BE(code, 5);
+  b.writeUInt32BE(delay, 9);
+  b.writeUInt16BE(t.length, 13);
+  t.copy(b, 15);
+  return b;
+}
+
+describe('PAM helper protocol', () => {
+  it('encodes a request as counted fields with the rhost flag last', () => {
+    const f = encodeHelperRequest({ service: 'smtp', login: 'joe', password: Buffer.from('pw'), rhost: null });
+    expect(f.toString('hex')).toBe(
+      '00000012' + '0004' + Buffer.from('smtp').toString('hex') + '0003' + Buffer.from('joe').toString('hex') +
+        '0002' + Buffer.from('pw').toString('hex') + '0000' + '00',
+    );
+    const g = encodeHelperRequest({ service: 's', login: 'u', password: Buffer.from('p'), rhost: '10.0.0.1' });
+    expect(g.subarray(g.length - 11).toString('hex')).toBe('0008' + Buffer.from('10.0.0.1').toString('hex') + '01');
+  });
+
+  it('decodes replies however the bytes are split', () => {
+    const bytes = Buffer.concat([reply(0, 0, 0, ''), reply(2, 7, 2_000_000, 'Authentication failure'), reply(3, 13, 0, 'User account has expired')]);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const d = new HelperReplyDecoder();
+      const got = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))];
+      expect(got).toEqual([
+        { stage: 'ok', code: 0, delayUsec: 0, text: '' },
+        { stage: 'auth', code: 7, delayUsec: 2_000_000, text: 'Authentication failure' },
+        { stage: 'acct', code: 13, delayUsec: 0, text: 'User account has expired' },
+      ]);
+    }
+  });
+
+  it('refuses frames that are not ours', () => {
+    expect(() => new HelperReplyDecoder().push(Buffer.from('hello world, this is a module writing to stdout'))).toThrow(HelperProtocolError);
+    expect(() => new HelperReplyDecoder().push(reply(9, 0, 0, ''))).toThrow(HelperProtocolError);
+    const bad = reply(0, 0, 0, 'x');
+    bad.writeUInt16BE(5, 13);
+    expect(() => new HelperReplyDecoder().push(bad)).toThrow(HelperProtocolError);
+  });
+});
