@@ -63,10 +63,11 @@ const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
 /**
  * Brute-force defence around the whole composition. Every NO waits `failDelayMs` (jittered) on a
  * timer, so no worker or other request is held. Per user and per client address, consecutive
- * failures double that delay up to `penaltyMaxMs`; requests still being decided for the same
- * user/address count as failures-to-be (Dovecot's parallel-attempt gap) until they settle. A
- * penalised request is also held *before* it is checked, as Dovecot does, so a quick reply never
- * gives a right password away; a success resets the user and address it came with.
+ * failures double that delay up to `penaltyMaxMs`, and the failures of parallel attempts count the
+ * moment they settle (Dovecot's parallel-attempt gap). Once a user/address has failed, a new
+ * request for it is also held *before* it is checked, as Dovecot does, counting the ones still in
+ * progress as failures-to-be, so a quick reply never gives a right password away. A success resets
+ * the user and address it came with and releases whatever waits on them.
  */
 export class PenaltyAuthenticator implements Authenticator {
   readonly mech: string;
@@ -124,21 +125,15 @@ export class PenaltyAuthenticator implements Authenticator {
     let n = 0;
     let outcome: Outcome;
     try {
-      n = this.#level(tracks, seq);
-      if (n > 0) {
-        const hold = this.holdMs(n);
-        const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}]` + (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '');
-        this.log.warn(
-          { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: hold },
-          `auth penalty: ${where} [failures=${n}] [hold=${hold}ms]`,
-        );
-      }
-      for (;;) {
+      for (let first = true; ; first = false) {
         n = this.#level(tracks, seq);
-        const remaining = arrival + this.holdMs(n) - this.#now();
+        const hold = this.holdMs(n);
+        const remaining = arrival + hold - this.#now();
         if (remaining <= 0) break;
+        if (first) this.log.debug({ user: req.login, service: req.service, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: hold }, 'held by the failure penalty');
         await this.#wait(remaining, tracks, signal);
         if (signal.aborted) {
+          this.#leave(tracks, seq, null);
           return unavailable('timeout', 'request ended while held by the failure penalty', 'NO internal mechanism failure');
         }
       }
@@ -147,15 +142,25 @@ export class PenaltyAuthenticator implements Authenticator {
       this.#leave(tracks, seq, null);
       throw e;
     }
-    this.#leave(tracks, seq, outcome);
+    const failures = this.#leave(tracks, seq, outcome);
     if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
     // Shedding load is decided before any password is looked at, so answering it at once tells a
     // guesser nothing, and holding it would only keep the overload's connections open longer.
     if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
-    const target = arrival + this.failureDelayMs(n) * (1 + this.#random() * this.#jitter);
-    const left = Math.min(target, arrival + this.#maxTotalMs) - this.#now();
+    // Failures of parallel attempts count as soon as they settle: the k-th of a burst waits 2^(k-1) × the delay.
+    const level = Math.max(n, failures - 1);
+    const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
+    if (level > 0 && outcome.kind === 'rejected') {
+      const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}]` + (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '');
+      const ms = Math.round(delay);
+      this.log.warn(
+        { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
+        `auth penalty: ${where} [failures=${failures}] [delay=${ms}ms]`,
+      );
+    }
+    const left = arrival + delay - this.#now();
     if (left > 0) await this.#wait(left, [], signal);
-    return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
+    return level > 0 ? withLog(outcome, { penalty: level }) : outcome;
   }
 
   describe(): string[] {
@@ -169,12 +174,17 @@ export class PenaltyAuthenticator implements Authenticator {
     await this.inner.close();
   }
 
-  /** Failures ahead of request `seq`: settled ones plus those still being decided, worst key wins. */
+  /**
+   * Failures ahead of request `seq`, worst key wins: the settled ones and, once a user or address has
+   * failed at least once, those still being decided for it too. A key with no failure holds nothing,
+   * so parallel logins of one user, or many users behind one address, run in parallel.
+   */
   #level(tracks: readonly Track[], seq: number): number {
     let worst = 0;
     const now = this.#now();
     for (const t of tracks) {
       if (t.fails > 0 && now - t.lastFailAt > this.#forgetAfterMs) t.fails = 0;
+      if (t.fails === 0) continue;
       const ahead = t.pending.indexOf(seq);
       worst = Math.max(worst, t.fails + (ahead < 0 ? t.pending.length : ahead));
     }
@@ -204,13 +214,16 @@ export class PenaltyAuthenticator implements Authenticator {
     return false;
   }
 
-  #leave(tracks: readonly Track[], seq: number, outcome: Outcome | null): void {
+  /** Settles request `seq`; returns the worst consecutive-failure count after it (0 unless rejected). */
+  #leave(tracks: readonly Track[], seq: number, outcome: Outcome | null): number {
     const now = this.#now();
+    let failures = 0;
     for (const t of tracks) {
       if (outcome?.kind === 'ok') t.fails = 0;
       else if (outcome?.kind === 'rejected') {
         t.fails++;
         t.lastFailAt = now;
+        failures = Math.max(failures, t.fails);
       }
       const i = t.pending.indexOf(seq);
       if (i >= 0) t.pending.splice(i, 1);
@@ -228,6 +241,7 @@ export class PenaltyAuthenticator implements Authenticator {
     // Requests in progress may push the table past its bound for a moment (they are bounded by the
     // connection cap); once they settle it shrinks back.
     while (this.#tracks.size > this.#maxTracked && this.#evictOne());
+    return failures;
   }
 
   /** Sleeps `ms` on a timer; wakes early when a request for one of `tracks` settles or `signal` aborts. */

@@ -149,6 +149,44 @@ describe('penalty', () => {
     expect(p.tracked).toBe(0);
   });
 
+  it('never holds many users behind one address while it has no failure', async () => {
+    const { p, backend } = setup();
+    for (let i = 0; i < 5; i++) backend.users[`u${i}`] = 'right';
+    const rs = Array.from({ length: 5 }, (_, i) => timed(p, req(`u${i}`, 'right', `192.0.2.8;${i}`)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rs.map((r) => r.ms)).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('after a failure, holds a burst of right passwords only until the first one succeeds', async () => {
+    const { p } = setup();
+    const bad = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    expect(bad.ms).toBe(D);
+    const rs = Array.from({ length: 3 }, () => timed(p, req('alice', 'right')));
+    await vi.advanceTimersByTimeAsync(D - 1);
+    expect(rs.map((r) => r.ms)).toEqual([null, null, null]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(rs.map((r) => r.ms)).toEqual([D, D, D]);
+    expect(p.tracked).toBe(0);
+  });
+
+  it('forgets a request aborted while it was held', async () => {
+    const { p } = setup();
+    const bad = timed(p, req('alice', 'wrong'));
+    await vi.advanceTimersByTimeAsync(20 * D);
+    const ctl = new AbortController();
+    const held = timed(p, req('alice', 'right'), ctl.signal);
+    await vi.advanceTimersByTimeAsync(10);
+    ctl.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(held.outcome?.kind).toBe('unavailable');
+    expect(bad.ms).toBe(D);
+    // The aborted one no longer counts as in progress: the next attempt is held for one failure only.
+    const next = timed(p, req('alice', 'right'));
+    await vi.advanceTimersByTimeAsync(D);
+    expect(next.ms).toBe(D);
+  });
+
   it('penalises a client address across users, and logs user, service and address', async () => {
     const { p, lines } = setup();
     const a = timed(p, req('alice', 'wrong', '192.0.2.7;5000'));
@@ -160,8 +198,8 @@ describe('penalty', () => {
     expect([a.ms, b.ms, c.ms]).toEqual([D, 2 * D, D]);
     const pen = lines.filter((l) => String(l['msg']).startsWith('auth penalty:'));
     expect(pen).toHaveLength(1);
-    expect(pen[0]).toMatchObject({ user: 'bob', service: 'smtp', remote: '192.0.2.7;5001', failures: 1, hold_ms: D });
-    expect(pen[0]?.['msg']).toBe('auth penalty: [user=bob] [service=smtp] [remote=192.0.2.7;5001] [failures=1] [hold=1000ms]');
+    expect(pen[0]).toMatchObject({ user: 'bob', service: 'smtp', remote: '192.0.2.7;5001', failures: 2, delay_ms: 2 * D });
+    expect(pen[0]?.['msg']).toBe('auth penalty: [user=bob] [service=smtp] [remote=192.0.2.7;5001] [failures=2] [delay=2000ms]');
   });
 
   it('exempts trusted addresses from the penalty, not from the base delay', async () => {

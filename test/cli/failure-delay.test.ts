@@ -61,7 +61,7 @@ describe('failure delay and penalty (real daemon, testsaslauthd)', () => {
     expect(ms.filter((m) => m >= CAP).length).toBeGreaterThanOrEqual(47);
     const lines = penaltyLines(d).filter((l) => l.includes(`[user=${user}]`));
     expect(lines.length).toBeGreaterThanOrEqual(49);
-    expect(lines[0]).toMatch(new RegExp(`auth penalty: \\[user=${user}\\] \\[service=imap\\] \\[failures=\\d+\\] \\[hold=\\d+ms\\]`));
+    expect(lines[0]).toMatch(new RegExp(`auth penalty: \\[user=${user}\\] \\[service=imap\\] \\[failures=\\d+\\] \\[delay=\\d+ms\\]`));
     // A success resets the user: the next failure is back to the base delay (a lower bound, still ≥ D).
     expect(await verdict(d.socket, user, `${user}-pw`)).toBe('OK');
     expect((await timedVerdict(d.socket, user, 'wrong')).ms).toBeGreaterThanOrEqual(D);
@@ -80,8 +80,8 @@ describe('failure delay and penalty (real daemon, testsaslauthd)', () => {
     expect(ms[2]).toBeGreaterThanOrEqual(4 * D);
     expect(penaltyLines(d)).toEqual(
       expect.arrayContaining([
-        expect.stringContaining(`auth penalty: [user=${USERS[3]}] [service=smtp] [remote=${addr};40001] [failures=1]`),
-        expect.stringContaining(`auth penalty: [user=${USERS[4]}] [service=smtp] [remote=${addr};40002] [failures=2]`),
+        expect.stringContaining(`auth penalty: [user=${USERS[3]}] [service=smtp] [remote=${addr};40001] [failures=2]`),
+        expect.stringContaining(`auth penalty: [user=${USERS[4]}] [service=smtp] [remote=${addr};40002] [failures=3]`),
       ]),
     );
     // saslauthd's failure line carries the address too.
