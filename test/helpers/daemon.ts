@@ -86,9 +86,14 @@ export async function startProcess(cmd: string, args: readonly string[], opts: S
   };
 }
 
-/** Our daemon: `saslauthd-ts <args> -m <tmpdir>`. */
+/**
+ * Our daemon: `saslauthd-ts <args> -m <tmpdir>`. Adds `--fail-delay 0` unless `args` set a delay:
+ * the 2 s default on every NO (and the penalty) is for production, and only tests about the delay
+ * want it.
+ */
 export function startOurs(args: readonly string[], opts: StartOptions = {}): Promise<RunningDaemon> {
-  return startProcess(process.execPath, [DAEMON_BIN, ...args], opts);
+  const delay = args.includes('--fail-delay') ? [] : ['--fail-delay', '0'];
+  return startProcess(process.execPath, [DAEMON_BIN, ...delay, ...args], opts);
 }
 
 /** The real Debian saslauthd in the foreground (-d), for differential tests. */
