@@ -40,6 +40,10 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
+  /** `--config-file`: Debian-style variables file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS) read at start and on SIGHUP (Default: none). */
+  readonly configFile: string | null;
+  /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
+  readonly syslogSocket: string | null;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -66,4 +70,6 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
+  configFile: null,
+  syslogSocket: null,
 };

@@ -5,6 +5,8 @@ export interface NativeBinding {
   verify(password: Buffer, hash: string): Promise<boolean>;
   hash(password: Buffer, setting: string): Promise<string | null>;
   gensalt(prefix: string, rounds: number): string | null;
+  /** One datagram to an AF_UNIX address given as sun_path bytes (leading NUL: abstract); 0 or -errno. */
+  sendUnixDatagram(address: Buffer, data: Buffer): number;
 }
 
 const require = createRequire(import.meta.url);
