@@ -62,6 +62,7 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .option('--shutdown-timeout <ms>', 'time SIGTERM waits for requests in progress', integer(0), DEFAULTS.shutdownTimeoutMs)
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
@@ -114,6 +115,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     requestTimeoutMs: o['requestTimeout'] as number,
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
+    shutdownTimeoutMs: o['shutdownTimeout'] as number,
     configFile: (o['configFile'] as string | undefined) ?? null,
     syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
   };

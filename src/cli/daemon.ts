@@ -9,8 +9,6 @@ import { Server } from '../server/server.js';
 import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
 
-/** How long SIGTERM waits for requests in progress before cutting them (ms). */
-const SHUTDOWN_GRACE_MS = 10_000;
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
 
@@ -159,7 +157,7 @@ export class Daemon {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const s of this.#sockets) removeSocketFile(s.path, s.ino);
-      await Promise.all(this.#servers.map((s) => s.close(SHUTDOWN_GRACE_MS)));
+      await Promise.all(this.#servers.map((s) => s.close(this.#options.shutdownTimeoutMs)));
       await Promise.all([...this.#retiring]);
       await this.authenticator.close();
     })();

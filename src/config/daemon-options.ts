@@ -40,6 +40,8 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
+  /** Milliseconds SIGTERM waits for requests in progress before cutting them (Default: 10000). */
+  readonly shutdownTimeoutMs: number;
   /** `--config-file`: Debian-style variables file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS) read at start and on SIGHUP (Default: none). */
   readonly configFile: string | null;
   /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
@@ -70,6 +72,7 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
+  shutdownTimeoutMs: 10000,
   configFile: null,
   syslogSocket: null,
 };
