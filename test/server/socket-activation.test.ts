@@ -76,6 +76,26 @@ describe('socket activation (LISTEN_FDS)', () => {
     }
   });
 
+  it('refuses a TCP listener: the protocol carries passwords in clear', async () => {
+    const p = spawn('systemd-socket-activate', ['-l', '127.0.0.1:22527',
+      process.execPath, DAEMON_BIN, '-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, '-m', join(dir, 'tcp-unused')],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      for (let i = 0; i < 400 && !out.includes('Listening on 127.0.0.1:22527'); i++) await new Promise((r) => setTimeout(r, 50));
+      const { connect } = await import('node:net');
+      const c = connect({ host: '127.0.0.1', port: 22527 });
+      c.on('error', () => {});
+      expect(await exitOf(p)).toBe(1);
+      c.destroy();
+      expect(out).toContain('descriptor 3 (unknown) is a TCP socket (127.0.0.1:22527); only AF_UNIX stream sockets are served');
+    } finally {
+      if (p.exitCode === null) p.kill('SIGKILL');
+    }
+  });
+
   it('binds its own socket when LISTEN_PID names another process', async () => {
     const env: NodeJS.ProcessEnv = { LISTEN_PID: String(process.pid + 1), LISTEN_FDS: '1', LISTEN_FDNAMES: 'x' };
     expect(inheritedListeners(env, process.pid)).toBeNull();
