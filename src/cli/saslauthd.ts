@@ -57,7 +57,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   notifier.start(status);
 
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string): void => {
+      // A second SIGTERM (an impatient admin, a supervisor retrying) must not kill the drain midway.
+      if (stopping) {
+        log.info({ signal }, 'already shutting down');
+        return;
+      }
+      stopping = true;
       log.info({ signal }, 'shutting down: finishing requests in progress');
       notifier.stopping(`shutting down: ${daemon.handler.stats.inFlight} request(s) in progress`);
       void daemon.close().then(() => {
@@ -66,8 +73,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reloader(argv, daemon, log, notifier, status));
   });
 }
