@@ -88,10 +88,11 @@ export class Daemon {
 
   /**
    * Listens on the sockets the service manager passed (socket activation), or else binds
-   * `<runDir>/mux` itself. Resolves only once clients can connect; returns what it listens on.
+   * `<runDir>/mux` itself. Resolves only once clients can connect; returns the first socket
+   * (a path, or `fd N` for an inherited one).
    */
-  async listen(inherited: readonly InheritedListener[] | null = null): Promise<string[]> {
-    if (inherited && inherited.length > 0) return this.#listenInherited(inherited);
+  async listen(inherited: readonly InheritedListener[] | null = null): Promise<string> {
+    if (inherited && inherited.length > 0) return (await this.#listenInherited(inherited))[0] as string;
     const o = this.#options;
     const path = await prepareSocketFile(o, this.log);
     const server = this.#newServer();
@@ -107,7 +108,7 @@ export class Daemon {
     this.#sockets.push({ path, ino: statSync(path).ino });
     secureSocketFile(path, o, this.log);
     this.log.info({ path, mech: this.authenticator.mech, threads: o.threads }, `listening on socket: ${path}`);
-    return [path];
+    return path;
   }
 
   /** The socket files belong to systemd: their path, mode and owner come from the .socket unit, and they stay on exit. */
