@@ -19,6 +19,8 @@ export interface Scenario {
   /** Requests per run (bounded), and seconds per run (bounded). */
   readonly count: number;
   readonly seconds: number;
+  /** For crypt-bound scenarios: the mkpasswd method whose raw hashing capacity is the ceiling. */
+  readonly hashMethod?: 'sha-512' | 'yescrypt' | undefined;
   /** Prepares peers and users; returns the probes to cycle through. */
   setup(): Promise<readonly Probe[]>;
   startOurs(): Promise<BenchTarget>;

@@ -3,6 +3,12 @@ import type { Logger } from 'pino';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { ConnectionInfo, RequestHandler } from './request-handler.js';
 
+/**
+ * UNIX-socket connect() fails at once with EAGAIN when the accept queue is full (it does not wait as
+ * TCP does), so a burst of clients needs room; the kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 export interface ServerOptions extends ConnectionOptions {
   /** Connections held at once. At the cap the oldest one still waiting for its request is dropped to make room (Default: 1024). */
   readonly maxConnections: number;
@@ -88,8 +94,8 @@ export class Server {
         this.#net.off('error', onError);
         resolve();
       };
-      if (typeof target === 'string') this.#net.listen({ path: target, backlog: 511 }, done);
-      else this.#net.listen({ fd: target.fd, backlog: 511 }, done);
+      if (typeof target === 'string') this.#net.listen({ path: target, backlog: LISTEN_BACKLOG }, done);
+      else this.#net.listen({ fd: target.fd, backlog: LISTEN_BACKLOG }, done);
     });
   }
 

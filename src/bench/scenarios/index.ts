@@ -1,0 +1,7 @@
+import type { Scenario } from '../scenario.js';
+import { shadowScenario } from './shadow.js';
+
+/** Every scenario `npm run bench` knows, in the order it runs them. */
+export function allScenarios(): Scenario[] {
+  return [shadowScenario('sha-512', 2000), shadowScenario('yescrypt', 300)];
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { type RawRequest, validateRequest } from '../../src/protocol/index.js';
+
+const raw = (login: string | Buffer, password: string | Buffer, service = 'imap', realm = '', addr: Buffer | null = null): RawRequest => ({
+  login: Buffer.from(login),
+  password: Buffer.from(password),
+  service: Buffer.from(service),
+  realm: Buffer.from(realm),
+  clientAddr: addr,
+});
+
+describe('validateRequest', () => {
+  it('accepts a normal request and keeps the password as bytes', () => {
+    const v = validateRequest(raw('jörg', 'pässword', 'smtp', 'example.org', Buffer.from('192.0.2.1;25')));
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    expect(v.request.login).toBe('jörg');
+    expect(v.request.password.equals(Buffer.from('pässword'))).toBe(true);
+    expect(v.request.clientAddr).toBe('192.0.2.1;25');
+  });
+
+  it('rejects empty login before empty password, as saslauthd checks them', () => {
+    expect(validateRequest(raw('', ''))).toEqual({ ok: false, reason: 'empty-login', field: 'login' });
+    expect(validateRequest(raw('joe', ''))).toEqual({ ok: false, reason: 'empty-password', field: 'password' });
+  });
+
+  it('rejects a NUL anywhere instead of truncating at it (saslauthd would check "Secr3t!")', () => {
+    expect(validateRequest(raw('joe', Buffer.from('Secr3t!\0garbage')))).toEqual({ ok: false, reason: 'nul-byte', field: 'password' });
+    expect(validateRequest(raw(Buffer.from('saslt\0junk'), 'pw'))).toEqual({ ok: false, reason: 'nul-byte', field: 'login' });
+    expect(validateRequest(raw('joe', 'pw', 'im\0ap'))).toEqual({ ok: false, reason: 'nul-byte', field: 'service' });
+    expect(validateRequest(raw('joe', 'pw', 'imap', 'r\0'))).toEqual({ ok: false, reason: 'nul-byte', field: 'realm' });
+    expect(validateRequest(raw('joe', 'pw', 'imap', '', Buffer.from('1\0')))).toEqual({ ok: false, reason: 'nul-byte', field: 'client address' });
+  });
+
+  it('rejects logins that are not UTF-8, so two byte strings never name one user', () => {
+    expect(validateRequest(raw(Buffer.from([0x6a, 0xff]), 'pw'))).toEqual({ ok: false, reason: 'bad-utf8', field: 'login' });
+    // Passwords are bytes: any non-NUL byte is fine.
+    expect(validateRequest(raw('joe', Buffer.from([0xff, 0xfe]))).ok).toBe(true);
+  });
+});
