@@ -85,7 +85,10 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   const o = program.opts<Record<string, unknown>>();
   if (o['version']) return { kind: 'version' };
   const mech = o['mech'] as string | undefined;
-  if (!mech) throw new UsageError('no authentication mechanism specified (-a)');
+  if (!mech) {
+    const file = o['configFile'] as string | undefined;
+    throw new UsageError(file ? `no authentication mechanism specified (-a, or MECHANISMS in ${file})` : 'no authentication mechanism specified (-a)');
+  }
   const mechanisms = mech.split(',').map((m) => m.trim().toLowerCase());
   for (const m of mechanisms) {
     if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
