@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { severityOf, syslogLine, syslogTimestamp } from '../../src/log/syslog.js';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { datagramSink } from '../helpers/datagram.js';
-import { startOurs } from '../helpers/daemon.js';
+import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
 import { verdict } from '../helpers/testsaslauthd.js';
 import { mkpasswd } from '../helpers/users.js';
 import { writeUserFiles } from '../helpers/user-files.js';
@@ -33,8 +33,9 @@ describe('--syslog', () => {
   it('sends the saslauthd auth failure line to the syslog socket with facility auth', async () => {
     const lines: string[] = [];
     const sink = datagramSink(join(dir, 'log'), (m) => lines.push(m));
+    let d: RunningDaemon | undefined;
     try {
-      const d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, '-V', '--syslog-socket', sink.path]);
+      d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, '-V', '--syslog-socket', sink.path]);
       const pid = d.proc.pid as number;
       expect(await verdict(d.socket, 'sat_pf_l1', 'wrong pw', { service: 'smtp', realm: 'example.org' })).toBe('NO');
       expect(await verdict(d.socket, 'sat_pf_l1', 'logged pw', { service: 'smtp' })).toBe('OK');
@@ -59,14 +60,18 @@ describe('--syslog', () => {
       // Everything went to syslog; nothing to stderr.
       expect(d.output()).toBe('');
     } finally {
+      await d?.stop('SIGKILL');
       sink.close();
     }
   });
 
   it('falls back to stderr, saying so, when the syslog socket is missing', async () => {
     const d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--syslog-socket', join(dir, 'no-log')]);
-    expect(await verdict(d.socket, 'sat_pf_l1', 'wrong pw')).toBe('NO');
-    expect(await d.stop()).toBe(0);
+    try {
+      expect(await verdict(d.socket, 'sat_pf_l1', 'wrong pw')).toBe('NO');
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
     expect(d.output()).toContain(`saslauthd-ts: cannot write to syslog socket ${join(dir, 'no-log')} (ENOENT); logging to stderr`);
     expect(d.output()).toMatch(/<38>.* saslauthd-ts\[\d+\]: auth failure: \[user=sat_pf_l1\] \[service=imap\] \[realm=\]/);
   });

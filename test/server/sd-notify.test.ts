@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datagramSink } from '../helpers/datagram.js';
-import { startOurs } from '../helpers/daemon.js';
+import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
 import { DAEMON_BIN } from '../helpers/paths.js';
 import { run } from '../helpers/run.js';
 import { verdict } from '../helpers/testsaslauthd.js';
@@ -42,8 +42,9 @@ describe('sd_notify (Type=notify)', () => {
     const sink = datagramSink(join(dir, 'notify1'), (m) => {
       if (m.split('\n').includes('READY=1') && acceptedAtReady === null) acceptedAtReady = connects(socket);
     });
+    let d: RunningDaemon | undefined;
     try {
-      const d = await startOurs(backend(), { dir: runDir, env: { ...process.env, NOTIFY_SOCKET: sink.path, WATCHDOG_USEC: '400000' } });
+      d = await startOurs(backend(), { dir: runDir, env: { ...process.env, NOTIFY_SOCKET: sink.path, WATCHDOG_USEC: '400000' } });
       const ready = await sink.waitFor((m) => m.split('\n').includes('READY=1'), 20_000, 'READY=1');
       expect(ready).toMatch(new RegExp(`^READY=1\nSTATUS=shadow: 0 ok, 0 rejected, 0 unavailable, 0 malformed; 0 in progress, 0 connection\\(s\\) open on 1 socket\\(s\\)\nMAINPID=${d.proc.pid}$`));
       expect(await acceptedAtReady).toBe(true);
@@ -60,6 +61,7 @@ describe('sd_notify (Type=notify)', () => {
       const stopping = await sink.waitFor((m) => m.split('\n').includes('STOPPING=1'), 5_000, 'STOPPING=1');
       expect(stopping).toBe('STOPPING=1\nSTATUS=shutting down: 0 request(s) in progress');
     } finally {
+      await d?.stop('SIGKILL');
       sink.close();
       rmSync(runDir, { recursive: true, force: true });
     }
@@ -67,6 +69,7 @@ describe('sd_notify (Type=notify)', () => {
 
   it('sends no WATCHDOG=1 when the manager did not ask for one, and no READY=1 when start-up fails', async () => {
     const sink = datagramSink(join(dir, 'notify2'));
+    let d: RunningDaemon | undefined;
     try {
       const r = await run(process.execPath, [DAEMON_BIN, '-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', join(dir, 'missing'), '-m', join(dir, 'rd2')], {
         env: { ...process.env, NOTIFY_SOCKET: sink.path },
@@ -76,13 +79,14 @@ describe('sd_notify (Type=notify)', () => {
       expect(failed).toMatch(/^STATUS=failed: failed to initialize mechanism shadow: .*missing.*\nERRNO=22$/);
       expect(sink.messages.some((m) => m.includes('READY=1'))).toBe(false);
 
-      const d = await startOurs(backend(), { env: { ...process.env, NOTIFY_SOCKET: sink.path } });
+      d = await startOurs(backend(), { env: { ...process.env, NOTIFY_SOCKET: sink.path } });
       await sink.waitFor((m) => m.includes('READY=1'));
       expect(await verdict(d.socket, 'sat_pf_n1', 'right horse')).toBe('OK');
       expect(await d.stop()).toBe(0);
       await sink.waitFor((m) => m.includes('STOPPING=1'));
       expect(sink.messages.some((m) => m.includes('WATCHDOG=1'))).toBe(false);
     } finally {
+      await d?.stop('SIGKILL');
       sink.close();
     }
   });
@@ -110,14 +114,16 @@ describe('sd_notify (Type=notify)', () => {
       });
     });
     py.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    let d: RunningDaemon | undefined;
     try {
       await seen((l) => l === 'bound', 'its own bind');
-      const d = await startOurs(backend(), { env: { ...process.env, NOTIFY_SOCKET: `@${name}` } });
+      d = await startOurs(backend(), { env: { ...process.env, NOTIFY_SOCKET: `@${name}` } });
       await seen((l) => l.startsWith('"READY=1\\nSTATUS=shadow: '), 'READY=1');
       expect(await d.stop()).toBe(0);
       await seen((l) => l.startsWith('"STOPPING=1\\n'), 'STOPPING=1');
       expect(d.output()).not.toContain('cannot notify');
     } finally {
+      await d?.stop('SIGKILL');
       py.kill('SIGKILL');
     }
   });
