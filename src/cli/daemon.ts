@@ -7,7 +7,7 @@ import { Crypt } from '../native/crypt.js';
 import { type HandlerOptions, RequestHandler } from '../server/request-handler.js';
 import { Server } from '../server/server.js';
 import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
-import { ActivationError, type InheritedListener } from '../server/systemd.js';
+import type { InheritedListener } from '../server/systemd.js';
 
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
@@ -119,12 +119,7 @@ export class Daemon {
       const server = this.#newServer();
       await server.listen({ fd: l.fd });
       this.#servers.push(server);
-      const addr = server.net.address();
-      // Passwords travel in clear over this protocol: a TCP listener would offer them to the network.
-      if (addr !== null && typeof addr === 'object') {
-        throw new ActivationError(`descriptor ${l.fd} (${l.name}) is a TCP socket (${addr.address}:${addr.port}); only AF_UNIX stream sockets are served`);
-      }
-      const label = typeof addr === 'string' && addr !== '' ? addr : `fd ${l.fd}`;
+      const label = l.path ?? `fd ${l.fd}`;
       where.push(label);
       this.log.info({ fd: l.fd, name: l.name, mech: this.authenticator.mech, threads: this.#options.threads }, `listening on socket: ${label} (socket activation)`);
     }

@@ -7,6 +7,8 @@ export interface NativeBinding {
   gensalt(prefix: string, rounds: number): string | null;
   /** One datagram to an AF_UNIX address given as sun_path bytes (leading NUL: abstract); 0 or -errno. */
   sendUnixDatagram(address: Buffer, data: Buffer): number;
+  /** Family, type and bound path (`@name` if abstract) of a socket descriptor; also sets FD_CLOEXEC on it. */
+  inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
 }
 
 const require = createRequire(import.meta.url);

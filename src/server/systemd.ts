@@ -1,12 +1,15 @@
 import { fstatSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { UnixDatagramSender } from '../io/unix-datagram.js';
+import { native } from '../native/binding.js';
 
 /** A listening socket handed over by the service manager (socket activation). */
 export interface InheritedListener {
   readonly fd: number;
   /** From LISTEN_FDNAMES (`FileDescriptorName=`); `unknown` when none was given. */
   readonly name: string;
+  /** The socket's path (`@name` if abstract), or null for an unnamed one. */
+  readonly path: string | null;
 }
 
 export class ActivationError extends Error {
@@ -18,8 +21,8 @@ const SD_LISTEN_FDS_START = 3;
 
 /**
  * The listeners systemd (or systemd-socket-activate) passed us, or null when we were not socket
- * activated. Like sd_listen_fds(unset_environment=1) the variables are removed so helper processes
- * do not mistake the descriptors for their own.
+ * activated. Like sd_listen_fds(unset_environment=1) the variables are removed, and the descriptors
+ * get FD_CLOEXEC, so helper processes neither mistake them for their own nor inherit them.
  */
 export function inheritedListeners(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): InheritedListener[] | null {
   const pidText = env['LISTEN_PID'];
@@ -44,7 +47,12 @@ export function inheritedListeners(env: NodeJS.ProcessEnv = process.env, pid: nu
       throw new ActivationError(`LISTEN_FDS=${count} but descriptor ${fd} is not open: ${(e as Error).message}`);
     }
     if (!isSocket) throw new ActivationError(`descriptor ${fd} passed by the service manager is not a socket`);
-    out.push({ fd, name: names[i] || 'unknown' });
+    const s = native.inspectListener(fd);
+    // The protocol carries passwords in clear: a TCP listener would offer them to the network.
+    if (s.family !== 'unix' || s.type !== 'stream') {
+      throw new ActivationError(`descriptor ${fd} passed by the service manager is an ${s.family} ${s.type} socket; only AF_UNIX stream sockets are served`);
+    }
+    out.push({ fd, name: names[i] || 'unknown', path: s.path });
   }
   return out;
 }

@@ -246,8 +246,8 @@ describe('Postfix smtpd + swaks against saslauthd-ts', () => {
       expect(await verdict(sockets[1] as string, USER, PASSWORD, { service: 'smtp' })).toBe('OK');
       expect(await verdict(sockets[0] as string, USER, 'wrong', { service: 'smtp' })).toBe('NO');
       expect(await authMatrix()).toEqual(EXPECTED);
-      expect(out).toContain('(socket activation) fd=3 name=saslauthd');
-      expect(out).toContain('(socket activation) fd=4 name=saslauthd');
+      expect(out).toContain(`listening on socket: ${sockets[0]} (socket activation) fd=3 name=saslauthd`);
+      expect(out).toContain(`listening on socket: ${sockets[1]} (socket activation) fd=4 name=saslauthd`);
       expect(out.split(`auth success: [user=${USER}] [service=smtp]`).length - 1).toBe(3);
       if (!hostHasDefault) expect(existsSync('/var/run/saslauthd/mux')).toBe(false); // only the chroot path can have served smtpd
       p.kill('SIGTERM');

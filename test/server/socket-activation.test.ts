@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inheritedListeners } from '../../src/server/systemd.js';
@@ -54,8 +54,13 @@ describe('socket activation (LISTEN_FDS)', () => {
       expect(await verdict(sockB, 'sat_pf_s1', 'wrong')).toBe('NO');
       expect(await verdict(sockA, 'sat_pf_s1', 'wrong')).toBe('NO');
       await sink.waitFor((m) => m.startsWith('READY=1\n') && m.includes('on 2 socket(s)'), 20_000, 'READY=1 for 2 sockets');
-      expect(out).toContain('listening on socket: fd 3 (socket activation) fd=3 name=mux');
-      expect(out).toContain('listening on socket: fd 4 (socket activation) fd=4 name=postfix');
+      expect(out).toContain(`listening on socket: ${sockA} (socket activation) fd=3 name=mux`);
+      expect(out).toContain(`listening on socket: ${sockB} (socket activation) fd=4 name=postfix`);
+      // The passed descriptors are close-on-exec now, so helper processes (PAM's) do not inherit them.
+      for (const fd of [3, 4]) {
+        const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${p.pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+        expect(Number.parseInt(flags ?? '0', 8) & 0o2000000).toBe(0o2000000);
+      }
       // It did not bind a socket of its own.
       expect(existsSync(ownRunDir)).toBe(false);
 
@@ -90,7 +95,7 @@ describe('socket activation (LISTEN_FDS)', () => {
       c.on('error', () => {});
       expect(await exitOf(p)).toBe(1);
       c.destroy();
-      expect(out).toContain('descriptor 3 (unknown) is a TCP socket (127.0.0.1:22527); only AF_UNIX stream sockets are served');
+      expect(out).toContain('descriptor 3 passed by the service manager is an inet stream socket; only AF_UNIX stream sockets are served');
     } finally {
       if (p.exitCode === null) p.kill('SIGKILL');
     }
