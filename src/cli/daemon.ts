@@ -26,7 +26,9 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
 
 /**
  * Builds the authenticator for a set of options: the one place start-up and reload compose the
- * backend (and whatever wraps it, such as the credential cache), so a reload starts from scratch.
+ * backend and whatever wraps it. Wrap the credential cache (-c) here too: a SIGHUP then gets a new,
+ * empty cache around the new backend, which is the flush a reload needs (passwords may have
+ * changed), and the old cache is closed with the old backend once its requests are done.
  */
 async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<Authenticator> {
   const [mech] = options.mechanisms;
