@@ -3,6 +3,23 @@ import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
+import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
+import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
+
+/**
+ * With `--config-file F`, the arguments F stands for come first and the command line after them, so
+ * a flag given on the command line wins. Called again on SIGHUP, which is how a reload re-reads F.
+ */
+export function withConfigFile(argv: readonly string[]): string[] {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--config-file') file = argv[i + 1];
+    else if (a.startsWith('--config-file=')) file = a.slice('--config-file='.length);
+  }
+  if (file === undefined || !file.startsWith('/')) return [...argv]; // commander reports the bad value
+  return [...argsFromEnvFile(file), ...argv];
+}
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
@@ -49,25 +66,33 @@ export function daemonProgram(): Command {
     .option('--pam-timeout <ms>', 'time one PAM conversation may take before its helper is killed', integer(1), DEFAULTS.pamTimeoutMs)
     .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
     .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
+    .option('--shutdown-timeout <ms>', 'time SIGTERM waits for requests in progress', integer(0), DEFAULTS.shutdownTimeoutMs)
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
-    .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
+    .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
+    .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
+    .option('--syslog', `log to syslog (${DEFAULT_SYSLOG_SOCKET}, facility auth) instead of stderr`)
+    .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath);
 }
 
 /** Parses saslauthd's command line. Unlike saslauthd, mistakes are errors (exit 1), not a silent exit 0. */
 export function parseDaemonArgs(argv: readonly string[], program: Command = daemonProgram()): DaemonCommand {
   program.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) });
   try {
-    program.parse(argv as string[], { from: 'user' });
+    program.parse(withConfigFile(argv), { from: 'user' });
   } catch (e) {
     const err = e as { code?: string; message: string };
     if (err.code === 'commander.helpDisplayed') throw e;
+    if (e instanceof EnvFileError) throw new UsageError(err.message);
     throw new UsageError(err.message.replace(/^error: /, ''));
   }
   if (program.args.length > 0) throw new UsageError(`unexpected argument '${program.args[0]}'`);
   const o = program.opts<Record<string, unknown>>();
   if (o['version']) return { kind: 'version' };
   const mech = o['mech'] as string | undefined;
-  if (!mech) throw new UsageError('no authentication mechanism specified (-a)');
+  if (!mech) {
+    const file = o['configFile'] as string | undefined;
+    throw new UsageError(file ? `no authentication mechanism specified (-a, or MECHANISMS in ${file})` : 'no authentication mechanism specified (-a)');
+  }
   const mechanisms = mech.split(',').map((m) => m.trim().toLowerCase());
   for (const m of mechanisms) {
     if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
@@ -101,6 +126,9 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     pamTimeoutMs: o['pamTimeout'] as number,
     pamFailDelayMs: o['pamFailDelay'] as number,
     pamQueue: o['pamQueue'] as number,
+    shutdownTimeoutMs: o['shutdownTimeout'] as number,
+    configFile: (o['configFile'] as string | undefined) ?? null,
+    syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
   };
   return { kind: 'run', options, check: Boolean(o['check']) };
 }

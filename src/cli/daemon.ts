@@ -4,47 +4,100 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { createAuthenticator } from '../auth/registry.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import { Crypt } from '../native/crypt.js';
-import { RequestHandler } from '../server/request-handler.js';
+import { type HandlerOptions, RequestHandler } from '../server/request-handler.js';
 import { Server } from '../server/server.js';
 import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
+import type { InheritedListener } from '../server/systemd.js';
 
-/** How long SIGTERM waits for requests in progress before cutting them (ms). */
-const SHUTDOWN_GRACE_MS = 10_000;
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
 
-/** Composes backend, handler, server and socket file; owns them all and closes them in order. */
+/** Options a reload cannot change: they shaped the listening socket or the process at start. */
+const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
+  'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
+  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'threads', 'logLevel', 'logFormat', 'syslogSocket',
+];
+
+const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
+  compatReplies: o.compatReplies,
+  realmConcat: o.realmConcat,
+  authTimeoutMs: o.authTimeoutMs,
+});
+
+/**
+ * Builds the authenticator for a set of options: the one place start-up and reload compose the
+ * backend and whatever wraps it. Wrap the credential cache (-c) here too: a SIGHUP then gets a new,
+ * empty cache around the new backend, which is the flush a reload needs (passwords may have
+ * changed), and the old cache is closed with the old backend once its requests are done.
+ */
+async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<Authenticator> {
+  const [mech] = options.mechanisms;
+  if (mech === undefined) throw new Error('no authentication mechanism specified');
+  return createAuthenticator(mech, { options, crypt, log });
+}
+
+/** Composes backend, handler, servers and socket files; owns them all and closes them in order. */
 export class Daemon {
-  #server: Server | null = null;
-  #socket: { path: string; ino: number } | null = null;
+  #servers: Server[] = [];
+  #sockets: { path: string; ino: number }[] = [];
+  #activated = false;
+  #options: DaemonOptions;
+  readonly #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
 
   private constructor(
-    readonly options: DaemonOptions,
-    readonly authenticator: Authenticator,
+    options: DaemonOptions,
     readonly handler: RequestHandler,
+    private readonly crypt: Crypt,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#options = options;
+  }
 
   /** Builds the backend; throws (naming the problem) when it cannot work. Nothing is listening yet. */
   static async create(options: DaemonOptions, log: Logger): Promise<Daemon> {
     const crypt = new Crypt(options.threads);
-    const [mech] = options.mechanisms;
-    if (mech === undefined) throw new Error('no authentication mechanism specified');
-    const authenticator = await createAuthenticator(mech, { options, crypt, log });
-    const handler = new RequestHandler(authenticator, options, log);
-    return new Daemon(options, authenticator, handler, log);
+    const authenticator = await buildAuthenticator(options, crypt, log);
+    const handler = new RequestHandler(authenticator, handlerOptions(options), log);
+    return new Daemon(options, handler, crypt, log);
+  }
+
+  get options(): DaemonOptions {
+    return this.#options;
+  }
+
+  /** The backend answering new requests (a reload replaces it). */
+  get authenticator(): Authenticator {
+    return this.handler.current;
   }
 
   get server(): Server | null {
-    return this.#server;
+    return this.#servers[0] ?? null;
   }
 
-  /** Binds `<runDir>/mux` and listens; resolves only once clients can connect. */
-  async listen(): Promise<string> {
-    const o = this.options;
+  get servers(): readonly Server[] {
+    return this.#servers;
+  }
+
+  /** True when the sockets came from the service manager (socket activation). */
+  get activated(): boolean {
+    return this.#activated;
+  }
+
+  #newServer(): Server {
+    return new Server(this.handler, { ...this.#options, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS }, this.log);
+  }
+
+  /**
+   * Listens on the sockets the service manager passed (socket activation), or else binds
+   * `<runDir>/mux` itself. Resolves only once clients can connect; returns the first socket
+   * (a path, or `fd N` for an inherited one).
+   */
+  async listen(inherited: readonly InheritedListener[] | null = null): Promise<string> {
+    if (inherited && inherited.length > 0) return (await this.#listenInherited(inherited))[0] as string;
+    const o = this.#options;
     const path = await prepareSocketFile(o, this.log);
-    const server = new Server(this.handler, { ...o, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS }, this.log);
+    const server = this.#newServer();
     // saslauthd binds under umask 077 and then opens the mode up; we do the same so there is no
     // window in which the socket has looser permissions than configured.
     const oldMask = process.umask(0o077);
@@ -53,18 +106,61 @@ export class Daemon {
     } finally {
       process.umask(oldMask);
     }
-    this.#server = server;
-    this.#socket = { path, ino: statSync(path).ino };
+    this.#servers.push(server);
+    this.#sockets.push({ path, ino: statSync(path).ino });
     secureSocketFile(path, o, this.log);
     this.log.info({ path, mech: this.authenticator.mech, threads: o.threads }, `listening on socket: ${path}`);
     return path;
   }
 
-  /** Stops accepting, answers requests in progress, removes the socket, closes the backend. Idempotent. */
+  /** The socket files belong to systemd: their path, mode and owner come from the .socket unit, and they stay on exit. */
+  async #listenInherited(inherited: readonly InheritedListener[]): Promise<string[]> {
+    this.#activated = true;
+    const where: string[] = [];
+    for (const l of inherited) {
+      const server = this.#newServer();
+      await server.listen({ fd: l.fd });
+      this.#servers.push(server);
+      const label = l.path ?? `fd ${l.fd}`;
+      where.push(label);
+      this.log.info({ fd: l.fd, name: l.name, mech: this.authenticator.mech, threads: this.#options.threads }, `listening on socket: ${label} (socket activation)`);
+    }
+    return where;
+  }
+
+  /**
+   * Applies new options without dropping a connection: builds a new backend first and, only if that
+   * works, swaps it in; requests already running finish on the old one, which is closed after them.
+   * Throws (and changes nothing) when the new configuration does not work. Returns the options
+   * that changed but need a restart.
+   */
+  async reload(next: DaemonOptions): Promise<string[]> {
+    if (this.#closing) throw new Error('shutting down');
+    const cur = this.#options;
+    const restartNeeded = RESTART_ONLY.filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    // Those keep their running values, so what #options says stays what is in force.
+    const effective = { ...next } as Record<string, unknown>;
+    for (const k of restartNeeded) effective[k] = cur[k];
+    const options = effective as unknown as DaemonOptions;
+    const fresh = await buildAuthenticator(options, this.crypt, this.log);
+    const old = this.handler.setAuthenticator(fresh);
+    this.handler.setOptions(handlerOptions(options));
+    this.#options = options;
+    const retired: Promise<void> = this.handler
+      .idle(old)
+      .then(() => old.close())
+      .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'closing the replaced backend failed'))
+      .finally(() => this.#retiring.delete(retired));
+    this.#retiring.add(retired);
+    return restartNeeded;
+  }
+
+  /** Stops accepting, answers requests in progress, removes our socket files, closes the backend. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#socket) removeSocketFile(this.#socket.path, this.#socket.ino);
-      await this.#server?.close(SHUTDOWN_GRACE_MS);
+      for (const s of this.#sockets) removeSocketFile(s.path, s.ino);
+      await Promise.all(this.#servers.map((s) => s.close(this.#options.shutdownTimeoutMs)));
+      await Promise.all([...this.#retiring]);
       await this.authenticator.close();
     })();
     return this.#closing;

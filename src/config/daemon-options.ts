@@ -48,6 +48,12 @@ export interface DaemonOptions {
   readonly pamFailDelayMs: number;
   /** `--pam-queue`: requests that may wait for a free PAM helper; more are answered NO at once (Default: 1024). */
   readonly pamQueue: number;
+  /** Milliseconds SIGTERM waits for requests in progress before cutting them (Default: 10000). */
+  readonly shutdownTimeoutMs: number;
+  /** `--config-file`: Debian-style variables file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS) read at start and on SIGHUP (Default: none). */
+  readonly configFile: string | null;
+  /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
+  readonly syslogSocket: string | null;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -78,4 +84,7 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   pamTimeoutMs: 10000,
   pamFailDelayMs: 2000,
   pamQueue: 1024,
+  shutdownTimeoutMs: 10000,
+  configFile: null,
+  syslogSocket: null,
 };
