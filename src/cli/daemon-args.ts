@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
-import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
+import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
@@ -45,6 +45,10 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
+    .option('--allow-uid <users>', 'serve only these peer users (comma-separated names or uids; SO_PEERCRED)', list, [])
+    .option('--allow-gid <groups>', 'serve only peers in these groups (comma-separated names or gids; primary or supplementary)', list, [])
+    .option('--user <user>', 'drop root to this user after binding the socket (backend must work unprivileged)')
+    .option('--group <group>', "group for --user (default: the user's primary group)")
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
 }
@@ -93,6 +97,11 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     requestTimeoutMs: o['requestTimeout'] as number,
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
+    allowUids: o['allowUid'] as string[],
+    allowGids: o['allowGid'] as string[],
+    user: (o['user'] as string | undefined) ?? null,
+    group: (o['group'] as string | undefined) ?? null,
   };
+  if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   return { kind: 'run', options, check: Boolean(o['check']) };
 }

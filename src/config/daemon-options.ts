@@ -40,6 +40,14 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
+  /** `--allow-uid`: users (names or numbers) whose connections are served; others are refused before reading (Default: none = everyone). */
+  readonly allowUids: readonly string[];
+  /** `--allow-gid`: groups (names or numbers, primary or supplementary) whose connections are served (Default: none = everyone). */
+  readonly allowGids: readonly string[];
+  /** `--user`: drop root to this user once the socket is bound (Default: null = keep running as started). */
+  readonly user: string | null;
+  /** `--group`: group for the drop (Default: the user's primary group). */
+  readonly group: string | null;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -66,4 +74,8 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
+  allowUids: [],
+  allowGids: [],
+  user: null,
+  group: null,
 };

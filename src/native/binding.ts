@@ -5,6 +5,8 @@ export interface NativeBinding {
   verify(password: Buffer, hash: string): Promise<boolean>;
   hash(password: Buffer, setting: string): Promise<string | null>;
   gensalt(prefix: string, rounds: number): string | null;
+  /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number; groups: number[] };
 }
 
 const require = createRequire(import.meta.url);

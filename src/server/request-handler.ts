@@ -17,7 +17,8 @@ export interface HandlerOptions {
 /** Who is asking: for log lines. */
 export interface ConnectionInfo {
   readonly id: number;
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
+  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
 }
 
 const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');

@@ -2,6 +2,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCrypt(env, exports);
+  InitPeerCred(env, exports);
   return exports;
 }
 

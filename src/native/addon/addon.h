@@ -3,3 +3,4 @@
 #include <napi.h>
 
 void InitCrypt(Napi::Env env, Napi::Object exports);
+void InitPeerCred(Napi::Env env, Napi::Object exports);
