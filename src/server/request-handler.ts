@@ -61,7 +61,9 @@ export class RequestHandler {
     try {
       outcome = await this.#withDeadline(authenticator, req, signal);
     } catch (e) {
-      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+      outcome = (e as { code?: unknown }).code === 'POOL_FULL'
+        ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
+        : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
       password.wipe();
     }
