@@ -1,0 +1,197 @@
+/**
+ * `npm run stress [-- --slowloris 5000 --count 20000 --timing 300]`: starts saslauthd-ts (-a shadow
+ * on a throwaway passwd/shadow pair under /tmp), attacks it with hostile crowds while a well-behaved
+ * client measures its latency, runs 64-client load, and measures the time the backend takes for
+ * unknown users, wrong passwords and locked accounts. Prints one table (Markdown) of figures.
+ * Bounded by counts; must run as root (it raises RLIMIT_NOFILE with prlimit and reads /proc).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sendRequest, type ClientRequest } from '../client/saslauthd-client.js';
+import { Crypt, gensalt } from '../native/crypt.js';
+import { isOkReply } from '../protocol/index.js';
+import { type Crowd, halfOpen, idle, oversized, procStats, slowloris, waitForFds } from './hostile.js';
+import { runLoad } from './load.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const SLOWLORIS = arg('slowloris', 5000);
+const IDLE_OVER = arg('idle-over', 500);
+const HALF_OPEN = arg('half-open', 2000);
+const OVERSIZED = arg('oversized', 2000);
+const LOAD_COUNT = arg('count', 3000);
+const CONCURRENCY = arg('concurrency', 64);
+const GOOD_SAMPLES = arg('good', 200);
+const TIMING = arg('timing', 300);
+const MAX_CONN = arg('max-connections', 1024);
+/** RLIMIT_NOFILE for this process and the daemon: 65536, or the hard limit when that is lower. */
+const NOFILE = (() => {
+  const m = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m);
+  const hard = m && m[2] !== 'unlimited' ? Number(m[2]) : Infinity;
+  return Math.min(65536, hard);
+})();
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const median = (xs: number[]): number => pct([...xs].sort((a, b) => a - b), 50);
+
+const GOOD = { login: 'sat_stress_good', password: 'Stress good 1', service: 'smtp', realm: '' };
+const LOCKED = { login: 'sat_stress_locked', password: 'Stress locked 2', service: 'smtp', realm: '' };
+
+async function fixture(): Promise<{ dir: string; passwd: string; shadow: string }> {
+  const crypt = new Crypt(2);
+  const hashOf = async (pw: string): Promise<string> => {
+    const h = await crypt.hash(Buffer.from(pw), gensalt('$y$') ?? '');
+    if (!h) throw new Error('cannot hash with yescrypt');
+    return h;
+  };
+  const dir = mkdtempSync('/tmp/sat_rel_stress-');
+  const today = Math.floor(Date.now() / 86_400_000);
+  const users: Array<[string, string]> = [[GOOD.login, await hashOf(GOOD.password)], [LOCKED.login, `!${await hashOf(LOCKED.password)}`]];
+  for (let i = 0; i < 20; i++) users.push([`sat_stress_u${i}`, await hashOf(`other ${i}`)]);
+  const passwd = join(dir, 'passwd');
+  const shadow = join(dir, 'shadow');
+  writeFileSync(passwd, users.map(([n], i) => `${n}:x:${62000 + i}:${62000 + i}::/nonexistent:/usr/sbin/nologin\n`).join(''), { mode: 0o600 });
+  writeFileSync(shadow, users.map(([n, h]) => `${n}:${h}:${today}:0:99999:7:::\n`).join(''), { mode: 0o600 });
+  return { dir, passwd, shadow };
+}
+
+/** Node has no setrlimit; prlimit(1) raises the soft limit of a running process (up to the hard one). */
+function raiseNofile(pid: number): void {
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${NOFILE}:${NOFILE}`]);
+  process.stderr.write(`RLIMIT_NOFILE of stress client and daemon: ${NOFILE}\n`);
+}
+
+async function startDaemon(fx: { dir: string; passwd: string; shadow: string }): Promise<{ proc: ChildProcess; socket: string; stop: () => Promise<void> }> {
+  const runDir = join(fx.dir, 'run');
+  const socket = join(runDir, 'mux');
+  const proc = spawn('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, join(ROOT, 'bin', 'saslauthd-ts'),
+    '-a', 'shadow', '--passwd-file', fx.passwd, '--shadow-file', fx.shadow, '-m', runDir, '--max-connections', String(MAX_CONN),
+    '--log-level', 'fatal'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  for (let i = 0; i < 600; i++) {
+    if (existsSync(socket) && (await new Promise<boolean>((r) => {
+      const s = connect({ path: socket }, () => { s.destroy(); r(true); });
+      s.on('error', () => r(false));
+    }))) break;
+    await sleep(25);
+  }
+  return { proc, socket, stop: async () => { proc.kill('SIGTERM'); await exited; } };
+}
+
+/** The well-behaved client: sequential requests, latency of each. */
+async function goodClient(socket: string, n: number): Promise<{ p50: number; p99: number; wrong: number; errors: number }> {
+  const lat: number[] = [];
+  let wrong = 0;
+  let errors = 0;
+  for (let i = 0; i < n; i++) {
+    const req = i % 2 === 0 ? GOOD : { ...GOOD, password: 'wrong' };
+    const t0 = performance.now();
+    try {
+      const text = await sendRequest(socket, req, { timeoutMs: 60_000 });
+      lat.push(performance.now() - t0);
+      if (isOkReply(text) !== (i % 2 === 0)) wrong++;
+    } catch {
+      errors++;
+    }
+  }
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p99: pct(lat, 99), wrong, errors };
+}
+
+const rows: string[][] = [];
+const row = (...cells: Array<string | number>): void => {
+  rows.push(cells.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)));
+  process.stderr.write(`${cells.join(' | ')}\n`);
+};
+
+async function underAttack(name: string, d: { proc: ChildProcess; socket: string }, baseline: number, make: () => Promise<Crowd>, settleMs: number): Promise<void> {
+  const pid = d.proc.pid!;
+  const rss0 = procStats(pid).rssKiB;
+  const crowd = await make();
+  await sleep(settleMs);
+  const held = procStats(pid).fds - baseline;
+  const g = await goodClient(d.socket, GOOD_SAMPLES);
+  const rss1 = procStats(pid).rssKiB;
+  await crowd.stop();
+  const back = await waitForFds(pid, baseline, 30_000);
+  row(name, crowd.opened(), held, crowd.closedByServer(), g.p50, g.p99, `${g.wrong}/${g.errors}`, `${rss0} → ${rss1}`, back <= baseline ? 'yes' : `no (${back})`);
+}
+
+async function main(): Promise<void> {
+  raiseNofile(process.pid);
+  const fx = await fixture();
+  const d = await startDaemon(fx);
+  const pid = d.proc.pid!;
+  try {
+    await goodClient(d.socket, 20); // warm-up
+    await sleep(200);
+    const baseline = procStats(pid).fds;
+    const header = ['phase', 'hostile conns opened', 'held by daemon (fds)', 'closed by daemon', 'good p50 ms', 'good p99 ms', 'good wrong/errors', 'daemon RSS KiB', 'fds back to baseline'];
+    const quiet = await goodClient(d.socket, GOOD_SAMPLES);
+    row('no attack', 0, 0, 0, quiet.p50, quiet.p99, `${quiet.wrong}/${quiet.errors}`, `${procStats(pid).rssKiB}`, 'yes');
+    await underAttack(`slowloris ×${SLOWLORIS} (1 byte/200 ms)`, d, baseline, () => slowloris(d.socket, SLOWLORIS, 200), 1000);
+    await underAttack(`idle ×${MAX_CONN + IDLE_OVER} (cap ${MAX_CONN})`, d, baseline, () => idle(d.socket, MAX_CONN + IDLE_OVER), 500);
+    await underAttack(`half-open ×${HALF_OPEN} (never read)`, d, baseline, () => halfOpen(d.socket, HALF_OPEN), 500);
+    await underAttack(`oversized ×${OVERSIZED} (64 KiB)`, d, baseline, () => oversized(d.socket, OVERSIZED), 500);
+    printTable(header);
+    rows.length = 0;
+
+    // Load: 64 clients, bounded count.
+    const probes = [
+      { request: GOOD, expect: 'OK' as const },
+      { request: { ...GOOD, password: 'wrong' }, expect: 'NO' as const },
+      { request: LOCKED, expect: 'NO' as const },
+      { request: { ...GOOD, login: 'sat_stress_nobody' }, expect: 'NO' as const },
+    ];
+    const s0 = procStats(pid);
+    const l = await runLoad(d.socket, probes, { concurrency: CONCURRENCY, count: LOAD_COUNT, seconds: 3600 });
+    const s1 = procStats(pid);
+    const fdsBack = await waitForFds(pid, baseline, 30_000);
+    row(`${CONCURRENCY} clients × ${LOAD_COUNT} requests`, l.requests, l.rps, l.p50Ms, l.p99Ms, l.wrong, l.errors, `${s0.rssKiB} → ${s1.rssKiB}`, `${s0.fds} → ${fdsBack}`);
+    printTable(['load', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'wrong', 'errors', 'daemon RSS KiB start → end', 'daemon fds start → after']);
+    rows.length = 0;
+
+    // Timing: one client, classes interleaved so drift affects all alike.
+    const classes: Array<[string, ClientRequest]> = [
+      ['known user, right password', GOOD],
+      ['known user, wrong password', { ...GOOD, password: 'wrong password' }],
+      ['unknown user', { ...GOOD, login: 'sat_stress_nobody' }],
+      ['locked user (!)', LOCKED],
+    ];
+    const samples = new Map<string, number[]>(classes.map(([n]) => [n, []]));
+    for (let i = 0; i < TIMING; i++) {
+      for (const [n, req] of classes) {
+        const t0 = performance.now();
+        await sendRequest(d.socket, req, { timeoutMs: 60_000 });
+        samples.get(n)!.push(performance.now() - t0);
+      }
+    }
+    const ref = median(samples.get('known user, wrong password')!);
+    for (const [n] of classes) {
+      const m = median(samples.get(n)!);
+      row(n, TIMING, m, `${(((m - ref) / ref) * 100).toFixed(1)} %`);
+    }
+    printTable(['timing (yescrypt)', 'samples', 'median ms', 'vs wrong password']);
+  } finally {
+    await d.stop();
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(header: string[]): void {
+  process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
+  for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+}
+
+await main();
