@@ -39,6 +39,11 @@ const HASH = (() => {
   if (v === 'yescrypt') return '$y$';
   throw new Error(`--hash: '${v}' is not sha512 or yescrypt`);
 })();
+/** Which parts to run (Default: attack,load,timing). */
+const PHASES = new Set((() => {
+  const i = process.argv.indexOf('--phases');
+  return i >= 0 ? (process.argv[i + 1] ?? '') : 'attack,load,timing';
+})().split(','));
 const NOFILE = (() => {
   const m = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m);
   const hard = m && m[2] !== 'unlimited' ? Number(m[2]) : Infinity;
@@ -136,61 +141,71 @@ async function underAttack(name: string, d: { proc: ChildProcess; socket: string
   row(name, crowd.opened(), held, crowd.closedByServer(), g.p50, g.p99, `${g.wrong}/${g.errors}`, `${rss0} → ${rss1}`, back <= baseline ? 'yes' : `no (${back})`);
 }
 
+type Daemon = Awaited<ReturnType<typeof startDaemon>>;
+
+async function attackPhase(d: Daemon, baseline: number): Promise<void> {
+  const pid = d.proc.pid!;
+  const quiet = await goodClient(d.socket, GOOD_SAMPLES);
+  row('no attack', 0, 0, 0, quiet.p50, quiet.p99, `${quiet.wrong}/${quiet.errors}`, `${procStats(pid).rssKiB}`, 'yes');
+  await underAttack(`slowloris ×${SLOWLORIS} (1 byte/200 ms)`, d, baseline, () => slowloris(d.socket, SLOWLORIS, 200), 1000);
+  await underAttack(`idle ×${MAX_CONN + IDLE_OVER} (cap ${MAX_CONN})`, d, baseline, () => idle(d.socket, MAX_CONN + IDLE_OVER), 500);
+  await underAttack(`half-open ×${HALF_OPEN} (never read)`, d, baseline, () => halfOpen(d.socket, HALF_OPEN), 500);
+  await underAttack(`oversized ×${OVERSIZED} (64 KiB)`, d, baseline, () => oversized(d.socket, OVERSIZED), 500);
+  printTable(['phase', 'hostile conns opened', 'held by daemon (fds)', 'closed by daemon', 'good p50 ms', 'good p99 ms', 'good wrong/errors', 'daemon RSS KiB', 'fds back to baseline']);
+}
+
+async function loadPhase(d: Daemon, baseline: number): Promise<void> {
+  const pid = d.proc.pid!;
+  const probes = [
+    { request: GOOD, expect: 'OK' as const },
+    { request: { ...GOOD, password: 'wrong' }, expect: 'NO' as const },
+    { request: LOCKED, expect: 'NO' as const },
+    { request: { ...GOOD, login: 'sat_stress_nobody' }, expect: 'NO' as const },
+  ];
+  const s0 = procStats(pid);
+  const l = await runLoad(d.socket, probes, { concurrency: CONCURRENCY, count: LOAD_COUNT, seconds: 3600 });
+  const s1 = procStats(pid);
+  const fdsBack = await waitForFds(pid, baseline, 30_000);
+  row(`${CONCURRENCY} clients × ${LOAD_COUNT} requests`, l.requests, l.rps, l.p50Ms, l.p99Ms, l.wrong, l.errors, `${s0.rssKiB} → ${s1.rssKiB}`, `${s0.fds} → ${fdsBack}`);
+  printTable(['load', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'wrong', 'errors', 'daemon RSS KiB start → end', 'daemon fds start → after']);
+}
+
+/** One client; the classes in a fresh random order each round, so drift and position affect all alike. */
+async function timingPhase(d: Daemon): Promise<void> {
+  const classes: Array<[string, ClientRequest]> = [
+    ['known user, right password', GOOD],
+    ['known user, wrong password', { ...GOOD, password: 'wrong password' }],
+    ['unknown user', { ...GOOD, login: 'sat_stress_nobody' }],
+    ['locked user (!)', LOCKED],
+  ];
+  const samples = new Map<string, number[]>(classes.map(([n]) => [n, []]));
+  for (let i = 0; i < TIMING; i++) {
+    const round = [...classes].sort(() => Math.random() - 0.5);
+    for (const [n, req] of round) {
+      const t0 = performance.now();
+      await sendRequest(d.socket, req, { timeoutMs: 60_000 });
+      samples.get(n)!.push(performance.now() - t0);
+    }
+  }
+  const ref = median(samples.get('known user, wrong password')!);
+  for (const [n] of classes) {
+    const m = median(samples.get(n)!);
+    row(n, TIMING, m, `${(((m - ref) / ref) * 100).toFixed(1)} %`);
+  }
+  printTable([`timing (${HASH === '$y$' ? 'yescrypt' : 'sha512crypt'})`, 'samples', 'median ms', 'vs wrong password']);
+}
+
 async function main(): Promise<void> {
   raiseNofile(process.pid);
   const fx = await fixture();
   const d = await startDaemon(fx);
-  const pid = d.proc.pid!;
   try {
     await goodClient(d.socket, 20); // warm-up
     await sleep(200);
-    const baseline = procStats(pid).fds;
-    const header = ['phase', 'hostile conns opened', 'held by daemon (fds)', 'closed by daemon', 'good p50 ms', 'good p99 ms', 'good wrong/errors', 'daemon RSS KiB', 'fds back to baseline'];
-    const quiet = await goodClient(d.socket, GOOD_SAMPLES);
-    row('no attack', 0, 0, 0, quiet.p50, quiet.p99, `${quiet.wrong}/${quiet.errors}`, `${procStats(pid).rssKiB}`, 'yes');
-    await underAttack(`slowloris ×${SLOWLORIS} (1 byte/200 ms)`, d, baseline, () => slowloris(d.socket, SLOWLORIS, 200), 1000);
-    await underAttack(`idle ×${MAX_CONN + IDLE_OVER} (cap ${MAX_CONN})`, d, baseline, () => idle(d.socket, MAX_CONN + IDLE_OVER), 500);
-    await underAttack(`half-open ×${HALF_OPEN} (never read)`, d, baseline, () => halfOpen(d.socket, HALF_OPEN), 500);
-    await underAttack(`oversized ×${OVERSIZED} (64 KiB)`, d, baseline, () => oversized(d.socket, OVERSIZED), 500);
-    printTable(header);
-    rows.length = 0;
-
-    // Load: 64 clients, bounded count.
-    const probes = [
-      { request: GOOD, expect: 'OK' as const },
-      { request: { ...GOOD, password: 'wrong' }, expect: 'NO' as const },
-      { request: LOCKED, expect: 'NO' as const },
-      { request: { ...GOOD, login: 'sat_stress_nobody' }, expect: 'NO' as const },
-    ];
-    const s0 = procStats(pid);
-    const l = await runLoad(d.socket, probes, { concurrency: CONCURRENCY, count: LOAD_COUNT, seconds: 3600 });
-    const s1 = procStats(pid);
-    const fdsBack = await waitForFds(pid, baseline, 30_000);
-    row(`${CONCURRENCY} clients × ${LOAD_COUNT} requests`, l.requests, l.rps, l.p50Ms, l.p99Ms, l.wrong, l.errors, `${s0.rssKiB} → ${s1.rssKiB}`, `${s0.fds} → ${fdsBack}`);
-    printTable(['load', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'wrong', 'errors', 'daemon RSS KiB start → end', 'daemon fds start → after']);
-    rows.length = 0;
-
-    // Timing: one client, classes interleaved so drift affects all alike.
-    const classes: Array<[string, ClientRequest]> = [
-      ['known user, right password', GOOD],
-      ['known user, wrong password', { ...GOOD, password: 'wrong password' }],
-      ['unknown user', { ...GOOD, login: 'sat_stress_nobody' }],
-      ['locked user (!)', LOCKED],
-    ];
-    const samples = new Map<string, number[]>(classes.map(([n]) => [n, []]));
-    for (let i = 0; i < TIMING; i++) {
-      for (const [n, req] of classes) {
-        const t0 = performance.now();
-        await sendRequest(d.socket, req, { timeoutMs: 60_000 });
-        samples.get(n)!.push(performance.now() - t0);
-      }
-    }
-    const ref = median(samples.get('known user, wrong password')!);
-    for (const [n] of classes) {
-      const m = median(samples.get(n)!);
-      row(n, TIMING, m, `${(((m - ref) / ref) * 100).toFixed(1)} %`);
-    }
-    printTable([`timing (${HASH === '$y$' ? 'yescrypt' : 'sha512crypt'})`, 'samples', 'median ms', 'vs wrong password']);
+    const baseline = procStats(d.proc.pid!).fds;
+    if (PHASES.has('attack')) await attackPhase(d, baseline);
+    if (PHASES.has('load')) await loadPhase(d, baseline);
+    if (PHASES.has('timing')) await timingPhase(d);
   } finally {
     await d.stop();
     rmSync(fx.dir, { recursive: true, force: true });
@@ -200,6 +215,7 @@ async function main(): Promise<void> {
 function printTable(header: string[]): void {
   process.stdout.write(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
   for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
+  rows.length = 0;
 }
 
 await main();
