@@ -14,7 +14,7 @@ import { sendRequest, type ClientRequest } from '../client/saslauthd-client.js';
 import { Crypt, gensalt } from '../native/crypt.js';
 import { isOkReply } from '../protocol/index.js';
 import { type Crowd, halfOpen, idle, oversized, procStats, slowloris, waitForFds } from './hostile.js';
-import { runLoad } from './load.js';
+import { type LoadResult, runLoad } from './load.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -162,12 +162,21 @@ async function loadPhase(d: Daemon, baseline: number): Promise<void> {
     { request: LOCKED, expect: 'NO' as const },
     { request: { ...GOOD, login: 'sat_stress_nobody' }, expect: 'NO' as const },
   ];
+  // Four equal slices, RSS after each: growth that levels off is warm-up, growth that keeps on is a leak.
   const s0 = procStats(pid);
-  const l = await runLoad(d.socket, probes, { concurrency: CONCURRENCY, count: LOAD_COUNT, seconds: 3600 });
-  const s1 = procStats(pid);
+  const rss: number[] = [s0.rssKiB];
+  const parts: LoadResult[] = [];
+  for (let i = 0; i < 4; i++) {
+    parts.push(await runLoad(d.socket, probes, { concurrency: CONCURRENCY, count: Math.ceil(LOAD_COUNT / 4), seconds: 3600 }));
+    rss.push(procStats(pid).rssKiB);
+  }
   const fdsBack = await waitForFds(pid, baseline, 30_000);
-  row(`${CONCURRENCY} clients × ${LOAD_COUNT} requests`, l.requests, l.rps, l.p50Ms, l.p99Ms, l.wrong, l.errors, `${s0.rssKiB} → ${s1.rssKiB}`, `${s0.fds} → ${fdsBack}`);
-  printTable(['load', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'wrong', 'errors', 'daemon RSS KiB start → end', 'daemon fds start → after']);
+  const sum = (f: (r: LoadResult) => number): number => parts.reduce((a, r) => a + f(r), 0);
+  const requests = sum((r) => r.requests);
+  const rps = requests / sum((r) => r.requests / r.rps);
+  row(`${CONCURRENCY} clients × ${requests} requests`, requests, rps, Math.max(...parts.map((r) => r.p50Ms)), Math.max(...parts.map((r) => r.p99Ms)),
+    sum((r) => r.wrong), sum((r) => r.errors), rss.join(' → '), `${s0.fds} → ${fdsBack}`);
+  printTable(['load', 'requests', 'req/s', 'worst slice p50 ms', 'worst slice p99 ms', 'wrong', 'errors', 'daemon RSS KiB: start → after each quarter', 'daemon fds start → after']);
 }
 
 /** One client; the classes in a fresh random order each round, so drift and position affect all alike. */
