@@ -27,6 +27,15 @@ export interface FixtureFiles {
  */
 export async function writeFixture(users: readonly FixtureUser[], owner: { uid: number; gid: number } = { uid: 0, gid: 0 }): Promise<FixtureFiles> {
   const dir = mkdtempSync('/tmp/sat_rel_fx-');
+  try {
+    return await fill(dir, users, owner);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function fill(dir: string, users: readonly FixtureUser[], owner: { uid: number; gid: number }): Promise<FixtureFiles> {
   chmodSync(dir, 0o755);
   const hashes = new Map<string, string>();
   let passwd = '';
