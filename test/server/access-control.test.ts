@@ -49,8 +49,8 @@ describe('SO_PEERCRED access control', () => {
     const d = await start(['--allow-uid', 'root']);
     try {
       const refused = await testAs(d.socket, NOBODY);
-      expect(refused.code).toBe(255);
-      expect(refused.stdout).not.toContain('OK');
+      expect([255, null]).toContain(refused.code); // null: SIGPIPE when the close wins the race with its write
+      expect(refused.stdout).not.toMatch(/OK|NO/);
       const mine = await run('/usr/sbin/testsaslauthd', ['-u', USER, '-p', PASSWORD, '-f', d.socket]);
       expect({ code: mine.code, stdout: mine.stdout }).toEqual(OK);
       const log = d.output();
@@ -68,7 +68,8 @@ describe('SO_PEERCRED access control', () => {
       const r = await testAs(d.socket, NOBODY);
       expect({ code: r.code, stdout: r.stdout }).toEqual(OK);
       const other = await testAs(d.socket, { uid: 'daemon', gid: 'daemon' });
-      expect(other.code).toBe(255);
+      expect([255, null]).toContain(other.code);
+      expect(other.stdout).not.toMatch(/OK|NO/);
     } finally {
       await d.stop();
     }
@@ -80,7 +81,8 @@ describe('SO_PEERCRED access control', () => {
       const member = await testAs(d.socket, { ...NOBODY, groups: 'mail' });
       expect({ code: member.code, stdout: member.stdout }).toEqual(OK);
       const stranger = await testAs(d.socket, NOBODY);
-      expect(stranger.code).toBe(255);
+      expect([255, null]).toContain(stranger.code);
+      expect(stranger.stdout).not.toMatch(/OK|NO/);
       expect(d.output()).toMatch(/connection refused: uid 65534/);
     } finally {
       await d.stop();
@@ -90,9 +92,16 @@ describe('SO_PEERCRED access control', () => {
   it('a refused client gets no verdict even with a wrong password (no oracle)', async () => {
     const d = await start(['--allow-uid', '0']);
     try {
-      const a = await testAs(d.socket, NOBODY, PASSWORD);
-      const b = await testAs(d.socket, NOBODY, 'wrong');
-      expect(a).toEqual(b);
+      // The connection is closed before anything is read: testsaslauthd either fails to read a
+      // reply ("size read failed", exit 255) or dies of SIGPIPE writing (exit null), depending on
+      // who is first. Either way no verdict, and nothing that depends on the password.
+      for (const pw of [PASSWORD, 'wrong']) {
+        const r = await testAs(d.socket, NOBODY, pw);
+        expect([255, null]).toContain(r.code);
+        expect(r.stdout).not.toMatch(/OK|NO/);
+      }
+      expect(d.output().match(/connection refused: uid 65534/g)?.length).toBe(2);
+      expect(d.output()).not.toMatch(/auth (success|failure)/);
     } finally {
       await d.stop();
     }
