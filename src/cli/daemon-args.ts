@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
-import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
 
@@ -20,6 +19,7 @@ export function withConfigFile(argv: readonly string[]): string[] {
   if (file === undefined || !file.startsWith('/')) return [...argv]; // commander reports the bad value
   return [...argsFromEnvFile(file), ...argv];
 }
+import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
@@ -67,6 +67,10 @@ export function daemonProgram(): Command {
     .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
     .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
     .option('--shutdown-timeout <ms>', 'time SIGTERM waits for requests in progress', integer(0), DEFAULTS.shutdownTimeoutMs)
+    .option('--allow-uid <users>', 'serve only these peer users (comma-separated names or uids; SO_PEERCRED)', list, [])
+    .option('--allow-gid <groups>', 'serve only peers in these groups (comma-separated names or gids; primary or supplementary)', list, [])
+    .option('--user <user>', 'drop root to this user after binding the socket (backend must work unprivileged)')
+    .option('--group <group>', "group for --user (default: the user's primary group)")
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
@@ -129,6 +133,11 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     shutdownTimeoutMs: o['shutdownTimeout'] as number,
     configFile: (o['configFile'] as string | undefined) ?? null,
     syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
+    allowUids: o['allowUid'] as string[],
+    allowGids: o['allowGid'] as string[],
+    user: (o['user'] as string | undefined) ?? null,
+    group: (o['group'] as string | undefined) ?? null,
   };
+  if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   return { kind: 'run', options, check: Boolean(o['check']) };
 }

@@ -3,9 +3,14 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createAuthenticator } from '../auth/registry.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
+import type { PrivilegeTarget } from '../auth/privilege.js';
 import { Crypt } from '../native/crypt.js';
+import { peerCredentialsOf } from '../native/peercred.js';
+import { type AccessPolicy, admitter } from '../server/access.js';
+import { gidOf, uidOf } from '../server/ids.js';
 import { type HandlerOptions, RequestHandler } from '../server/request-handler.js';
 import { Server } from '../server/server.js';
+import { dropPrivileges, resolveTarget } from './privileges.js';
 import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
 
@@ -16,6 +21,7 @@ const FIFTH_FIELD_GRACE_MS = 20;
 const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
   'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
   'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'threads', 'logLevel', 'logFormat', 'syslogSocket',
+  'allowUids', 'allowGids', 'user', 'group',
 ];
 
 const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
@@ -36,6 +42,16 @@ async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Log
   return createAuthenticator(mech, { options, crypt, log });
 }
 
+function resolveIds(values: readonly string[], flag: string, resolve: (v: string) => number): number[] {
+  return values.map((v) => {
+    try {
+      return resolve(v);
+    } catch (e) {
+      throw new Error(`${flag}: ${(e as Error).message}`);
+    }
+  });
+}
+
 /** Composes backend, handler, servers and socket files; owns them all and closes them in order. */
 export class Daemon {
   #servers: Server[] = [];
@@ -50,6 +66,8 @@ export class Daemon {
     readonly handler: RequestHandler,
     private readonly crypt: Crypt,
     private readonly log: Logger,
+    private readonly access: AccessPolicy,
+    private readonly dropTo: PrivilegeTarget | null,
   ) {
     this.#options = options;
   }
@@ -57,9 +75,24 @@ export class Daemon {
   /** Builds the backend; throws (naming the problem) when it cannot work. Nothing is listening yet. */
   static async create(options: DaemonOptions, log: Logger): Promise<Daemon> {
     const crypt = new Crypt(options.threads);
+    const access: AccessPolicy = {
+      allowUids: resolveIds(options.allowUids, '--allow-uid', uidOf),
+      allowGids: resolveIds(options.allowGids, '--allow-gid', gidOf),
+    };
+    const dropTo = options.user !== null ? resolveTarget(options.user, options.group) : null;
+    if (dropTo && process.getuid?.() !== 0) throw new Error(`--user ${dropTo.user} needs the daemon to start as root`);
     const authenticator = await buildAuthenticator(options, crypt, log);
+    if (dropTo) {
+      const problem = authenticator.unprivilegedProblem
+        ? authenticator.unprivilegedProblem(dropTo)
+        : `-a ${authenticator.mech} needs root to work, so --user cannot be used with it`;
+      if (problem !== null) {
+        await authenticator.close();
+        throw new Error(`cannot drop privileges to ${dropTo.user}: ${problem}`);
+      }
+    }
     const handler = new RequestHandler(authenticator, handlerOptions(options), log);
-    return new Daemon(options, handler, crypt, log);
+    return new Daemon(options, handler, crypt, log, access, dropTo);
   }
 
   get options(): DaemonOptions {
@@ -85,7 +118,12 @@ export class Daemon {
   }
 
   #newServer(): Server {
-    return new Server(this.handler, { ...this.#options, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS }, this.log);
+    const admit = admitter(this.access);
+    return new Server(
+      this.handler,
+      { ...this.#options, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS, peerCredentials: peerCredentialsOf, ...(admit ? { admit } : {}) },
+      this.log,
+    );
   }
 
   /**
@@ -94,7 +132,20 @@ export class Daemon {
    * (a path, or `fd N` for an inherited one).
    */
   async listen(inherited: readonly InheritedListener[] | null = null): Promise<string> {
-    if (inherited && inherited.length > 0) return (await this.#listenInherited(inherited))[0] as string;
+    const where = inherited && inherited.length > 0 ? (await this.#listenInherited(inherited))[0] as string : await this.#bind();
+    if (this.access.allowUids.length + this.access.allowGids.length > 0) {
+      this.log.info({ uids: this.access.allowUids, gids: this.access.allowGids }, 'serving only peers in --allow-uid/--allow-gid');
+    }
+    // Bound and secured: root is no longer needed (the socket file stays root's, so a later
+    // unprivileged unlink may fail; the next start removes the stale socket).
+    if (this.dropTo) {
+      dropPrivileges(this.dropTo);
+      this.log.info({ uid: this.dropTo.uid, gid: this.dropTo.gid }, `dropped privileges to ${this.dropTo.user}`);
+    }
+    return where;
+  }
+
+  async #bind(): Promise<string> {
     const o = this.#options;
     const path = await prepareSocketFile(o, this.log);
     const server = this.#newServer();

@@ -54,6 +54,14 @@ export interface DaemonOptions {
   readonly configFile: string | null;
   /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
   readonly syslogSocket: string | null;
+  /** `--allow-uid`: users (names or numbers) whose connections are served; others are refused before reading (Default: none = everyone). */
+  readonly allowUids: readonly string[];
+  /** `--allow-gid`: groups (names or numbers, primary or supplementary) whose connections are served (Default: none = everyone). */
+  readonly allowGids: readonly string[];
+  /** `--user`: drop root to this user once the socket is bound (Default: null = keep running as started). */
+  readonly user: string | null;
+  /** `--group`: group for the drop (Default: the user's primary group). */
+  readonly group: string | null;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -87,4 +95,8 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   shutdownTimeoutMs: 10000,
   configFile: null,
   syslogSocket: null,
+  allowUids: [],
+  allowGids: [],
+  user: null,
+  group: null,
 };

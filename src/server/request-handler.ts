@@ -17,7 +17,8 @@ export interface HandlerOptions {
 /** Who is asking: for log lines. */
 export interface ConnectionInfo {
   readonly id: number;
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
+  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
 }
 
 const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
@@ -104,7 +105,9 @@ export class RequestHandler {
     try {
       outcome = await this.#withDeadline(authenticator, req, signal);
     } catch (e) {
-      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+      outcome = (e as { code?: unknown }).code === 'POOL_FULL'
+        ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
+        : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
       password.wipe();
       this.#leave(authenticator);
