@@ -44,7 +44,7 @@ describe('--syslog', () => {
       const f = new RegExp(`${head}(auth failure: .*)$`).exec(failure);
       expect(f?.[1]).toBe('38'); // auth(4) * 8 + info(6), as saslauthd logs failures
       // testsaslauthd speaks v4: no client address, so no [remote=].
-      expect(f?.[2]).toMatch(/^auth failure: \[user=sat_pf_l1\] \[service=smtp\] \[realm=example\.org\] \[mech=shadow\] \[reason=password mismatch\] conn=\d+ code=bad-password ms=[\d.]+$/);
+      expect(f?.[2]).toMatch(/^auth failure: \[user=sat_pf_l1\] \[service=smtp\] \[realm=example\.org\] \[mech=shadow\] \[reason=password mismatch\] conn=\d+ code=bad-password ms=[\d.]+ peer_uid=0 peer_pid=\d+$/);
       const success = await sink.waitFor((m) => m.includes('auth success:'), 20_000, 'auth success line');
       expect(success).toMatch(new RegExp(`${head}auth success: \\[user=sat_pf_l1\\] \\[service=smtp\\] \\[realm=\\] \\[mech=shadow\\] conn=\\d+ ms=`));
       // A v5 client sends its address: saslauthd's master puts [remote=] after the realm.
