@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DaemonOptions } from '../config/daemon-options.js';
 import type { Crypt } from '../native/crypt.js';
 import type { Authenticator } from './authenticator.js';
+import { RimapAuthenticator, rimapOptionsFrom } from './rimap/rimap.js';
 import { ShadowAuthenticator } from './shadow.js';
 
 /** What a backend factory may use. */
@@ -21,6 +22,13 @@ const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFa
       const a = new ShadowAuthenticator({ passwdFile: ctx.options.passwdFile, shadowFile: ctx.options.shadowFile }, ctx.crypt, ctx.log.child({ mech: 'shadow' }));
       a.check();
       return a;
+    },
+  ],
+  [
+    'rimap',
+    async (ctx) => {
+      const log = ctx.log.child({ mech: 'rimap' });
+      return new RimapAuthenticator(rimapOptionsFrom(ctx.options, log), log);
     },
   ],
 ]);

@@ -40,6 +40,24 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
+  /** `--rimap-starttls`: upgrade plaintext rimap connections with STARTTLS (Default: false). */
+  readonly rimapStarttls: boolean;
+  /** `--rimap-ca`: PEM file of CAs trusted for the IMAP server (Default: Node's roots + the system bundle). */
+  readonly rimapCa: string | null;
+  /** `--rimap-insecure`: do not verify the IMAP server's certificate (Default: false). */
+  readonly rimapInsecure: boolean;
+  /** `--rimap-auth`: auto (AUTHENTICATE PLAIN when offered, else LOGIN), plain or login (Default: auto). */
+  readonly rimapAuth: 'auto' | 'plain' | 'login';
+  /** `--rimap-timeout`: milliseconds for one whole rimap check, every server included (Default: 15000). */
+  readonly rimapTimeoutMs: number;
+  /** `--rimap-connect-timeout`: milliseconds for one connect (Default: 5000). */
+  readonly rimapConnectTimeoutMs: number;
+  /** `--rimap-read-timeout`: milliseconds one read from the IMAP server may wait (Default: 10000). */
+  readonly rimapReadTimeoutMs: number;
+  /** `--rimap-max-connections`: connections open at once to each IMAP server (Default: 16). */
+  readonly rimapMaxConnections: number;
+  /** `--rimap-max-queue`: requests waiting for a connection slot, per server (Default: 1024). */
+  readonly rimapMaxQueue: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -66,4 +84,13 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
+  rimapStarttls: false,
+  rimapCa: null,
+  rimapInsecure: false,
+  rimapAuth: 'auto',
+  rimapTimeoutMs: 15000,
+  rimapConnectTimeoutMs: 5000,
+  rimapReadTimeoutMs: 10000,
+  rimapMaxConnections: 16,
+  rimapMaxQueue: 1024,
 };
