@@ -49,7 +49,9 @@ export async function startProcess(cmd: string, args: readonly string[], opts: S
   const dir = opts.dir ?? mkdtempSync('/tmp/sat-d-');
   const socket = join(dir, 'mux');
   let log = '';
-  const proc = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  // Own process group: saslauthd in the foreground sends SIGTERM to its whole group on exit,
+  // which would otherwise take the test runner with it.
+  const proc = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
   proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));

@@ -20,6 +20,7 @@ export function run(cmd: string, args: readonly string[], opts: { input?: string
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    p.stdin.on('error', () => {}); // the program may exit without reading its input
     p.stdin.end(opts.input ?? '');
   });
 }
