@@ -58,7 +58,6 @@ export class LineReader {
         if (this.#partsLen + 2 + n > this.maxLine) throw new LineTooLongError(`literal of ${n} bytes exceeds ${this.maxLine}`);
         this.#append(Buffer.from('\r\n'));
         this.#literalLeft = n;
-        if (n > 0) continue;
         continue;
       }
       const line = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
