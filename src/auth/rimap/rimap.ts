@@ -120,6 +120,7 @@ export class RimapAuthenticator implements Authenticator {
     const dialogue = new LoginDialogue(conn, target, { ...this.options, deadline }, signal);
     try {
       const verdict = await dialogue.run(login, password);
+      this.log.debug({ server: target.label, via: verdict.via, tls: conn.secure, verdict: verdict.kind }, 'rimap: server answered');
       dialogue.logout();
       const linger = setTimeout(() => conn.destroy(), LOGOUT_GRACE_MS);
       void conn.closed.then(() => clearTimeout(linger));
