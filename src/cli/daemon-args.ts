@@ -55,6 +55,7 @@ export function daemonProgram(): Command {
     .option('--rimap-read-timeout <ms>', 'rimap: time one read from the IMAP server may wait', integer(1), DEFAULTS.rimapReadTimeoutMs)
     .option('--rimap-max-connections <n>', 'rimap: connections open at once to each IMAP server', integer(1, 100_000), DEFAULTS.rimapMaxConnections)
     .option('--rimap-max-queue <n>', 'rimap: requests waiting for a connection slot, per server', integer(0, 1_000_000), DEFAULTS.rimapMaxQueue)
+    .option('--rimap-spare-connections <n>', 'rimap: connections per server kept greeted and ready (0 = none)', integer(0, 64), DEFAULTS.rimapSpareConnections)
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
 }
@@ -112,6 +113,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     rimapReadTimeoutMs: o['rimapReadTimeout'] as number,
     rimapMaxConnections: o['rimapMaxConnections'] as number,
     rimapMaxQueue: o['rimapMaxQueue'] as number,
+    rimapSpareConnections: o['rimapSpareConnections'] as number,
   };
   return { kind: 'run', options, check: Boolean(o['check']) };
 }

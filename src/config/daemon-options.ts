@@ -58,6 +58,8 @@ export interface DaemonOptions {
   readonly rimapMaxConnections: number;
   /** `--rimap-max-queue`: requests waiting for a connection slot, per server (Default: 1024). */
   readonly rimapMaxQueue: number;
+  /** `--rimap-spare-connections`: connections per server kept connected and greeted for the next request (Default: 2). */
+  readonly rimapSpareConnections: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -93,4 +95,5 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   rimapReadTimeoutMs: 10000,
   rimapMaxConnections: 16,
   rimapMaxQueue: 1024,
+  rimapSpareConnections: 2,
 };

@@ -54,6 +54,11 @@ export class ImapConnection {
     return this.#secure;
   }
 
+  /** Open, and nothing received that nobody has read: safe to start a command on. */
+  get idle(): boolean {
+    return this.#failure === null && this.#lines.length === 0 && this.#reader.pending === 0 && this.#waiter === null;
+  }
+
   /** Connects within `deadline` (ms since the epoch, from Date.now()); TLS from the start for imaps://. */
   static open(target: RimapTarget, tls: TlsSettings, deadline: number, signal: AbortSignal): Promise<ImapConnection> {
     return new Promise((resolve, reject) => {

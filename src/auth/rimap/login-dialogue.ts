@@ -13,8 +13,6 @@ export interface DialogueSettings {
   readonly auth: RimapAuthMode;
   /** Milliseconds each read may wait (capped by the exchange deadline). */
   readonly readTimeoutMs: number;
-  /** End of the whole exchange, ms since the epoch. */
-  readonly deadline: number;
 }
 
 /** The server's answer to the credentials. */
@@ -39,15 +37,33 @@ export class LoginDialogue {
   #bye: string | null = null;
 
   constructor(
-    private readonly conn: ImapConnection,
+    readonly conn: ImapConnection,
     private readonly target: RimapTarget,
     private readonly s: DialogueSettings,
-    private readonly signal: AbortSignal,
+    /** End of the exchange, ms since the epoch. */
+    private deadline: number,
+    private signal: AbortSignal,
   ) {}
 
-  async run(login: Buffer, password: Buffer): Promise<Verdict> {
+  /** Hands a prepared (spare) conversation to a request with its own deadline and signal. */
+  bind(deadline: number, signal: AbortSignal): void {
+    this.deadline = deadline;
+    this.signal = signal;
+  }
+
+  /** Everything before the credentials: greeting, capabilities, STARTTLS when configured or demanded. */
+  async prepare(): Promise<void> {
     await this.#greeting();
     if (!this.conn.secure && (this.s.starttls || this.#caps.has('LOGINDISABLED'))) await this.#startTls();
+  }
+
+  async run(login: Buffer, password: Buffer): Promise<Verdict> {
+    await this.prepare();
+    return this.authenticate(login, password);
+  }
+
+  /** Sends the credentials on a prepared conversation and returns the server's verdict. */
+  async authenticate(login: Buffer, password: Buffer): Promise<Verdict> {
     const plainOffered = this.#caps.has('AUTH=PLAIN');
     const useLogin = this.s.auth === 'login' || (this.s.auth === 'auto' && !plainOffered);
     if (useLogin) {
@@ -65,7 +81,7 @@ export class LoginDialogue {
   }
 
   #readDeadline(): number {
-    return Math.min(Date.now() + this.s.readTimeoutMs, this.s.deadline);
+    return Math.min(Date.now() + this.s.readTimeoutMs, this.deadline);
   }
 
   async #read(): Promise<Response> {

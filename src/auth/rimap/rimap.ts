@@ -7,6 +7,7 @@ import { hasLineBreakOrNul, printable } from './imap-codec.js';
 import { ImapConnection, type TlsSettings } from './imap-connection.js';
 import { ConnectionLimiter } from './limiter.js';
 import { LoginDialogue, type RimapAuthMode, type Verdict } from './login-dialogue.js';
+import { SparePool } from './spare-pool.js';
 import { type RimapTarget, parseTargets } from './target.js';
 
 /** saslauthd's rimap reply texts (auth_rimap.c), sent with --compat-replies. */
@@ -38,10 +39,14 @@ export interface RimapOptions {
   readonly maxConnections: number;
   /** `--rimap-max-queue`: requests waiting for a connection slot per server (Default: 1024). */
   readonly maxQueue: number;
+  /** `--rimap-spare-connections`: connections kept greeted and ready per server, 0 = none (Default: 2). */
+  readonly spareConnections: number;
 }
 
 /** Time left for LOGOUT and close after the verdict, so a slot is not held by a silent server (ms). */
 const LOGOUT_GRACE_MS = 2000;
+/** A spare connection older than this is closed unused (ms); servers drop idle pre-login clients after minutes. */
+const SPARE_MAX_AGE_MS = 10_000;
 
 type Attempt = { readonly outcome: Outcome; readonly final: boolean };
 
@@ -49,13 +54,21 @@ type Attempt = { readonly outcome: Outcome; readonly final: boolean };
 export class RimapAuthenticator implements Authenticator {
   readonly mech = 'rimap';
   readonly #limiters = new Map<string, ConnectionLimiter>();
-  readonly #open = new Set<ImapConnection>();
+  readonly #conns = new Set<ImapConnection>();
+  readonly #spares = new Map<string, SparePool>();
 
   constructor(
     readonly options: RimapOptions,
     private readonly log: Logger,
   ) {
-    for (const t of options.targets) this.#limiters.set(t.label, new ConnectionLimiter(options.maxConnections, options.maxQueue));
+    for (const t of options.targets) {
+      this.#limiters.set(t.label, new ConnectionLimiter(options.maxConnections, options.maxQueue));
+      if (options.spareConnections > 0) {
+        const open = (signal: AbortSignal): Promise<LoginDialogue> =>
+          this.#open(t, Date.now() + options.connectTimeoutMs + options.readTimeoutMs, signal);
+        this.#spares.set(t.label, new SparePool(options.spareConnections, SPARE_MAX_AGE_MS, open, log, t.label));
+      }
+    }
   }
 
   describe(): string[] {
@@ -65,15 +78,16 @@ export class RimapAuthenticator implements Authenticator {
       return `rimap: server ${i + 1}: ${t.label} ${tls}`;
     });
     lines.push(
-      `rimap: auth=${o.auth} timeout=${o.timeoutMs}ms connect-timeout=${o.connectTimeoutMs}ms read-timeout=${o.readTimeoutMs}ms max-connections=${o.maxConnections} max-queue=${o.maxQueue}`,
+      `rimap: auth=${o.auth} timeout=${o.timeoutMs}ms connect-timeout=${o.connectTimeoutMs}ms read-timeout=${o.readTimeoutMs}ms max-connections=${o.maxConnections} max-queue=${o.maxQueue} spare-connections=${o.spareConnections}`,
       `rimap: certificates: ${o.tls.insecure ? 'NOT VERIFIED (--rimap-insecure)' : 'verified'}`,
     );
     return lines;
   }
 
   async close(): Promise<void> {
-    for (const c of this.#open) c.destroy();
-    await Promise.all([...this.#open].map((c) => c.closed));
+    for (const p of this.#spares.values()) p.close();
+    for (const c of this.#conns) c.destroy();
+    await Promise.all([...this.#conns].map((c) => c.closed));
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -84,17 +98,40 @@ export class RimapAuthenticator implements Authenticator {
       return rejected('invalid-input', 'login or password contains CR, LF or NUL; not sent to the IMAP server', RIMAP_COMPAT.rejected);
     }
     const deadline = Date.now() + this.options.timeoutMs;
-    const exchange = AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs)]);
-    let last: Outcome | null = null;
-    for (const target of this.options.targets) {
-      const a = await this.#attempt(target, login, password, deadline, exchange);
-      if (a.final) return a.outcome;
-      last = a.outcome;
-      if (exchange.aborted) break;
-      this.log.debug({ server: target.label, reason: a.outcome.kind === 'ok' ? '' : a.outcome.reason }, 'rimap: trying the next server');
+    const ctl = new AbortController();
+    const onAbort = (): void => ctl.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ctl.abort(new Error('--rimap-timeout passed')), this.options.timeoutMs);
+    try {
+      let last: Outcome | null = null;
+      for (const target of this.options.targets) {
+        const a = await this.#attempt(target, login, password, deadline, ctl.signal);
+        if (a.final) return a.outcome;
+        last = a.outcome;
+        if (ctl.signal.aborted) break;
+        this.log.debug({ server: target.label, reason: a.outcome.kind === 'ok' ? '' : a.outcome.reason }, 'rimap: trying the next server');
+      }
+      if (last === null) throw new Error('rimap: no servers configured');
+      return last;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
-    if (last === null) throw new Error('rimap: no servers configured');
-    return last;
+  }
+
+  /** Connects and prepares a conversation (greeting, STARTTLS) under `signal`; the connection is tracked for close(). */
+  async #open(target: RimapTarget, deadline: number, signal: AbortSignal): Promise<LoginDialogue> {
+    const conn = await ImapConnection.open(target, this.options.tls, Math.min(deadline, Date.now() + this.options.connectTimeoutMs), signal);
+    this.#conns.add(conn);
+    void conn.closed.then(() => this.#conns.delete(conn));
+    const dialogue = new LoginDialogue(conn, target, this.options, deadline, signal);
+    try {
+      await dialogue.prepare();
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+    return dialogue;
   }
 
   async #attempt(target: RimapTarget, login: Buffer, password: Buffer, deadline: number, signal: AbortSignal): Promise<Attempt> {
@@ -105,21 +142,24 @@ export class RimapAuthenticator implements Authenticator {
     } catch (e) {
       return { outcome: this.#failure(target, e, deadline), final: false };
     }
-    let conn: ImapConnection;
-    try {
-      conn = await ImapConnection.open(target, this.options.tls, Math.min(deadline, Date.now() + this.options.connectTimeoutMs), signal);
-    } catch (e) {
-      release();
-      return { outcome: this.#failure(target, e, deadline), final: false };
+    const pool = this.#spares.get(target.label);
+    let dialogue = pool?.take() ?? null;
+    pool?.refill();
+    if (dialogue) {
+      dialogue.bind(deadline, signal);
+    } else {
+      try {
+        dialogue = await this.#open(target, deadline, signal);
+      } catch (e) {
+        release();
+        return { outcome: this.#failure(target, e, deadline), final: false };
+      }
     }
-    this.#open.add(conn);
-    void conn.closed.then(() => {
-      this.#open.delete(conn);
-      release();
-    });
-    const dialogue = new LoginDialogue(conn, target, { ...this.options, deadline }, signal);
+    const conn = dialogue.conn;
+    // The slot is free again only when the connection is really gone, LOGOUT included.
+    void conn.closed.then(release);
     try {
-      const verdict = await dialogue.run(login, password);
+      const verdict = await dialogue.authenticate(login, password);
       this.log.debug({ server: target.label, via: verdict.via, tls: conn.secure, verdict: verdict.kind }, 'rimap: server answered');
       dialogue.logout();
       const linger = setTimeout(() => conn.destroy(), LOGOUT_GRACE_MS);
@@ -194,6 +234,7 @@ export interface RimapConfigInput {
   readonly rimapReadTimeoutMs: number;
   readonly rimapMaxConnections: number;
   readonly rimapMaxQueue: number;
+  readonly rimapSpareConnections: number;
 }
 
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -246,5 +287,6 @@ export function rimapOptionsFrom(c: RimapConfigInput, log: Logger): RimapOptions
     readTimeoutMs: c.rimapReadTimeoutMs,
     maxConnections: c.rimapMaxConnections,
     maxQueue: c.rimapMaxQueue,
+    spareConnections: c.rimapSpareConnections,
   };
 }

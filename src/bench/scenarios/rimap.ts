@@ -60,8 +60,10 @@ async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchT
 let dovecot: RunningDovecot | null = null;
 
 /**
- * rimap against a local Dovecot on its plaintext port, the one mode the real saslauthd supports:
- * three right passwords to one wrong. Both daemons log at their default level.
+ * rimap against a local Dovecot on its plaintext port, the one mode the real saslauthd supports.
+ * Right passwords only: Dovecot holds every failed login for about half a second (its auth failure
+ * delay cannot go lower), which would measure Dovecot's timer rather than either daemon. The wrong
+ * and unknown cases are proven in test/auth/rimap/.
  */
 export const rimapScenario: Scenario = {
   name: 'rimap (Dovecot, plaintext LOGIN)',
@@ -71,12 +73,7 @@ export const rimapScenario: Scenario = {
   async setup(): Promise<readonly Probe[]> {
     dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [USER] });
     const req = (password: string) => ({ login: USER.name, password, service: 'imap', realm: '' });
-    return [
-      { request: req(USER.password), expect: 'OK' },
-      { request: req(USER.password), expect: 'OK' },
-      { request: req(USER.password), expect: 'OK' },
-      { request: req('wrong'), expect: 'NO' },
-    ];
+    return [{ request: req(USER.password), expect: 'OK' }];
   },
   startOurs(): Promise<BenchTarget> {
     return startDaemon(process.execPath, [join(ROOT, 'bin', 'saslauthd-ts'), '-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '--log-level', 'warn']);

@@ -121,7 +121,7 @@ describe('IMAP command injection through CR/LF', () => {
 
   test('a password or login with CRLF and a second command is refused and never reaches the server', async () => {
     const injected = `wrong\r\nA9 LOGIN ${ALICE.name} ${ALICE.password}`;
-    await withOurs(['-O', `127.0.0.1:${PROXY_PORT}`, '--rimap-auth', 'login'], async (d) => {
+    await withOurs(['-O', `127.0.0.1:${PROXY_PORT}`, '--rimap-auth', 'login', '--rimap-spare-connections', '0'], async (d) => {
       const before = proxy.sessions.length;
       expect(await verdict(d.socket, ALICE.name, injected)).toBe('NO');
       expect(await verdict(d.socket, `${ALICE.name}\r\nA9 LOGOUT`, 'x')).toBe('NO');
@@ -158,7 +158,7 @@ describe('connection cap per server', () => {
   test('a burst of 40 requests opens at most --rimap-max-connections connections and all get the right verdict', async () => {
     const proxy = await startRecordingProxy(PROXY_PORT + 1, '127.0.0.1', dovecot.plainPort);
     try {
-      await withOurs(['-O', `127.0.0.1:${PROXY_PORT + 1}`, '--rimap-max-connections', '3'], async (d) => {
+      await withOurs(['-O', `127.0.0.1:${PROXY_PORT + 1}`, '--rimap-max-connections', '3', '--rimap-spare-connections', '0'], async (d) => {
         const results = await Promise.all(
           Array.from({ length: 40 }, (_, i) =>
             sendRequest(d.socket, { login: ALICE.name, password: i % 2 === 0 ? ALICE.password : 'wrong', service: 'imap', realm: '' }, { timeoutMs: 60_000 }),
@@ -168,6 +168,27 @@ describe('connection cap per server', () => {
       });
       expect(proxy.sessions.length).toBe(40);
       expect(proxy.maxConcurrent).toBeLessThanOrEqual(3);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('spare connections', () => {
+  test('each request uses one connection; two more stay greeted and ready', async () => {
+    const proxy = await startRecordingProxy(PROXY_PORT + 2, '127.0.0.1', dovecot.plainPort);
+    try {
+      await withOurs(['-O', `127.0.0.1:${PROXY_PORT + 2}`, '--rimap-spare-connections', '2'], async (d) => {
+        for (let i = 0; i < 5; i++) {
+          expect(await verdict(d.socket, ALICE.name, i === 2 ? 'wrong' : ALICE.password)).toBe(i === 2 ? 'NO' : 'OK');
+        }
+        for (let i = 0; i < 100 && proxy.sessions.length < 7; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(proxy.sessions.length).toBe(5 + 2);
+        // Every connection that carried credentials carried exactly one AUTHENTICATE and then LOGOUT.
+        const used = proxy.sent().filter((s) => s.includes('AUTHENTICATE'));
+        expect(used).toHaveLength(5);
+        for (const s of used) expect(s).toMatch(/^A1 AUTHENTICATE PLAIN [A-Za-z0-9+/=]+\r\nA2 LOGOUT\r\n$/);
+      });
     } finally {
       await proxy.close();
     }

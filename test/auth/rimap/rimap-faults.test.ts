@@ -37,6 +37,8 @@ type Behaviour =
 
 interface FakeImap {
   behaviour: Behaviour;
+  /** Cuts every open connection, as a server restart would. */
+  dropAll(): void;
   /** Everything clients sent, per connection. */
   readonly received: string[];
   close(): Promise<void>;
@@ -55,6 +57,7 @@ function credentialsOk(line: string): boolean {
 /** A minimal scripted IMAP server: enough of the protocol to misbehave in one chosen way. */
 function serve(fake: FakeImap, socket: Socket | TLSSocket, index: number): void {
   const b = fake.behaviour;
+  fake.received[index] = '';
   socket.on('error', () => {});
   let buf = '';
   const greeting = b === 'sync-literals' ? '* OK [CAPABILITY IMAP4rev1] fake ready\r\n' : b === 'logindisabled-without-starttls' ? '* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] fake\r\n' : b === 'starttls-plaintext-injection' ? '* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] fake\r\n' : GREETING;
@@ -81,7 +84,7 @@ function serve(fake: FakeImap, socket: Socket | TLSSocket, index: number): void 
   }
   let literalPending = false;
   socket.on('data', (d: Buffer) => {
-    fake.received[index] = (fake.received[index] ?? '') + d.toString('latin1');
+    fake.received[index] += d.toString('latin1');
     buf += d.toString('latin1');
     for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
       const line = buf.slice(0, i);
@@ -157,6 +160,9 @@ async function startFake(port: number, host = '127.0.0.1', tls?: { cert: Buffer;
   const fake: FakeImap = {
     behaviour: 'good',
     received: [],
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -183,6 +189,8 @@ beforeAll(async () => {
   daemon = await startOurs([
     '-a', 'rimap', '-O', `127.0.0.1:${PLAIN_PORT}`,
     '--rimap-timeout', '4000', '--rimap-read-timeout', '1500', '--rimap-connect-timeout', '1500',
+    // Each case must meet a connection opened under its own behaviour, not a spare made earlier.
+    '--rimap-spare-connections', '0',
     // The core's own deadline is far away, so a NO here can only come from rimap's deadlines.
     '--auth-timeout', '25000', '--log-format', 'json',
   ]);
@@ -241,10 +249,32 @@ describe('a misbehaving IMAP server gets NO within rimap deadlines, never OK, an
   });
 });
 
+describe('spare connections', () => {
+  test('spares the server closed while idle are dropped, and the request still gets its answer', async () => {
+    fake.behaviour = 'good';
+    const d = await startOurs(['-a', 'rimap', '-O', `127.0.0.1:${PLAIN_PORT}`, '--rimap-spare-connections', '2']);
+    try {
+      const first = fake.received.length;
+      expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
+      // Wait until the two spares are connected, then cut them server-side.
+      for (let i = 0; i < 100 && fake.received.length < first + 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fake.received.length).toBe(first + 3);
+      await new Promise((r) => setTimeout(r, 200));
+      fake.dropAll();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
+      expect(await verdict(d.socket, USER, 'wrong')).toBe('NO');
+      expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('synchronizing literals when the server has no LITERAL+', () => {
   test('8-bit password goes as {n}, waits for +, then the bytes', async () => {
     fake.behaviour = 'sync-literals';
-    const d = await startOurs(['-a', 'rimap', '-O', `127.0.0.1:${PLAIN_PORT}`, '--rimap-read-timeout', '2000']);
+    const d = await startOurs(['-a', 'rimap', '-O', `127.0.0.1:${PLAIN_PORT}`, '--rimap-read-timeout', '2000', '--rimap-spare-connections', '0']);
     try {
       const first = fake.received.length;
       expect(await verdict(d.socket, USER, EIGHT_BIT)).toBe('OK');
