@@ -56,15 +56,27 @@ export function parseResponse(line: Buffer): Response {
   return { kind: 'garbage', text: s };
 }
 
+// A server sends the same capability line on every connection; parse each distinct one once.
+const capCache = new Map<string, ReadonlySet<string>>();
+
 /** Capabilities from `CAPABILITY a b c` (a response code or the text of `* CAPABILITY …`), upper-cased. */
-export function parseCapabilities(text: string): Set<string> {
+export function parseCapabilities(text: string): ReadonlySet<string> {
+  const hit = capCache.get(text);
+  if (hit) return hit;
+  const caps = parseCapabilityWords(text);
+  if (capCache.size >= 64) capCache.clear();
+  capCache.set(text, caps);
+  return caps;
+}
+
+function parseCapabilityWords(text: string): ReadonlySet<string> {
   const words = text.trim().split(/\s+/);
   if (words[0]?.toUpperCase() === 'CAPABILITY') words.shift();
   return new Set(words.filter((w) => w !== '').map((w) => w.toUpperCase()));
 }
 
 /** The capability list in an untagged `* CAPABILITY …` or a `[CAPABILITY …]` code, else null. */
-export function capabilitiesIn(r: Response): Set<string> | null {
+export function capabilitiesIn(r: Response): ReadonlySet<string> | null {
   if (r.kind === 'untagged' && r.status === null && /^CAPABILITY(\s|$)/i.test(r.text)) return parseCapabilities(r.text);
   if ((r.kind === 'untagged' || r.kind === 'tagged') && r.code !== null && /^CAPABILITY(\s|$)/i.test(r.code)) return parseCapabilities(r.code);
   return null;

@@ -14,6 +14,8 @@ export interface TlsSettings {
   readonly insecure: boolean;
 }
 
+const CLOSED_BY_US = new RimapError('closed', 'connection closed by us');
+
 type Waiter = { resolve: (line: Buffer) => void; reject: (e: RimapError) => void };
 
 function tlsOptionsFor(target: RimapTarget, tls: TlsSettings): TlsOptions {
@@ -40,8 +42,14 @@ export class ImapConnection {
   #secure: boolean;
   readonly closed: Promise<void>;
   #onData = (chunk: Buffer): void => this.#receive(chunk);
-  #onEnd = (): void => this.#fail(new RimapError('closed', 'server closed the connection'));
-  #onError = (err: Error): void => this.#fail(new RimapError('sync', `socket error: ${err.message}`));
+  // Built only when nothing failed before: most connections end by our own finish(), and an Error
+  // with its stack trace per request is measurable.
+  #onEnd = (): void => {
+    if (!this.#failure) this.#fail(new RimapError('closed', 'server closed the connection'));
+  };
+  #onError = (err: Error): void => {
+    if (!this.#failure) this.#fail(new RimapError('sync', `socket error: ${err.message}`));
+  };
 
   private constructor(socket: Socket | TLSSocket, secure: boolean) {
     this.#socket = socket;
@@ -180,13 +188,16 @@ export class ImapConnection {
     });
   }
 
-  /** Half-closes after the last command; the server answers and closes, or `destroy()` cuts it. */
-  end(): void {
-    this.#socket.end();
+  /** Writes the last command and closes once it is flushed; nothing more is read. */
+  finish(last: string): void {
+    this.#failure ??= CLOSED_BY_US;
+    const s = this.#socket;
+    s.off('data', this.#onData);
+    s.end(last, () => s.destroy());
   }
 
   destroy(): void {
-    this.#failure ??= new RimapError('closed', 'connection closed by us');
+    this.#failure ??= CLOSED_BY_US;
     this.#socket.destroy();
   }
 

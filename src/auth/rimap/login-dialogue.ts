@@ -32,7 +32,7 @@ const LITERAL_MINUS_MAX = 4096;
  */
 export class LoginDialogue {
   credentialsSent = false;
-  #caps = new Set<string>();
+  #caps: ReadonlySet<string> = new Set<string>();
   #tag = 0;
   #bye: string | null = null;
 
@@ -74,10 +74,12 @@ export class LoginDialogue {
     return this.#authenticatePlain(login, password);
   }
 
-  /** Sends LOGOUT and half-closes; the caller waits for the close (bounded). */
+  /**
+   * Sends LOGOUT and closes without waiting for the server's BYE, as saslauthd does: the verdict is
+   * known, and reading the goodbye would only cost the daemon and the server another round of work.
+   */
   logout(): void {
-    this.conn.write(`${this.#nextTag()} LOGOUT\r\n`);
-    this.conn.end();
+    this.conn.finish(`${this.#nextTag()} LOGOUT\r\n`);
   }
 
   #readDeadline(): number {

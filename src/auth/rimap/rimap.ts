@@ -144,6 +144,7 @@ export class RimapAuthenticator implements Authenticator {
     }
     const pool = this.#spares.get(target.label);
     let dialogue = pool?.take() ?? null;
+    const spare = dialogue !== null;
     pool?.refill();
     if (dialogue) {
       dialogue.bind(deadline, signal);
@@ -160,8 +161,9 @@ export class RimapAuthenticator implements Authenticator {
     void conn.closed.then(release);
     try {
       const verdict = await dialogue.authenticate(login, password);
-      this.log.debug({ server: target.label, via: verdict.via, tls: conn.secure, verdict: verdict.kind }, 'rimap: server answered');
+      this.log.debug({ server: target.label, via: verdict.via, tls: conn.secure, spare, verdict: verdict.kind }, 'rimap: server answered');
       dialogue.logout();
+      // A server that never takes the LOGOUT bytes must not hold the slot.
       const linger = setTimeout(() => conn.destroy(), LOGOUT_GRACE_MS);
       void conn.closed.then(() => clearTimeout(linger));
       return { outcome: this.#verdict(target, verdict), final: true };

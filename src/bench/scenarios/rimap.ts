@@ -29,7 +29,8 @@ async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchT
   const dir = mkdtempSync('/tmp/sat-rimap-bench-');
   const socket = join(dir, 'mux');
   let out = '';
-  const proc: ChildProcess = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: saslauthd in the foreground answers SIGTERM by killing its whole group.
+  const proc: ChildProcess = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   proc.stderr?.on('data', (d: Buffer) => {
     // Keep only the tail: a long run logs a line per request.
     out = (out + d.toString()).slice(-4000);
@@ -80,7 +81,8 @@ export const rimapScenario: Scenario = {
   },
   async startReal(): Promise<BenchTarget | null> {
     if (!existsSync(REAL_SASLAUTHD)) return null;
-    return startDaemon(REAL_SASLAUTHD, ['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
+    // -d keeps it in the foreground, so stop() really stops it (it would daemonize otherwise).
+    return startDaemon(REAL_SASLAUTHD, ['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5', '-d']);
   },
   async teardown(): Promise<void> {
     await dovecot?.stop();
