@@ -5,7 +5,7 @@ export interface RecordingProxy {
   readonly port: number;
   /** Bytes each client connection sent, in connection order. */
   readonly sessions: Buffer[][];
-  /** Most connections that were open at the same time. */
+  /** Most client connections active at the same time (from accept until the client's FIN or close). */
   readonly maxConcurrent: number;
   sent(): string[];
   close(): Promise<void>;
@@ -29,11 +29,18 @@ export async function startRecordingProxy(listenPort: number, targetHost: string
       upstream.write(d);
     });
     upstream.on('data', (d: Buffer) => client.write(d));
+    let active = true;
+    const inactive = (): void => {
+      if (!active) return;
+      active = false;
+      open--;
+    };
+    client.on('end', inactive);
     let closed = false;
     const done = (): void => {
       if (closed) return;
       closed = true;
-      open--;
+      inactive();
       client.destroy();
       upstream.destroy();
       sockets.delete(client);

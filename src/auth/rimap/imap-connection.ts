@@ -188,12 +188,17 @@ export class ImapConnection {
     });
   }
 
-  /** Writes the last command and closes once it is flushed; nothing more is read. */
+  /**
+   * Writes the last command and half-closes. What the server says back is discarded unread; the
+   * connection counts as open (`closed` pending) until the server has closed its side too, so a
+   * per-server cap measures what the server really holds.
+   */
   finish(last: string): void {
     this.#failure ??= CLOSED_BY_US;
     const s = this.#socket;
     s.off('data', this.#onData);
-    s.end(last, () => s.destroy());
+    s.resume();
+    s.end(last);
   }
 
   destroy(): void {

@@ -74,10 +74,7 @@ export class LoginDialogue {
     return this.#authenticatePlain(login, password);
   }
 
-  /**
-   * Sends LOGOUT and closes without waiting for the server's BYE, as saslauthd does: the verdict is
-   * known, and reading the goodbye would only cost the daemon and the server another round of work.
-   */
+  /** Sends LOGOUT and half-closes; the server's goodbye is not parsed (the verdict is already known). */
   logout(): void {
     this.conn.finish(`${this.#nextTag()} LOGOUT\r\n`);
   }
