@@ -4,11 +4,11 @@ import type { LoginDialogue } from './login-dialogue.js';
 /**
  * A few connections per server that are already connected, greeted and (when configured) upgraded
  * to TLS, so a request only pays for its credentials round trip. One is opened to replace each one
- * taken; none are opened while the server is idle, and a spare older than `maxAgeMs` is dropped
- * unused, well before servers close idle pre-login connections.
+ * taken; none are opened while the daemon is idle, and a spare is closed unused after `maxAgeMs`,
+ * well before servers drop idle pre-login connections.
  */
 export class SparePool {
-  readonly #ready: { dialogue: LoginDialogue; born: number }[] = [];
+  readonly #ready: { dialogue: LoginDialogue; born: number; expiry: NodeJS.Timeout }[] = [];
   #filling = 0;
   #pausedUntil = 0;
   readonly #closing = new AbortController();
@@ -28,6 +28,7 @@ export class SparePool {
   take(): LoginDialogue | null {
     const now = Date.now();
     for (let s = this.#ready.pop(); s !== undefined; s = this.#ready.pop()) {
+      clearTimeout(s.expiry);
       if (now - s.born < this.maxAgeMs && s.dialogue.conn.idle) return s.dialogue;
       s.dialogue.conn.destroy();
     }
@@ -45,9 +46,13 @@ export class SparePool {
             dialogue.conn.destroy();
             return;
           }
-          const entry = { dialogue, born: Date.now() };
+          // An unused spare is closed when it ages out, so an idle daemon holds nothing on the server.
+          const expiry = setTimeout(() => dialogue.conn.destroy(), this.maxAgeMs);
+          expiry.unref();
+          const entry = { dialogue, born: Date.now(), expiry };
           this.#ready.push(entry);
           void dialogue.conn.closed.then(() => {
+            clearTimeout(expiry);
             const i = this.#ready.indexOf(entry);
             if (i >= 0) this.#ready.splice(i, 1);
           });
@@ -62,6 +67,9 @@ export class SparePool {
 
   close(): void {
     this.#closing.abort();
-    for (const s of this.#ready.splice(0)) s.dialogue.conn.destroy();
+    for (const s of this.#ready.splice(0)) {
+      clearTimeout(s.expiry);
+      s.dialogue.conn.destroy();
+    }
   }
 }
