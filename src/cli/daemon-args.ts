@@ -31,6 +31,7 @@ export class UsageError extends Error {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+const RIMAP_AUTH: readonly DaemonOptions['rimapAuth'][] = ['auto', 'plain', 'login'];
 
 export function daemonProgram(): Command {
   return new Command('saslauthd-ts')
@@ -71,6 +72,16 @@ export function daemonProgram(): Command {
     .option('--allow-gid <groups>', 'serve only peers in these groups (comma-separated names or gids; primary or supplementary)', list, [])
     .option('--user <user>', 'drop root to this user after binding the socket (backend must work unprivileged)')
     .option('--group <group>', "group for --user (default: the user's primary group)")
+    .option('--rimap-starttls', 'rimap: upgrade plaintext connections with STARTTLS (fail if not offered)')
+    .option('--rimap-ca <file>', 'rimap: PEM file of CA certificates to trust for the IMAP server')
+    .option('--rimap-insecure', 'rimap: do NOT verify the IMAP server certificate (unsafe)')
+    .addOption(new Option('--rimap-auth <mode>', 'rimap: auto (AUTHENTICATE PLAIN if offered, else LOGIN), plain or login').argParser(oneOf(RIMAP_AUTH)).default(DEFAULTS.rimapAuth))
+    .option('--rimap-timeout <ms>', 'rimap: time for one whole check, all servers included', integer(1), DEFAULTS.rimapTimeoutMs)
+    .option('--rimap-connect-timeout <ms>', 'rimap: time for one connect', integer(1), DEFAULTS.rimapConnectTimeoutMs)
+    .option('--rimap-read-timeout <ms>', 'rimap: time one read from the IMAP server may wait', integer(1), DEFAULTS.rimapReadTimeoutMs)
+    .option('--rimap-max-connections <n>', 'rimap: connections open at once to each IMAP server', integer(1, 100_000), DEFAULTS.rimapMaxConnections)
+    .option('--rimap-max-queue <n>', 'rimap: requests waiting for a connection slot, per server', integer(0, 1_000_000), DEFAULTS.rimapMaxQueue)
+    .option('--rimap-spare-connections <n>', 'rimap: connections per server kept greeted and ready (0 = none)', integer(0, 64), DEFAULTS.rimapSpareConnections)
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
@@ -137,6 +148,16 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     allowGids: o['allowGid'] as string[],
     user: (o['user'] as string | undefined) ?? null,
     group: (o['group'] as string | undefined) ?? null,
+    rimapStarttls: Boolean(o['rimapStarttls']),
+    rimapCa: (o['rimapCa'] as string | undefined) ?? null,
+    rimapInsecure: Boolean(o['rimapInsecure']),
+    rimapAuth: o['rimapAuth'] as DaemonOptions['rimapAuth'],
+    rimapTimeoutMs: o['rimapTimeout'] as number,
+    rimapConnectTimeoutMs: o['rimapConnectTimeout'] as number,
+    rimapReadTimeoutMs: o['rimapReadTimeout'] as number,
+    rimapMaxConnections: o['rimapMaxConnections'] as number,
+    rimapMaxQueue: o['rimapMaxQueue'] as number,
+    rimapSpareConnections: o['rimapSpareConnections'] as number,
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   return { kind: 'run', options, check: Boolean(o['check']) };
