@@ -5,7 +5,9 @@
       "sources": [
         "src/native/addon/addon.cc",
         "src/native/addon/crypt.cc",
-        "src/native/addon/getpwent.cc"
+        "src/native/addon/getpwent.cc",
+        "src/native/addon/dgram.cc",
+        "src/native/addon/peercred.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

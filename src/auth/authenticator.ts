@@ -1,3 +1,4 @@
+import type { PrivilegeTarget } from './privilege.js';
 import type { Secret } from './secret.js';
 
 /** One authentication request as a backend sees it. */
@@ -90,4 +91,10 @@ export interface Authenticator {
   describe(): string[];
   /** Releases connections, helper processes, watchers. */
   close(): Promise<void>;
+  /**
+   * Why this backend could not work after `--user`/`--group` drop root (null: it can). Asked once at
+   * start-up; a backend without this method is taken to need root and the drop is refused. Network
+   * backends (ldap, rimap) return null; file backends check their files; pam needs root.
+   */
+  unprivilegedProblem?(target: PrivilegeTarget): string | null;
 }

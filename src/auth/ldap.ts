@@ -82,6 +82,11 @@ export class LdapAuthenticator implements Authenticator {
     this.#nobodyDn = 'cn=saslauthd-ts-no-such-entry';
   }
 
+  /** Talks to the directory over the network; saslauthd.conf and TLS files were read at start-up. */
+  unprivilegedProblem(): string | null {
+    return null;
+  }
+
   describe(): string[] {
     const c = this.cfg;
     const lines = [

@@ -3,6 +3,7 @@ import type { DaemonOptions } from '../config/daemon-options.js';
 import type { Crypt } from '../native/crypt.js';
 import type { Authenticator } from './authenticator.js';
 import { LdapAuthenticator } from './ldap.js';
+import { RimapAuthenticator, rimapOptionsFrom } from './rimap/rimap.js';
 import { ShadowAuthenticator } from './shadow.js';
 import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
 import { loadLdapConfig } from '../config/ldap-config.js';
@@ -31,6 +32,13 @@ const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFa
     },
   ],
   ['ldap', async (ctx) => new LdapAuthenticator(loadLdapConfig(ctx.options.mechOption ?? DEFAULT_SASLAUTHD_CONF), ctx.crypt, ctx.log.child({ mech: 'ldap' }))],
+  [
+    'rimap',
+    async (ctx) => {
+      const log = ctx.log.child({ mech: 'rimap' });
+      return new RimapAuthenticator(rimapOptionsFrom(ctx.options, log), log);
+    },
+  ],
 ]);
 
 export const MECHANISMS: readonly string[] = [...FACTORIES.keys()];

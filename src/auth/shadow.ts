@@ -9,6 +9,7 @@ import {
   unavailable,
 } from './authenticator.js';
 import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from './shadow-parser.js';
+import { type PrivilegeTarget, unreadableBy } from './privilege.js';
 import { WatchedFile } from './watched-file.js';
 
 export interface ShadowOptions {
@@ -90,6 +91,15 @@ export class ShadowAuthenticator implements Authenticator {
   }
 
   async close(): Promise<void> {}
+
+  /** Files are re-read whenever they change, so both must stay readable by the unprivileged user. */
+  unprivilegedProblem(target: PrivilegeTarget): string | null {
+    for (const f of [this.options.passwdFile, this.options.shadowFile]) {
+      const why = unreadableBy(f, target);
+      if (why !== null) return `-a shadow re-reads ${f} on every change and would fail after dropping to ${target.user}: ${why}`;
+    }
+    return null;
+  }
 
   #tables(): Tables {
     return { passwd: this.#passwd.current(), shadow: this.#shadow.current() };

@@ -2,7 +2,24 @@ import { Command, Option } from 'commander';
 import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
-import { absolutePath, integer, octalMode, oneOf } from './parse-values.js';
+import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
+import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
+
+/**
+ * With `--config-file F`, the arguments F stands for come first and the command line after them, so
+ * a flag given on the command line wins. Called again on SIGHUP, which is how a reload re-reads F.
+ */
+export function withConfigFile(argv: readonly string[]): string[] {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--config-file') file = argv[i + 1];
+    else if (a.startsWith('--config-file=')) file = a.slice('--config-file='.length);
+  }
+  if (file === undefined || !file.startsWith('/')) return [...argv]; // commander reports the bad value
+  return [...argsFromEnvFile(file), ...argv];
+}
+import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
 import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../config/auth-policy.js';
 
 export type DaemonCommand =
@@ -16,6 +33,7 @@ export class UsageError extends Error {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+const RIMAP_AUTH: readonly DaemonOptions['rimapAuth'][] = ['auto', 'plain', 'login'];
 
 export function daemonProgram(): Command {
   return new Command('saslauthd-ts')
@@ -51,6 +69,21 @@ export function daemonProgram(): Command {
     .option('--pam-timeout <ms>', 'time one PAM conversation may take before its helper is killed', integer(1), DEFAULTS.pamTimeoutMs)
     .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
     .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
+    .option('--shutdown-timeout <ms>', 'time SIGTERM waits for requests in progress', integer(0), DEFAULTS.shutdownTimeoutMs)
+    .option('--allow-uid <users>', 'serve only these peer users (comma-separated names or uids; SO_PEERCRED)', list, [])
+    .option('--allow-gid <groups>', 'serve only peers in these groups (comma-separated names or gids; primary or supplementary)', list, [])
+    .option('--user <user>', 'drop root to this user after binding the socket (backend must work unprivileged)')
+    .option('--group <group>', "group for --user (default: the user's primary group)")
+    .option('--rimap-starttls', 'rimap: upgrade plaintext connections with STARTTLS (fail if not offered)')
+    .option('--rimap-ca <file>', 'rimap: PEM file of CA certificates to trust for the IMAP server')
+    .option('--rimap-insecure', 'rimap: do NOT verify the IMAP server certificate (unsafe)')
+    .addOption(new Option('--rimap-auth <mode>', 'rimap: auto (AUTHENTICATE PLAIN if offered, else LOGIN), plain or login').argParser(oneOf(RIMAP_AUTH)).default(DEFAULTS.rimapAuth))
+    .option('--rimap-timeout <ms>', 'rimap: time for one whole check, all servers included', integer(1), DEFAULTS.rimapTimeoutMs)
+    .option('--rimap-connect-timeout <ms>', 'rimap: time for one connect', integer(1), DEFAULTS.rimapConnectTimeoutMs)
+    .option('--rimap-read-timeout <ms>', 'rimap: time one read from the IMAP server may wait', integer(1), DEFAULTS.rimapReadTimeoutMs)
+    .option('--rimap-max-connections <n>', 'rimap: connections open at once to each IMAP server', integer(1, 100_000), DEFAULTS.rimapMaxConnections)
+    .option('--rimap-max-queue <n>', 'rimap: requests waiting for a connection slot, per server', integer(0, 1_000_000), DEFAULTS.rimapMaxQueue)
+    .option('--rimap-spare-connections <n>', 'rimap: connections per server kept greeted and ready (0 = none)', integer(0, 64), DEFAULTS.rimapSpareConnections)
     .option('--cache-stale-on-outage <seconds>', 'answer OK from a cached success this young while the backend is unavailable (needs -c)', integer(1))
     .option('--route <selector=backends>', 'send a service or realm to other backends: smtp=ldap, realm:example.org=rimap (repeatable)', collect, [])
     .option('--chain-continue-on <[link=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
@@ -60,7 +93,10 @@ export function daemonProgram(): Command {
     .option('--trusted-addr <addr[/bits]>', 'client address or block exempt from the failure penalty (repeatable)', collect, [])
     .option('--flush-cache', 'tell the saslauthd-ts serving -m DIR to empty its credential cache (sends SIGUSR1), then exit')
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
-    .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat));
+    .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
+    .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
+    .option('--syslog', `log to syslog (${DEFAULT_SYSLOG_SOCKET}, facility auth) instead of stderr`)
+    .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -71,10 +107,11 @@ function collect(value: string, previous: string[]): string[] {
 export function parseDaemonArgs(argv: readonly string[], program: Command = daemonProgram()): DaemonCommand {
   program.exitOverride().configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) });
   try {
-    program.parse(argv as string[], { from: 'user' });
+    program.parse(withConfigFile(argv), { from: 'user' });
   } catch (e) {
     const err = e as { code?: string; message: string };
     if (err.code === 'commander.helpDisplayed') throw e;
+    if (e instanceof EnvFileError) throw new UsageError(err.message);
     throw new UsageError(err.message.replace(/^error: /, ''));
   }
   if (program.args.length > 0) throw new UsageError(`unexpected argument '${program.args[0]}'`);
@@ -82,7 +119,10 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   if (o['flushCache']) return { kind: 'flush-cache', runDir: o['runDir'] as string };
   const mech = o['mech'] as string | undefined;
   if (o['version'] && !mech) return { kind: 'version', options: null };
-  if (!mech) throw new UsageError('no authentication mechanism specified (-a)');
+  if (!mech) {
+    const file = o['configFile'] as string | undefined;
+    throw new UsageError(file ? `no authentication mechanism specified (-a, or MECHANISMS in ${file})` : 'no authentication mechanism specified (-a)');
+  }
   const policy = parsePolicy(mech, o);
   const debug = Boolean(o['debug'] || o['verbose']);
   const options: DaemonOptions = {
@@ -113,7 +153,25 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     pamTimeoutMs: o['pamTimeout'] as number,
     pamFailDelayMs: o['pamFailDelay'] as number,
     pamQueue: o['pamQueue'] as number,
+    shutdownTimeoutMs: o['shutdownTimeout'] as number,
+    configFile: (o['configFile'] as string | undefined) ?? null,
+    syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
+    allowUids: o['allowUid'] as string[],
+    allowGids: o['allowGid'] as string[],
+    user: (o['user'] as string | undefined) ?? null,
+    group: (o['group'] as string | undefined) ?? null,
+    rimapStarttls: Boolean(o['rimapStarttls']),
+    rimapCa: (o['rimapCa'] as string | undefined) ?? null,
+    rimapInsecure: Boolean(o['rimapInsecure']),
+    rimapAuth: o['rimapAuth'] as DaemonOptions['rimapAuth'],
+    rimapTimeoutMs: o['rimapTimeout'] as number,
+    rimapConnectTimeoutMs: o['rimapConnectTimeout'] as number,
+    rimapReadTimeoutMs: o['rimapReadTimeout'] as number,
+    rimapMaxConnections: o['rimapMaxConnections'] as number,
+    rimapMaxQueue: o['rimapMaxQueue'] as number,
+    rimapSpareConnections: o['rimapSpareConnections'] as number,
   };
+  if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
   if (o['version']) return { kind: 'version', options };
   return { kind: 'run', options, check: Boolean(o['check']) };

@@ -1,53 +1,157 @@
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { type ComposedAuthenticator, buildAuthenticator } from '../auth/compose.js';
+import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
+import type { PrivilegeTarget } from '../auth/privilege.js';
 import { Crypt } from '../native/crypt.js';
-import { RequestHandler } from '../server/request-handler.js';
+import { peerCredentialsOf } from '../native/peercred.js';
+import { type AccessPolicy, admitter } from '../server/access.js';
+import { gidOf, uidOf } from '../server/ids.js';
+import { type HandlerOptions, RequestHandler } from '../server/request-handler.js';
 import { Server } from '../server/server.js';
+import { dropPrivileges, resolveTarget } from './privileges.js';
 import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
+import type { InheritedListener } from '../server/systemd.js';
 
-/** How long SIGTERM waits for requests in progress before cutting them (ms). */
-const SHUTDOWN_GRACE_MS = 10_000;
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
 
-/** Composes backend, handler, server and socket file; owns them all and closes them in order. */
+/** Options a reload cannot change: they shaped the listening socket or the process at start. */
+const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
+  'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
+  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'threads', 'logLevel', 'logFormat', 'syslogSocket',
+  'allowUids', 'allowGids', 'user', 'group',
+];
+
+const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
+  compatReplies: o.compatReplies,
+  realmConcat: o.realmConcat,
+  authTimeoutMs: o.authTimeoutMs,
+});
+
+/**
+ * Builds the authenticator for a set of options: the one place start-up and reload compose the
+ * backends, chains, routes, credential cache and failure penalty (src/auth/compose.ts). A SIGHUP
+ * thus gets a new, empty cache around the new backends, which is the flush a reload needs
+ * (passwords may have changed), and the old one is closed once its requests are done.
+ */
+async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<ComposedAuthenticator> {
+  if (options.mechanisms.length === 0) throw new Error('no authentication mechanism specified');
+  return compose(options, { crypt, log });
+}
+
+function resolveIds(values: readonly string[], flag: string, resolve: (v: string) => number): number[] {
+  return values.map((v) => {
+    try {
+      return resolve(v);
+    } catch (e) {
+      throw new Error(`${flag}: ${(e as Error).message}`);
+    }
+  });
+}
+
+/** Composes backend, handler, servers and socket files; owns them all and closes them in order. */
 export class Daemon {
-  #server: Server | null = null;
-  #socket: { path: string; ino: number } | null = null;
+  #servers: Server[] = [];
+  #sockets: { path: string; ino: number }[] = [];
+  #activated = false;
+  #options: DaemonOptions;
+  readonly #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
 
   private constructor(
-    readonly options: DaemonOptions,
-    readonly authenticator: ComposedAuthenticator,
+    options: DaemonOptions,
     readonly handler: RequestHandler,
+    private readonly crypt: Crypt,
     private readonly log: Logger,
-  ) {}
+    private readonly access: AccessPolicy,
+    private readonly dropTo: PrivilegeTarget | null,
+  ) {
+    this.#options = options;
+  }
 
   /** Builds the backend; throws (naming the problem) when it cannot work. Nothing is listening yet. */
   static async create(options: DaemonOptions, log: Logger): Promise<Daemon> {
     const crypt = new Crypt(options.threads);
-    if (options.mechanisms.length === 0) throw new Error('no authentication mechanism specified');
-    const authenticator = await buildAuthenticator(options, { crypt, log });
-    const handler = new RequestHandler(authenticator, options, log);
-    return new Daemon(options, authenticator, handler, log);
+    const access: AccessPolicy = {
+      allowUids: resolveIds(options.allowUids, '--allow-uid', uidOf),
+      allowGids: resolveIds(options.allowGids, '--allow-gid', gidOf),
+    };
+    const dropTo = options.user !== null ? resolveTarget(options.user, options.group) : null;
+    if (dropTo && process.getuid?.() !== 0) throw new Error(`--user ${dropTo.user} needs the daemon to start as root`);
+    const authenticator = await buildAuthenticator(options, crypt, log);
+    if (dropTo) {
+      const problem = authenticator.unprivilegedProblem
+        ? authenticator.unprivilegedProblem(dropTo)
+        : `-a ${authenticator.mech} needs root to work, so --user cannot be used with it`;
+      if (problem !== null) {
+        await authenticator.close();
+        throw new Error(`cannot drop privileges to ${dropTo.user}: ${problem}`);
+      }
+    }
+    const handler = new RequestHandler(authenticator, handlerOptions(options), log);
+    return new Daemon(options, handler, crypt, log, access, dropTo);
   }
 
-  /** Empties the credential cache (SIGUSR1; reload must call this or build a new authenticator). */
+  get options(): DaemonOptions {
+    return this.#options;
+  }
+
+  /** The backend answering new requests (a reload replaces it). */
+  get authenticator(): ComposedAuthenticator {
+    return this.handler.current as ComposedAuthenticator;
+  }
+
+  /** Empties the credential cache of the authenticator in force (SIGUSR1); returns the entries dropped. */
   flushCache(): number {
-    return (this.authenticator as Partial<ComposedAuthenticator>).flushCache?.() ?? 0;
+    return this.authenticator.flushCache();
   }
 
   get server(): Server | null {
-    return this.#server;
+    return this.#servers[0] ?? null;
   }
 
-  /** Binds `<runDir>/mux` and listens; resolves only once clients can connect. */
-  async listen(): Promise<string> {
-    const o = this.options;
+  get servers(): readonly Server[] {
+    return this.#servers;
+  }
+
+  /** True when the sockets came from the service manager (socket activation). */
+  get activated(): boolean {
+    return this.#activated;
+  }
+
+  #newServer(): Server {
+    const admit = admitter(this.access);
+    return new Server(
+      this.handler,
+      { ...this.#options, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS, peerCredentials: peerCredentialsOf, ...(admit ? { admit } : {}) },
+      this.log,
+    );
+  }
+
+  /**
+   * Listens on the sockets the service manager passed (socket activation), or else binds
+   * `<runDir>/mux` itself. Resolves only once clients can connect; returns the first socket
+   * (a path, or `fd N` for an inherited one).
+   */
+  async listen(inherited: readonly InheritedListener[] | null = null): Promise<string> {
+    const where = inherited && inherited.length > 0 ? (await this.#listenInherited(inherited))[0] as string : await this.#bind();
+    if (this.access.allowUids.length + this.access.allowGids.length > 0) {
+      this.log.info({ uids: this.access.allowUids, gids: this.access.allowGids }, 'serving only peers in --allow-uid/--allow-gid');
+    }
+    // Bound and secured: root is no longer needed (the socket file stays root's, so a later
+    // unprivileged unlink may fail; the next start removes the stale socket).
+    if (this.dropTo) {
+      dropPrivileges(this.dropTo);
+      this.log.info({ uid: this.dropTo.uid, gid: this.dropTo.gid }, `dropped privileges to ${this.dropTo.user}`);
+    }
+    return where;
+  }
+
+  async #bind(): Promise<string> {
+    const o = this.#options;
     const path = await prepareSocketFile(o, this.log);
-    const server = new Server(this.handler, { ...o, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS }, this.log);
+    const server = this.#newServer();
     // saslauthd binds under umask 077 and then opens the mode up; we do the same so there is no
     // window in which the socket has looser permissions than configured.
     const oldMask = process.umask(0o077);
@@ -56,18 +160,61 @@ export class Daemon {
     } finally {
       process.umask(oldMask);
     }
-    this.#server = server;
-    this.#socket = { path, ino: statSync(path).ino };
+    this.#servers.push(server);
+    this.#sockets.push({ path, ino: statSync(path).ino });
     secureSocketFile(path, o, this.log);
     this.log.info({ path, mech: this.authenticator.mech, threads: o.threads }, `listening on socket: ${path}`);
     return path;
   }
 
-  /** Stops accepting, answers requests in progress, removes the socket, closes the backend. Idempotent. */
+  /** The socket files belong to systemd: their path, mode and owner come from the .socket unit, and they stay on exit. */
+  async #listenInherited(inherited: readonly InheritedListener[]): Promise<string[]> {
+    this.#activated = true;
+    const where: string[] = [];
+    for (const l of inherited) {
+      const server = this.#newServer();
+      await server.listen({ fd: l.fd });
+      this.#servers.push(server);
+      const label = l.path ?? `fd ${l.fd}`;
+      where.push(label);
+      this.log.info({ fd: l.fd, name: l.name, mech: this.authenticator.mech, threads: this.#options.threads }, `listening on socket: ${label} (socket activation)`);
+    }
+    return where;
+  }
+
+  /**
+   * Applies new options without dropping a connection: builds a new backend first and, only if that
+   * works, swaps it in; requests already running finish on the old one, which is closed after them.
+   * Throws (and changes nothing) when the new configuration does not work. Returns the options
+   * that changed but need a restart.
+   */
+  async reload(next: DaemonOptions): Promise<string[]> {
+    if (this.#closing) throw new Error('shutting down');
+    const cur = this.#options;
+    const restartNeeded = RESTART_ONLY.filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    // Those keep their running values, so what #options says stays what is in force.
+    const effective = { ...next } as Record<string, unknown>;
+    for (const k of restartNeeded) effective[k] = cur[k];
+    const options = effective as unknown as DaemonOptions;
+    const fresh = await buildAuthenticator(options, this.crypt, this.log);
+    const old = this.handler.setAuthenticator(fresh);
+    this.handler.setOptions(handlerOptions(options));
+    this.#options = options;
+    const retired: Promise<void> = this.handler
+      .idle(old)
+      .then(() => old.close())
+      .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'closing the replaced backend failed'))
+      .finally(() => this.#retiring.delete(retired));
+    this.#retiring.add(retired);
+    return restartNeeded;
+  }
+
+  /** Stops accepting, answers requests in progress, removes our socket files, closes the backend. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#socket) removeSocketFile(this.#socket.path, this.#socket.ino);
-      await this.#server?.close(SHUTDOWN_GRACE_MS);
+      for (const s of this.#sockets) removeSocketFile(s.path, s.ino);
+      await Promise.all(this.#servers.map((s) => s.close(this.#options.shutdownTimeoutMs)));
+      await Promise.all([...this.#retiring]);
       await this.authenticator.close();
     })();
     return this.#closing;

@@ -28,3 +28,10 @@ export function oneOf<T extends string>(choices: readonly T[]) {
     return value as T;
   };
 }
+
+/** Comma-separated values; repeating the flag adds to the list. */
+export function list(value: string, previous: string[]): string[] {
+  const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  if (items.length === 0) throw new InvalidArgumentError(`'${value}' names nothing.`);
+  return [...previous, ...items];
+}

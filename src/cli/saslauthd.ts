@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { MECHANISMS } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
 import { describeComposition } from '../auth/compose.js';
+import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
 import { UsageError, parseDaemonArgs } from './daemon-args.js';
@@ -31,17 +32,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
   // at the pool's first use, which has not happened yet.
   process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.threads + 4));
-  const log = createLogger({ level: o.logLevel, format: o.logFormat });
+  const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
+  const notifier = ServiceNotifier.fromEnv(log);
 
+  let inherited: InheritedListener[] | null;
+  try {
+    inherited = inheritedListeners();
+  } catch (e) {
+    return startupFailure(log, notifier, (e as Error).message);
+  }
   let daemon: Daemon;
   try {
     daemon = await Daemon.create(o, log);
     onFlush = () => {
       const n = daemon.flushCache();
-      log.info({ signal: 'SIGUSR1', entries: n }, o.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
+      log.info({ signal: 'SIGUSR1', entries: n }, daemon.options.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
     };
   } catch (e) {
-    return startupFailure(log, `failed to initialize mechanism ${o.mechanisms.join(',')}: ${(e as Error).message}`);
+    return startupFailure(log, notifier, `failed to initialize mechanism ${o.mechanisms.join(',')}: ${(e as Error).message}`);
   }
   if (cmd.check) {
     for (const line of daemon.authenticator.describe()) process.stdout.write(`${line}\n`);
@@ -50,28 +58,98 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
-    await daemon.listen();
+    await daemon.listen(inherited);
   } catch (e) {
     await daemon.authenticator.close();
-    return startupFailure(log, (e as Error).message);
+    return startupFailure(log, notifier, (e as Error).message);
   }
+  const status = (): string => statusLine(daemon);
+  // READY=1 only now: every listener accepts connections.
+  notifier.ready(status());
+  notifier.start(status);
+
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string): void => {
+      // A second SIGTERM (an impatient admin, a supervisor retrying) must not kill the drain midway.
+      if (stopping) {
+        log.info({ signal }, 'already shutting down');
+        return;
+      }
+      stopping = true;
       log.info({ signal }, 'shutting down: finishing requests in progress');
+      notifier.stopping(`shutting down: ${daemon.handler.stats.inFlight} request(s) in progress`);
       void daemon.close().then(() => {
         log.info(`master exited: ${process.pid}`);
+        notifier.close();
         resolve(0);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    // saslauthd ignores SIGHUP; so do we until reload exists, rather than dying on it.
-    process.on('SIGHUP', () => log.info('SIGHUP received; reload is not supported yet, ignoring'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reloader(argv, daemon, log, notifier, status));
   });
 }
 
-function startupFailure(log: Logger, message: string): number {
+/**
+ * SIGHUP: parse the command line again (which re-reads --config-file) and rebuild the backend
+ * (re-reading saslauthd.conf, passwd and shadow). A configuration that does not work is refused
+ * and the running one stays. A SIGHUP during a reload runs one more reload after it.
+ */
+function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier: ServiceNotifier, status: () => string): () => void {
+  let running = false;
+  let again = false;
+  const once = async (): Promise<void> => {
+    log.info({ signal: 'SIGHUP' }, 'reloading configuration');
+    notifier.reloading();
+    try {
+      let cmd;
+      try {
+        cmd = parseDaemonArgs(argv);
+      } catch (e) {
+        throw new Error(`bad configuration: ${(e as Error).message}`);
+      }
+      if (cmd.kind !== 'run') throw new Error('bad configuration: not a daemon command line');
+      const restartNeeded = await daemon.reload(cmd.options);
+      if (restartNeeded.length > 0) {
+        log.warn({ options: restartNeeded }, `reload: ${restartNeeded.join(', ')} changed; socket and process settings take effect only after a restart`);
+      }
+      log.info({ mech: daemon.authenticator.mech }, 'configuration reloaded');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, `reload refused, keeping the running configuration: ${(e as Error).message}`);
+    } finally {
+      notifier.ready(status());
+    }
+  };
+  return () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void (async () => {
+      do {
+        again = false;
+        await once();
+      } while (again);
+      running = false;
+    })();
+  };
+}
+
+function statusLine(daemon: Daemon): string {
+  const s = daemon.handler.stats;
+  let open = 0;
+  for (const srv of daemon.servers) open += srv.connectionCount;
+  return `${daemon.authenticator.mech}: ${s.ok} ok, ${s.rejected} rejected, ${s.unavailable} unavailable, ${s.malformed} malformed; ` +
+    `${s.inFlight} in progress, ${open} connection(s) open on ${daemon.servers.length} socket(s)`;
+}
+
+function startupFailure(log: Logger, notifier: ServiceNotifier, message: string): number {
   log.fatal(message);
   process.stderr.write(`saslauthd-ts: ${message}\n`);
+  // Tells systemd why, rather than only "exited with 1".
+  notifier.notify(`STATUS=failed: ${message.replace(/\n/g, ' ')}\nERRNO=22`);
+  notifier.close();
   return 1;
 }

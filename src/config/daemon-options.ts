@@ -64,6 +64,40 @@ export interface DaemonOptions {
   readonly pamFailDelayMs: number;
   /** `--pam-queue`: requests that may wait for a free PAM helper; more are answered NO at once (Default: 1024). */
   readonly pamQueue: number;
+  /** Milliseconds SIGTERM waits for requests in progress before cutting them (Default: 10000). */
+  readonly shutdownTimeoutMs: number;
+  /** `--config-file`: Debian-style variables file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS) read at start and on SIGHUP (Default: none). */
+  readonly configFile: string | null;
+  /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
+  readonly syslogSocket: string | null;
+  /** `--allow-uid`: users (names or numbers) whose connections are served; others are refused before reading (Default: none = everyone). */
+  readonly allowUids: readonly string[];
+  /** `--allow-gid`: groups (names or numbers, primary or supplementary) whose connections are served (Default: none = everyone). */
+  readonly allowGids: readonly string[];
+  /** `--user`: drop root to this user once the socket is bound (Default: null = keep running as started). */
+  readonly user: string | null;
+  /** `--group`: group for the drop (Default: the user's primary group). */
+  readonly group: string | null;
+  /** `--rimap-starttls`: upgrade plaintext rimap connections with STARTTLS (Default: false). */
+  readonly rimapStarttls: boolean;
+  /** `--rimap-ca`: PEM file of CAs trusted for the IMAP server (Default: Node's roots + the system bundle). */
+  readonly rimapCa: string | null;
+  /** `--rimap-insecure`: do not verify the IMAP server's certificate (Default: false). */
+  readonly rimapInsecure: boolean;
+  /** `--rimap-auth`: auto (AUTHENTICATE PLAIN when offered, else LOGIN), plain or login (Default: auto). */
+  readonly rimapAuth: 'auto' | 'plain' | 'login';
+  /** `--rimap-timeout`: milliseconds for one whole rimap check, every server included (Default: 15000). */
+  readonly rimapTimeoutMs: number;
+  /** `--rimap-connect-timeout`: milliseconds for one connect (Default: 5000). */
+  readonly rimapConnectTimeoutMs: number;
+  /** `--rimap-read-timeout`: milliseconds one read from the IMAP server may wait (Default: 10000). */
+  readonly rimapReadTimeoutMs: number;
+  /** `--rimap-max-connections`: connections open at once to each IMAP server (Default: 16). */
+  readonly rimapMaxConnections: number;
+  /** `--rimap-max-queue`: requests waiting for a connection slot, per server (Default: 1024). */
+  readonly rimapMaxQueue: number;
+  /** `--rimap-spare-connections`: connections per server kept connected and greeted for the next request (Default: 2). */
+  readonly rimapSpareConnections: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -101,4 +135,21 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   pamTimeoutMs: 10000,
   pamFailDelayMs: 2000,
   pamQueue: 1024,
+  shutdownTimeoutMs: 10000,
+  configFile: null,
+  syslogSocket: null,
+  allowUids: [],
+  allowGids: [],
+  user: null,
+  group: null,
+  rimapStarttls: false,
+  rimapCa: null,
+  rimapInsecure: false,
+  rimapAuth: 'auto',
+  rimapTimeoutMs: 15000,
+  rimapConnectTimeoutMs: 5000,
+  rimapReadTimeoutMs: 10000,
+  rimapMaxConnections: 16,
+  rimapMaxQueue: 1024,
+  rimapSpareConnections: 2,
 };

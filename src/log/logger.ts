@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -10,6 +11,8 @@ export interface LoggerOptions {
   readonly format: LogFormat;
   /** Where lines go (Default: stderr). */
   readonly destination?: DestinationStream;
+  /** `--syslog`: send every record to this syslog socket (facility auth) instead (Default: none). */
+  readonly syslogSocket?: string | null;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -45,6 +48,12 @@ function textStream(out: DestinationStream): DestinationStream {
 export const REDACT_PATHS = ['password', '*.password', 'hash', '*.hash', 'secret', '*.secret', 'bindPassword', '*.bindPassword'];
 
 export function createLogger(opts: LoggerOptions): Logger {
+  if (opts.syslogSocket) {
+    return pino(
+      { level: opts.level, base: null, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[secret]' } },
+      syslogStream({ socket: opts.syslogSocket }),
+    );
+  }
   const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
   return pino(
     {

@@ -7,6 +7,12 @@ export interface NativeBinding {
   hash(password: Buffer, setting: string): Promise<string | null>;
   gensalt(prefix: string, rounds: number): string | null;
   getpwnam(name: string): Promise<PasswdLookup>;
+  /** One datagram to an AF_UNIX address given as sun_path bytes (leading NUL: abstract); 0 or -errno. */
+  sendUnixDatagram(address: Buffer, data: Buffer): number;
+  /** Family, type and bound path (`@name` if abstract) of a socket descriptor; also sets FD_CLOEXEC on it. */
+  inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
+  /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number; groups: number[] };
 }
 
 /** What getpwnam_r(3) found through NSS. `errno`/`error` are set only for a real lookup failure. */

@@ -8,8 +8,10 @@ export class Crypt {
   constructor(
     /** Hashes allowed to run at once; follows `-n` (Default: 5). */
     concurrency = 5,
+    /** Hashes allowed to wait for a slot; more fail at once with PoolFullError (Default: WorkPool's 4096). */
+    maxQueue?: number,
   ) {
-    this.pool = new WorkPool(concurrency);
+    this.pool = new WorkPool(concurrency, maxQueue);
   }
 
   /**

@@ -17,7 +17,8 @@ export interface HandlerOptions {
 /** Who is asking: for log lines. */
 export interface ConnectionInfo {
   readonly id: number;
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number } | undefined;
+  /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
+  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
 }
 
 const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
@@ -27,9 +28,13 @@ const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
  * and returns the reply text. Never throws: an authenticator that throws is a NO, logged.
  */
 export class RequestHandler {
+  readonly #stats = { ok: 0, rejected: 0, unavailable: 0, malformed: 0 };
+  /** Requests in progress per authenticator, so a replaced one is closed only once it is idle. */
+  readonly #inFlight = new Map<Authenticator, { count: number; idle: (() => void)[] }>();
+
   constructor(
     private authenticator: Authenticator,
-    private readonly options: HandlerOptions,
+    private options: HandlerOptions,
     private readonly log: Logger,
   ) {}
 
@@ -40,6 +45,43 @@ export class RequestHandler {
     return old;
   }
 
+  /** Swaps -r, --compat-replies and --auth-timeout (reload); applies to requests that start later. */
+  setOptions(o: HandlerOptions): void {
+    this.options = o;
+  }
+
+  get current(): Authenticator {
+    return this.authenticator;
+  }
+
+  /** Resolves once no request is using `a` any more (after setAuthenticator replaced it). */
+  idle(a: Authenticator): Promise<void> {
+    const f = this.#inFlight.get(a);
+    if (!f) return Promise.resolve();
+    return new Promise((resolve) => f.idle.push(resolve));
+  }
+
+  /** Verdicts so far and requests being decided now (for STATUS= and logs). */
+  get stats(): Readonly<{ ok: number; rejected: number; unavailable: number; malformed: number; inFlight: number }> {
+    let inFlight = 0;
+    for (const f of this.#inFlight.values()) inFlight += f.count;
+    return { ...this.#stats, inFlight };
+  }
+
+  #enter(a: Authenticator): void {
+    const f = this.#inFlight.get(a);
+    if (f) f.count++;
+    else this.#inFlight.set(a, { count: 1, idle: [] });
+  }
+
+  #leave(a: Authenticator): void {
+    const f = this.#inFlight.get(a);
+    if (!f) return;
+    if (--f.count > 0) return;
+    this.#inFlight.delete(a);
+    for (const resolve of f.idle) resolve();
+  }
+
   get mech(): string {
     return this.authenticator.mech;
   }
@@ -47,6 +89,7 @@ export class RequestHandler {
   async handle(raw: RawRequest, conn: ConnectionInfo, signal: AbortSignal): Promise<string> {
     const v = validateRequest(raw);
     if (!v.ok) {
+      this.#stats.malformed++;
       this.log.error({ conn: conn.id, field: v.field, reason: v.reason }, `rejected malformed request: ${v.reason} in ${v.field}`);
       return protocolReply(v.reason, this.options.compatReplies);
     }
@@ -56,14 +99,20 @@ export class RequestHandler {
     const req: AuthRequest = { login, password, service: r.service, realm: r.realm, clientAddr: r.clientAddr };
     const authenticator = this.authenticator;
     const started = performance.now();
+    this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.mech }, 'authenticating');
+    this.#enter(authenticator);
     let outcome: Outcome;
     try {
       outcome = await this.#withDeadline(authenticator, req, signal);
     } catch (e) {
-      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+      outcome = (e as { code?: unknown }).code === 'POOL_FULL'
+        ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
+        : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
       password.wipe();
+      this.#leave(authenticator);
     }
+    this.#stats[outcome.kind]++;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
     this.#logOutcome(conn, req, authenticator.mech, outcome, ms);
     return replyText(outcome, this.options.compatReplies);

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOurs } from '../helpers/daemon.js';
+import { startOurs, waitForOutput } from '../helpers/daemon.js';
 import { DAEMON_BIN } from '../helpers/paths.js';
 import { must, run } from '../helpers/run.js';
 import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
@@ -64,6 +64,7 @@ describe('socket file handling', () => {
     const parent = mkdtempSync('/tmp/sat-cli-');
     const dir = join(parent, 'saslauthd');
     const d = await startOurs(['-a', 'shadow'], { dir });
+    await waitForOutput(d, 'listening on socket');
     const st = statSync(dir);
     expect((st.mode & 0o7777).toString(8)).toBe('710');
     expect(st.uid).toBe(0);
@@ -82,6 +83,8 @@ describe('socket file handling', () => {
     const dir = mkdtempSync('/tmp/sat-cli-');
     await must('chmod', ['0755', dir]);
     const open = await startOurs(['-a', 'shadow'], { dir });
+    // The warning is logged just after listen(), so it may trail the socket becoming connectable.
+    await waitForOutput(open, 'listening on socket');
     expect(open.output()).toContain('SECURITY: every local user can connect to');
     await open.stop();
     rmSync(dir, { recursive: true });

@@ -86,6 +86,15 @@ export async function startProcess(cmd: string, args: readonly string[], opts: S
   };
 }
 
+/** Waits until the daemon's output contains `text` (log lines written after listen() returned). */
+export async function waitForOutput(d: RunningDaemon, text: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!d.output().includes(text)) {
+    if (Date.now() > until) throw new Error(`daemon output never contained ${JSON.stringify(text)}:\n${d.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Our daemon: `saslauthd-ts <args> -m <tmpdir>`. Adds `--fail-delay 0` unless `args` set a delay:
  * the 2 s default on every NO (and the penalty) is for production, and only tests about the delay

@@ -3,6 +3,8 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCrypt(env, exports);
   InitGetpwent(env, exports);
+  InitDgram(env, exports);
+  InitPeerCred(env, exports);
   return exports;
 }
 

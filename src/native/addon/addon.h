@@ -4,3 +4,5 @@
 
 void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitGetpwent(Napi::Env env, Napi::Object exports);
+void InitDgram(Napi::Env env, Napi::Object exports);
+void InitPeerCred(Napi::Env env, Napi::Object exports);

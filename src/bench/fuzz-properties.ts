@@ -1,0 +1,359 @@
+/**
+ * Property-based fuzz targets for everything that parses untrusted bytes or files: the request and
+ * reply codec, request validation, and the passwd/shadow readers. The normal test suite runs each
+ * property a few hundred times (test/bench/fuzz-properties.test.ts); `npm run fuzz` runs them for
+ * as long as asked. Each property states what "right" means with an independent model, so a wrong
+ * parse fails, not only a crash. Add new readers (saslauthd.conf…) to FUZZ_TARGETS.
+ */
+import fc from 'fast-check';
+import { parsePasswd, parseShadow } from '../auth/shadow-parser.js';
+import {
+  type DecodeResult,
+  MAX_FIELD_BYTES,
+  MAX_REPLY_BYTES,
+  type RawRequest,
+  ReplyDecoder,
+  RequestDecoder,
+  encodeReply,
+  encodeRequest,
+  validateRequest,
+} from '../protocol/index.js';
+
+export interface FuzzTarget {
+  readonly name: string;
+  readonly property: fc.IRawProperty<unknown[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generators
+
+/** A field that saslauthd would accept: 0..256 bytes, biased towards the edges. */
+const field = fc.oneof(
+  fc.uint8Array({ minLength: 0, maxLength: 16 }),
+  fc.uint8Array({ minLength: MAX_FIELD_BYTES - 2, maxLength: MAX_FIELD_BYTES }),
+  fc.uint8Array({ minLength: 0, maxLength: MAX_FIELD_BYTES }),
+);
+
+/** Bytes that look like a request often enough to reach every branch of the decoder. */
+const requestish = fc.oneof(
+  fc.uint8Array({ minLength: 0, maxLength: 64 }),
+  fc.array(field, { minLength: 0, maxLength: 6 }).map((fs) => new Uint8Array(encodeRequest(fs))),
+  // valid framing, then random damage: a byte flipped, bytes cut off, junk appended
+  fc
+    .tuple(fc.array(field, { minLength: 3, maxLength: 5 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 8 }), fc.nat())
+    .map(([fs, at, byte, tail, cut]) => {
+      const b = Buffer.concat([encodeRequest(fs), tail]);
+      if (b.length > 0) b[at % b.length] = byte;
+      return new Uint8Array(b.subarray(0, b.length - (cut % Math.max(1, Math.min(4, b.length)))));
+    }),
+  // a length prefix over the limit in any of the first five positions
+  fc
+    .tuple(fc.array(field, { minLength: 0, maxLength: 4 }), fc.integer({ min: MAX_FIELD_BYTES + 1, max: 0xffff }), fc.uint8Array({ maxLength: 32 }))
+    .map(([fs, len, rest]) => {
+      const p = Buffer.alloc(2);
+      p.writeUInt16BE(len, 0);
+      return new Uint8Array(Buffer.concat([encodeRequest(fs), p, rest]));
+    }),
+);
+
+/** Cut points for splitting `len` bytes into chunks (including empty chunks). */
+const cuts = fc.array(fc.nat(), { maxLength: 12 });
+
+function split(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
+  const at = points.map((p) => (bytes.length === 0 ? 0 : p % (bytes.length + 1))).sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of at) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Independent model of the request framing, written from the reference (§1) and not from the decoder
+
+type Model =
+  | { kind: 'need-more' }
+  | { kind: 'too-long'; index: number; length: number }
+  | { kind: 'request'; fields: Buffer[]; clientAddr: Buffer | null; realmEnd: number };
+
+/** What the decoder must report once all of `b` has arrived and no more bytes are coming. */
+function model(b: Buffer): Model {
+  let off = 0;
+  const fields: Buffer[] = [];
+  for (let i = 0; i < 4; i++) {
+    if (b.length - off < 2) return { kind: 'need-more' };
+    const len = b.readUInt16BE(off);
+    if (len > MAX_FIELD_BYTES) return { kind: 'too-long', index: i, length: len };
+    if (b.length - off - 2 < len) return { kind: 'need-more' };
+    fields.push(b.subarray(off + 2, off + 2 + len));
+    off += 2 + len;
+  }
+  if (b.length - off >= 2) {
+    const len = b.readUInt16BE(off);
+    if (len <= MAX_FIELD_BYTES && b.length - off - 2 >= len) {
+      return { kind: 'request', fields, clientAddr: b.subarray(off + 2, off + 2 + len), realmEnd: off };
+    }
+  }
+  return { kind: 'request', fields, clientAddr: null, realmEnd: off };
+}
+
+/**
+ * The one place where chunking may change the answer, by design (reference §1.3): when the bytes
+ * received so far end exactly after the realm, the request is answered as v4 at once, because a v4
+ * client never sends more and must not be kept waiting. A fifth field in a later chunk is then
+ * ignored, never misread.
+ */
+function modelForChunks(b: Buffer, chunks: readonly Uint8Array[]): Model {
+  const m = model(b);
+  if (m.kind !== 'request' || m.clientAddr === null) return m;
+  let seen = 0;
+  for (const c of chunks) {
+    seen += c.length;
+    if (seen === m.realmEnd) return { ...m, clientAddr: null };
+  }
+  return m;
+}
+
+/** Feeds chunks as the connection does: push each, then settle at EOF if still undecided. */
+function decode(chunks: readonly Uint8Array[]): DecodeResult {
+  const d = new RequestDecoder();
+  let r: DecodeResult = { kind: 'need-more' };
+  for (const c of chunks) {
+    r = d.push(c);
+    if (r.kind === 'request' || r.kind === 'too-long') break;
+  }
+  if (r.kind === 'need-more' || r.kind === 'maybe-fifth') r = d.settle();
+  return r;
+}
+
+function fieldsOf(r: RawRequest): Buffer[] {
+  return [r.login, r.password, r.service, r.realm];
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function sameAsModel(r: DecodeResult, m: Model, bytes: Buffer): void {
+  if (r.kind !== m.kind) fail(`decoder said ${r.kind}, model ${m.kind}`);
+  if (r.kind === 'too-long' && m.kind === 'too-long') {
+    if (r.length !== m.length) fail(`too-long length ${r.length} vs ${m.length}`);
+  }
+  if (r.kind === 'request' && m.kind === 'request') {
+    const got = fieldsOf(r.request);
+    got.forEach((f, i) => {
+      if (!f.equals(m.fields[i]!)) fail(`field ${i} differs`);
+    });
+    const a = r.request.clientAddr;
+    if ((a === null) !== (m.clientAddr === null) || (a !== null && !a.equals(m.clientAddr!))) fail('client address differs');
+    // No request is invented: the exact framing of what was decoded is a prefix of what was sent.
+    const framed = encodeRequest(a === null ? got : [...got, a]);
+    if (!bytes.subarray(0, framed.length).equals(framed)) fail('decoded request is not a prefix of the input');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Targets
+
+const decoderMatchesModel = fc.property(requestish, cuts, (u8, points) => {
+  const bytes = Buffer.from(u8);
+  const whole = decode([bytes]);
+  sameAsModel(whole, model(bytes), bytes);
+  const chunks = split(bytes, points);
+  sameAsModel(decode(chunks), modelForChunks(bytes, chunks), bytes);
+});
+
+const decoderRoundTrip = fc.property(
+  fc.array(field, { minLength: 4, maxLength: 5 }),
+  cuts,
+  (fs, points) => {
+    const bytes = encodeRequest(fs);
+    const chunks = split(bytes, points);
+    const r = decode(chunks);
+    const m = modelForChunks(bytes, chunks);
+    if (r.kind !== 'request') fail(`valid request decoded as ${r.kind}`);
+    const got = fieldsOf(r.request);
+    fs.slice(0, 4).forEach((f, i) => {
+      if (!Buffer.from(f).equals(got[i]!)) fail(`field ${i} changed`);
+    });
+    const addr = r.request.clientAddr;
+    const fifth = m.kind === 'request' && m.clientAddr !== null;
+    if (fifth ? addr === null || !addr.equals(Buffer.from(fs[4]!)) : addr !== null) fail('fifth field wrong');
+  },
+);
+
+const decoderRandomBytes = fc.property(fc.uint8Array({ maxLength: 2048 }), cuts, (u8, points) => {
+  const bytes = Buffer.from(u8);
+  const chunks = split(bytes, points);
+  sameAsModel(decode(chunks), modelForChunks(bytes, chunks), bytes);
+});
+
+/** What a client must conclude from the daemon's bytes, by the spec. */
+function replyModel(b: Buffer): { kind: 'need-more' } | { kind: 'bad-length'; length: number } | { kind: 'reply'; text: string } {
+  if (b.length < 2) return { kind: 'need-more' };
+  const len = b.readUInt16BE(0);
+  if (len < 2) return { kind: 'bad-length', length: len };
+  if (b.length < 2 + len) return { kind: 'need-more' };
+  return { kind: 'reply', text: b.subarray(2, 2 + len).toString('latin1') };
+}
+
+const replyDecoder = fc.property(
+  fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.string({ unit: 'binary-ascii', minLength: 0, maxLength: 80 }).map((t) => {
+      const body = Buffer.from(t.replace(/[\0\r\n]/g, ''), 'latin1');
+      const p = Buffer.alloc(2);
+      p.writeUInt16BE(body.length, 0);
+      return new Uint8Array(Buffer.concat([p, body]));
+    }),
+  ),
+  cuts,
+  (u8, points) => {
+    const bytes = Buffer.from(u8);
+    const d = new ReplyDecoder();
+    let r: ReturnType<ReplyDecoder['push']> = { kind: 'need-more' };
+    for (const c of split(bytes, points)) {
+      r = d.push(c);
+      if (r.kind !== 'need-more') break;
+    }
+    const m = replyModel(bytes);
+    if (r.kind !== m.kind) fail(`reply decoder said ${r.kind}, model ${m.kind}`);
+    if (r.kind === 'reply' && m.kind === 'reply' && r.text !== m.text) fail('reply text differs');
+    if (r.kind === 'bad-length' && m.kind === 'bad-length' && r.length !== m.length) fail('bad length differs');
+  },
+);
+
+const replyRoundTrip = fc.property(fc.string({ unit: 'binary-ascii', minLength: 2, maxLength: MAX_REPLY_BYTES }), cuts, (t, points) => {
+  const text = t.replace(/[\0\r\n]/g, 'x');
+  const bytes = encodeReply(text);
+  const d = new ReplyDecoder();
+  let r: ReturnType<ReplyDecoder['push']> = { kind: 'need-more' };
+  for (const c of split(bytes, points)) r = d.push(c);
+  if (r.kind !== 'reply' || r.text !== text) fail('reply did not round-trip');
+});
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+function isUtf8(b: Buffer): boolean {
+  try {
+    strictUtf8.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const validation = fc.property(
+  fc.array(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 12 }),
+      fc.string({ unit: 'binary', maxLength: 12 }).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
+    ),
+    { minLength: 5, maxLength: 5 },
+  ),
+  fc.boolean(),
+  (fs, v5) => {
+    const b = fs.map((f) => Buffer.from(f));
+    const raw: RawRequest = { login: b[0]!, password: b[1]!, service: b[2]!, realm: b[3]!, clientAddr: v5 ? b[4]! : null };
+    const v = validateRequest(raw);
+    const texts = [raw.login, raw.service, raw.realm, ...(raw.clientAddr ? [raw.clientAddr] : [])];
+    const shouldFail =
+      raw.login.length === 0 || raw.password.length === 0 || raw.password.includes(0) ||
+      texts.some((t) => t.includes(0) || !isUtf8(t));
+    if (v.ok === shouldFail) fail(`validation ${v.ok ? 'accepted' : 'refused'} ${JSON.stringify(b.map((x) => x.toString('hex')))}`);
+    if (v.ok) {
+      // No wrong parse: the text we hand on is exactly the bytes that were sent.
+      const r = v.request;
+      if (!Buffer.from(r.login, 'utf8').equals(raw.login)) fail('login changed');
+      if (!Buffer.from(r.service, 'utf8').equals(raw.service)) fail('service changed');
+      if (!Buffer.from(r.realm, 'utf8').equals(raw.realm)) fail('realm changed');
+      if (!r.password.equals(raw.password)) fail('password changed');
+      if ((r.clientAddr === null) !== (raw.clientAddr === null)) fail('client address presence changed');
+      if (r.clientAddr !== null && !Buffer.from(r.clientAddr, 'utf8').equals(raw.clientAddr!)) fail('client address changed');
+    }
+  },
+);
+
+// --- passwd / shadow -------------------------------------------------------------------------------
+
+const name = fc.stringMatching(/^[a-z_][a-z0-9_-]{0,12}$/);
+const days = fc.oneof(fc.constant(''), fc.integer({ min: 0, max: 40000 }).map(String), fc.constant('-1'));
+const hash = fc.oneof(
+  fc.constantFrom('*', '!', '!*', '', '*NP*', 'x'),
+  fc.stringMatching(/^\$(y|6|5|1|2b)\$[./A-Za-z0-9$]{4,60}$/),
+  fc.stringMatching(/^![./A-Za-z0-9$]{13,40}$/),
+);
+const shadowLine = fc.tuple(name, hash, days, days, days, days, days, days).map((f) => `${f.join(':')}:`);
+const passwdLine = fc
+  .tuple(name, fc.constantFrom('x', '*', ''), fc.nat(70000), fc.nat(70000), fc.stringMatching(/^[A-Za-z ,]{0,10}$/), fc.constantFrom('/home/u', '/'), fc.constantFrom('/bin/sh', '/usr/sbin/nologin'))
+  .map((f) => f.join(':'));
+const junkLine = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace(/\n/g, '')),
+  fc.constantFrom('#comment', '+', '-nis', '', ':::::::::', 'a:b', 'root:x:0:0:root:/root:/bin/bash:extra'),
+);
+
+/** Splits into whole lines exactly as a file reader must: only newline-terminated lines count. */
+function wholeLines(text: string): string[] {
+  const parts = text.split('\n');
+  parts.pop();
+  return parts;
+}
+
+function fileProperty(kind: 'shadow' | 'passwd'): fc.IRawProperty<unknown[]> {
+  const good = kind === 'shadow' ? shadowLine : passwdLine;
+  const width = kind === 'shadow' ? 9 : 7;
+  return fc.property(
+    fc.array(fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: junkLine }), { maxLength: 30 }),
+    fc.nat(),
+    (lines, cut) => {
+      const full = lines.map((l) => `${l}\n`).join('');
+      // A file caught mid-write is any prefix of it.
+      const text = full.slice(0, cut % (full.length + 1));
+      const parsed = kind === 'shadow' ? parseShadow(text) : parsePasswd(text);
+      const byName = new Map<string, string>();
+      for (const l of wholeLines(text)) {
+        const f = l.split(':');
+        if (f.length !== width || f[0] === '' || /^[#+-]/.test(l)) continue;
+        if (!byName.has(f[0]!)) byName.set(f[0]!, l);
+      }
+      for (const [user, e] of parsed.entries) {
+        // Every entry comes from one whole line of the file, first occurrence of the name.
+        const line = byName.get(user) ?? fail(`entry ${JSON.stringify(user)} has no whole line in the input`);
+        const f = line.split(':');
+        if ('hash' in e) {
+          if (e.hash !== f[1]) fail('hash differs from its line');
+          const num = (s: string): number | null => (s === '' || s === '-1' ? null : Number(s));
+          const want = [num(f[2]!), num(f[3]!), num(f[4]!), num(f[5]!), num(f[6]!), num(f[7]!)];
+          const got = [e.lastChange, e.minDays, e.maxDays, e.warnDays, e.inactiveDays, e.expireDay];
+          if (JSON.stringify(want) !== JSON.stringify(got)) fail(`ageing ${JSON.stringify(got)} differs from its line ${JSON.stringify(want)}`);
+        } else {
+          if (e.passwd !== f[1] || e.uid !== Number(f[2]) || e.gid !== Number(f[3]) || e.dir !== f[5] || e.shell !== f[6]) {
+            fail('passwd entry differs from its line');
+          }
+        }
+      }
+      // A well-formed whole line is never lost (its name is unique and first).
+      for (const l of wholeLines(text)) {
+        const f = l.split(':');
+        if (f.length !== width || /^[#+-]/.test(l) || f[0] === '') continue;
+        const wellFormed = kind === 'shadow'
+          ? f.slice(2, 8).every((d) => d === '' || /^\d{1,9}$/.test(d) || d === '-1')
+          : /^\d{1,10}$/.test(f[2]!) && /^\d{1,10}$/.test(f[3]!);
+        if (wellFormed && byName.get(f[0]!) === l && !parsed.entries.has(f[0]!)) fail(`well-formed line for ${f[0]} was dropped`);
+      }
+    },
+  );
+}
+
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  { name: 'request decoder vs model (request-like bytes, any chunking)', property: decoderMatchesModel },
+  { name: 'request decoder vs model (random bytes, any chunking)', property: decoderRandomBytes },
+  { name: 'request decoder round trip (valid v4/v5, any chunking)', property: decoderRoundTrip },
+  { name: 'reply decoder vs model', property: replyDecoder },
+  { name: 'reply encode/decode round trip', property: replyRoundTrip },
+  { name: 'validateRequest: accepts exactly the valid requests, text unchanged', property: validation },
+  { name: 'shadow parser: truncated/damaged files yield only true entries', property: fileProperty('shadow') },
+  { name: 'passwd parser: truncated/damaged files yield only true entries', property: fileProperty('passwd') },
+];

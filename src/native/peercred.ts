@@ -1,0 +1,26 @@
+import type { Socket } from 'node:net';
+import { native } from './binding.js';
+
+/** Who connected, as the kernel recorded it at connect() time. */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  /** Primary group. */
+  readonly gid: number;
+  /** Supplementary groups (SO_PEERGROUPS); empty on kernels without it. */
+  readonly groups: readonly number[];
+}
+
+/**
+ * SO_PEERCRED of an accepted UNIX socket, or undefined when it cannot be read (no fd, not a UNIX
+ * socket). Node exposes the descriptor only on the internal handle; that is the one place we touch it.
+ */
+export function peerCredentialsOf(socket: Socket): PeerCredentials | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    return native.peerCredentials(fd);
+  } catch {
+    return undefined;
+  }
+}
