@@ -44,8 +44,9 @@ describe('buildAuthenticator (real shadow backends)', () => {
       expect(composed.cache?.snapshot().map((e) => e.key.split('\0')[0])).toEqual(['shadow', 'shadow:b']);
       expect(composed.flushCache()).toBe(2);
       expect(composed.describe()).toContain(`[shadow:b] shadow: passwd=${b.passwd} shadow=${b.shadow}`);
-      // A backend that does not say it can run without root is taken to need it.
-      expect(composed.unprivilegedProblem({})).toBe('-a shadow needs root to work, so --user cannot be used with it');
+      // --user asks every backend; the first that could not work unprivileged is named.
+      const nobody = { user: 'nobody', uid: 65534, gid: 65534, groups: [] };
+      expect(composed.unprivilegedProblem(nobody)).toMatch(new RegExp(`^shadow: -a shadow re-reads ${a.passwd} .* would fail after dropping to nobody: directory ${tmp} \\(mode 700\\) cannot be searched by nobody$`));
     } finally {
       await composed.close();
     }
