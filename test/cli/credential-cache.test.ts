@@ -71,6 +71,20 @@ describe('credential cache (-c), real daemon and testsaslauthd', () => {
     expect(d.proc.exitCode).toBeNull();
   });
 
+  it('a reload (SIGHUP) starts with an empty cache', async () => {
+    expect(await verdict(d.socket, U, 'second-pw')).toBe('OK');
+    expect(await verdict(d.socket, U, 'second-pw')).toBe('OK');
+    expect(last()).toMatchObject({ cached: true });
+    const reloads = () => jsonLines(d.output()).filter((r) => r['msg'] === 'configuration reloaded').length;
+    const before = reloads();
+    d.proc.kill('SIGHUP');
+    await eventually(() => reloads() > before, 'reload log line');
+    expect(await verdict(d.socket, U, 'second-pw')).toBe('OK');
+    expect(last()?.['cached']).toBeUndefined();
+    expect(await verdict(d.socket, U, 'second-pw')).toBe('OK');
+    expect(last()).toMatchObject({ cached: true });
+  });
+
   it('saslauthd-ts --flush-cache -m DIR signals the daemon on DIR/mux', async () => {
     expect(await verdict(d.socket, U, 'second-pw')).toBe('OK');
     expect(last()).toMatchObject({ cached: true });
