@@ -177,6 +177,21 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   return { kind: 'run', options, check: Boolean(o['check']) };
 }
 
+/** A --link-option value typed like the option's default: whole numbers and yes/no where those are expected. */
+function linkOptionValue(key: string, value: string, d: unknown): string | number | boolean {
+  if (typeof d === 'number') {
+    if (!/^\d+$/.test(value)) throw new Error(`--link-option: ${key} needs a whole number, got '${value}'`);
+    return Number(value);
+  }
+  if (typeof d === 'boolean') {
+    const v = value.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    throw new Error(`--link-option: ${key} needs yes or no, got '${value}'`);
+  }
+  return value;
+}
+
 type Policy = Pick<DaemonOptions, 'mechanisms' | 'routes' | 'chainContinueOn' | 'linkOptions' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs'>;
 
 /** -a chains, routes, per-link settings and the defence flags; every link name is checked here. */
@@ -201,16 +216,18 @@ function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
     if (link !== '*' && !links.has(link)) throw new UsageError(`--chain-continue-on: '${link}' is not a backend named in -a or --route`);
     chainContinueOn[link] = on;
   }
-  const linkOptions: Record<string, Record<string, string>> = {};
+  const linkOptions: Record<string, Record<string, string | number | boolean>> = {};
   for (const raw of o['linkOption'] as string[]) {
     const { link, key, value } = usage(() => parseLinkOption(raw));
     if (!links.has(link)) throw new UsageError(`--link-option: '${link}' is not a backend named in -a or --route`);
-    const field = key === 'o' ? 'mechOption' : camelOf(key);
-    const d = (DEFAULTS as Record<string, unknown>)[field];
-    if (!(field in DEFAULTS) || (typeof d !== 'string' && d !== null)) {
-      throw new UsageError(`--link-option: '${key}' is not a text option that can be set per backend (e.g. mech-option, passwd-file, shadow-file)`);
+    const camel = key === 'o' ? 'mechOption' : camelOf(key);
+    // The field behind a flag may carry its unit: --rimap-timeout is rimapTimeoutMs.
+    const field = [camel, `${camel}Ms`, `${camel}Sec`].find((f) => f in DEFAULTS);
+    const d = field === undefined ? undefined : (DEFAULTS as Record<string, unknown>)[field];
+    if (field === undefined || (typeof d !== 'string' && typeof d !== 'number' && typeof d !== 'boolean' && d !== null) || field === 'mechanisms') {
+      throw new UsageError(`--link-option: '${key}' is not an option that can be set per backend (e.g. mech-option, passwd-file, shadow-file)`);
     }
-    (linkOptions[link] ??= {})[field] = value;
+    (linkOptions[link] ??= {})[field] = usage(() => linkOptionValue(key, value, d));
   }
   return {
     mechanisms,

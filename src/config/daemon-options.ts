@@ -24,8 +24,8 @@ export interface DaemonOptions {
   readonly routes: readonly RouteSpec[];
   /** `--chain-continue-on`: per link name (or `*` for all) the outcomes that pass to the next link (Default: unknown, unavailable). */
   readonly chainContinueOn: Readonly<Record<string, readonly ContinueOn[]>>;
-  /** `--link-option`: per link name, DaemonOptions string fields overridden for that instance (Default: none). */
-  readonly linkOptions: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** `--link-option`: per link name, DaemonOptions fields overridden for that backend instance (Default: none). */
+  readonly linkOptions: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
   /** `--fail-delay`: milliseconds every NO waits, jittered up to +25%; 0 turns delay and penalty off (Default: 2000). */
   readonly failDelayMs: number;
   /** `--penalty-max`: cap in milliseconds on the delay doubled per consecutive failure (Default: 15000). */

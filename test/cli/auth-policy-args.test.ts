@@ -39,6 +39,8 @@ describe('chain, route and defence flags', () => {
       '--chain-continue-on', 'shadow=rejected,unavailable',
       '--link-option', 'shadow:alt.shadow-file=/tmp/alt-shadow',
       '--link-option', 'shadow:alt.o=x',
+      '--link-option', 'shadow.auth-timeout=5000',
+      '--link-option', 'shadow.compat-replies=yes',
       '--fail-delay', '0',
       '--trusted-addr', '10.0.0.0/8',
       '--trusted-addr', '::1',
@@ -50,7 +52,7 @@ describe('chain, route and defence flags', () => {
       { on: 'realm', value: 'example.org', chain: ['shadow'] },
     ]);
     expect(o.chainContinueOn).toEqual({ '*': ['unknown'], shadow: ['rejected', 'unavailable'] });
-    expect(o.linkOptions).toEqual({ 'shadow:alt': { shadowFile: '/tmp/alt-shadow', mechOption: 'x' } });
+    expect(o.linkOptions).toEqual({ 'shadow:alt': { shadowFile: '/tmp/alt-shadow', mechOption: 'x' }, shadow: { authTimeoutMs: 5000, compatReplies: true } });
     expect(o.failDelayMs).toBe(0);
     expect(o.trustedAddrs).toEqual(['10.0.0.0/8', '::1']);
     expect(o.cacheStaleOnOutageSec).toBe(600);
@@ -59,6 +61,7 @@ describe('chain, route and defence flags', () => {
       'route service:smtp: shadow:alt',
       'route realm:example.org: shadow',
       'backend shadow:alt: shadowFile=/tmp/alt-shadow mechOption=x',
+      'backend shadow: authTimeoutMs=5000 compatReplies=true',
       'cache: on, in memory, ttl 28800 s, 964 KiB (~4406 entries), HMAC-SHA-256 with a per-start key, stale-on-outage 600 s',
       'fail delay: off',
     ]);
@@ -72,7 +75,9 @@ describe('chain, route and defence flags', () => {
     expect(usage(['-a', 'shadow', '--route', 'smtp=nosuch'])).toMatch(/unknown authentication mechanism: nosuch/);
     expect(usage(['-a', 'shadow', '--chain-continue-on', 'sometimes'])).toMatch(/--chain-continue-on: 'sometimes' is not one of/);
     expect(usage(['-a', 'shadow', '--chain-continue-on', 'ldap=none'])).toMatch(/'ldap' is not a backend named/);
-    expect(usage(['-a', 'shadow', '--link-option', 'shadow.threads=3'])).toMatch(/'threads' is not a text option/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.nosuch=3'])).toMatch(/'nosuch' is not an option that can be set per backend/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.auth-timeout=soon'])).toMatch(/auth-timeout needs a whole number, got 'soon'/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.compat-replies=perhaps'])).toMatch(/compat-replies needs yes or no/);
     expect(usage(['-a', 'shadow', '--link-option', 'ldap.o=x'])).toMatch(/'ldap' is not a backend named/);
     expect(usage(['-a', 'shadow', '--trusted-addr', 'localhost'])).toMatch(/--trusted-addr: 'localhost'/);
     expect(usage(['-a', 'shadow', '--cache-stale-on-outage', '60'])).toMatch(/needs the cache \(-c\)/);
