@@ -7,10 +7,13 @@ import { benchUser, removeBenchUser } from './shadow.js';
 const THREADS = '5'; // Debian's default THREADS for saslauthd, used for both daemons
 const SERVICE = 'sat-pam-bench';
 const USER = 'sat_pam_bench';
+// Wrong passwords go to another account, as a guesser's would: our per-user penalty then holds the
+// guesser's requests, not the legitimate user's, which is the comparison the issue asks for.
+const GUESSED = 'sat_pam_bench_g';
 const PASSWORD = 'bench pw 1';
 
 const good: Probe = { request: { login: USER, password: PASSWORD, service: SERVICE, realm: '' }, expect: 'OK' };
-const bad: Probe = { request: { login: USER, password: 'not the password', service: SERVICE, realm: '' }, expect: 'NO' };
+const bad: Probe = { request: { login: GUESSED, password: 'not the password', service: SERVICE, realm: '' }, expect: 'NO' };
 
 /**
  * `-a pam` through pam_unix (a service file of our own), both daemons with -n 5.
@@ -30,12 +33,14 @@ export function pamScenario(kind: 'good' | 'mixed', count: number): Scenario {
     async setup(): Promise<readonly Probe[]> {
       writeFileSync(`/etc/pam.d/${SERVICE}`, 'auth required pam_unix.so\naccount required pam_unix.so\n');
       benchUser(USER, PASSWORD, 'sha-512');
+      if (kind === 'mixed') benchUser(GUESSED, PASSWORD, 'sha-512');
       return kind === 'good' ? [good] : [good, good, good, bad];
     },
     startOurs: (): Promise<BenchTarget> => startOurDaemon(['-a', 'pam', '-n', THREADS]),
     startReal: async (): Promise<BenchTarget | null> => (realSaslauthdInstalled() ? startRealDaemon(['-a', 'pam', '-n', THREADS]) : null),
     async teardown(): Promise<void> {
       removeBenchUser(USER);
+      removeBenchUser(GUESSED);
       rmSync(`/etc/pam.d/${SERVICE}`, { force: true });
     },
   };
