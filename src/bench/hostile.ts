@@ -16,6 +16,8 @@ export interface Crowd {
   readonly closedOrder: () => readonly number[];
   /** Replies received (bytes seen from the daemon), for floods that expect one. */
   readonly replies: () => number;
+  /** Connections whose every write reached the daemon's side before it closed them. */
+  readonly fullyWritten: () => number;
   /** Closes every connection we still hold and resolves once all are closed. */
   stop(): Promise<void>;
 }
@@ -26,7 +28,7 @@ interface CrowdOptions {
   /** Connections opened at once while ramping up (Default: 200). */
   readonly batch?: number;
   /** Called once per connection when it is established. */
-  readonly onConnect: (s: Socket, index: number) => void;
+  readonly onConnect: (s: Socket, index: number, wrote: (err?: Error | null) => void) => void;
   /** Pause reading (half-open client that never reads its reply). */
   readonly neverRead?: boolean;
 }
@@ -38,6 +40,7 @@ async function crowd(path: string, o: CrowdOptions): Promise<Crowd> {
   const closedOrder: number[] = [];
   let opened = 0;
   let replies = 0;
+  let fullyWritten = 0;
   let stopping = false;
   const batch = o.batch ?? 200;
   const closedAll: Array<Promise<void>> = [];
@@ -52,7 +55,9 @@ async function crowd(path: string, o: CrowdOptions): Promise<Crowd> {
           s.once('connect', () => {
             opened++;
             if (o.neverRead) s.pause();
-            o.onConnect(s, i);
+            o.onConnect(s, i, (err) => {
+              if (!err) fullyWritten++;
+            });
             ready();
           });
           s.on('data', () => replies++);
@@ -72,6 +77,7 @@ async function crowd(path: string, o: CrowdOptions): Promise<Crowd> {
     closedByServer: () => closedOrder.length,
     closedOrder: () => closedOrder,
     replies: () => replies,
+    fullyWritten: () => fullyWritten,
     stop: async () => {
       stopping = true;
       for (const s of sockets) s.destroy();
@@ -123,10 +129,17 @@ export function halfOpen(path: string, count: number, request = encodeRequest(['
 }
 
 /** Frames claiming 65535-byte fields, followed by `junkBytes` of junk. */
-export function oversized(path: string, count: number, junkBytes = 65_536): Promise<Crowd> {
+export function oversized(path: string, count: number, junkBytes = 65_536, moreJunkBytes = 0): Promise<Crowd> {
   const frame = Buffer.alloc(2 + junkBytes, 0x41);
   frame.writeUInt16BE(0xffff, 0);
-  return crowd(path, { count, onConnect: (s) => s.write(frame) });
+  const more = Buffer.alloc(moreJunkBytes, 0x42);
+  return crowd(path, {
+    count,
+    onConnect: (s, _i, wrote) => {
+      // Keeps flooding after the frame, as fast as the daemon reads; `wrote` reports whether it all went through.
+      s.write(more.length > 0 ? Buffer.concat([frame, more]) : frame, wrote);
+    },
+  });
 }
 
 /** Open file descriptors and resident memory of a process, from /proc. */

@@ -14,6 +14,9 @@ export interface ConnectionOptions {
   readonly compatReplies: boolean;
 }
 
+/** Bytes after a request we read and discard before deciding the client is flooding us. */
+const MAX_DISCARD_BYTES = 16 * 1024;
+
 export type ConnectionState = 'reading' | 'authenticating' | 'draining' | 'closed';
 
 /**
@@ -25,6 +28,7 @@ export class Connection {
   readonly #decoder = new RequestDecoder();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #extraBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   readonly #closed: Promise<void>;
 
@@ -64,8 +68,21 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.state !== 'reading') return; // anything after the request is read and discarded
-    this.#act(this.#decoder.push(chunk));
+    if (this.state === 'reading') {
+      this.#act(this.#decoder.push(chunk));
+      return;
+    }
+    // Bytes after the request are discarded, but a client that keeps sending is not a client we
+    // owe a drain to: stop reading once it is plainly junk, and close as soon as the reply is out.
+    this.#extraBytes += chunk.length;
+    if (this.#extraBytes <= MAX_DISCARD_BYTES) return;
+    if (this.state === 'authenticating') {
+      this.socket.pause();
+    } else if (this.state === 'draining') {
+      this.log.debug({ conn: this.info.id, bytes: this.#extraBytes }, 'client kept sending after its request; closing');
+      if (this.socket.writableFinished) this.#destroy();
+      else this.socket.once('finish', () => this.#destroy());
+    }
   }
 
   #onEnd(): void {
