@@ -65,7 +65,7 @@ export class LdapAuthenticator implements Authenticator {
   constructor(
     readonly cfg: LdapConfig,
     private readonly crypt: Crypt,
-    private readonly log: Logger,
+    log: Logger,
     tls: ConnectionOptions = buildTlsOptions(cfg),
   ) {
     this.#servers = new ServerSet(

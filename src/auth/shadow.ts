@@ -63,7 +63,7 @@ export class ShadowAuthenticator implements Authenticator {
   constructor(
     readonly options: ShadowOptions,
     private readonly crypt: Crypt,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.#now = options.now ?? Date.now;
     const report = (file: string) => (p: Parsed<unknown>) => {

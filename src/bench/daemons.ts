@@ -46,10 +46,19 @@ export async function startDaemon(cmd: string, args: readonly string[]): Promise
     socket,
     pid: proc.pid,
     stop: async () => {
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const signalGroup = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-proc.pid!, sig);
+        } catch {
+          // group already gone
+        }
+      };
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => signalGroup('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
+      // saslauthd's forked workers must not outlive the run.
+      signalGroup('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
