@@ -44,6 +44,24 @@ async function waitReady(path: string, proc: ChildProcess, timeoutMs: number, ou
   throw new Error(`daemon did not listen on ${path} within ${timeoutMs} ms:\n${out()}`);
 }
 
+/** Daemons this test file started that have not exited yet. */
+const live = new Set<ChildProcess>();
+
+/**
+ * Kills (with their process groups) the daemons a test file left running because an assertion
+ * failed before its stop(); registered for every file in test/setup/leftovers.ts.
+ */
+export function killLeftovers(): void {
+  for (const p of live) {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
 /** Starts `cmd args…` with `-m <dir>` appended and waits until `<dir>/mux` accepts connections. */
 export async function startProcess(cmd: string, args: readonly string[], opts: StartOptions = {}): Promise<RunningDaemon> {
   const dir = opts.dir ?? mkdtempSync('/tmp/sat-d-');
@@ -52,6 +70,8 @@ export async function startProcess(cmd: string, args: readonly string[], opts: S
   // Own process group: saslauthd in the foreground sends SIGTERM to its whole group on exit,
   // which would otherwise take the test runner with it.
   const proc = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));

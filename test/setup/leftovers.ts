@@ -1,0 +1,5 @@
+import { afterAll } from 'vitest';
+import { killLeftovers } from '../helpers/daemon.js';
+
+// A failed assertion skips the test's own stop(); no daemon may outlive its test file.
+afterAll(() => killLeftovers());
