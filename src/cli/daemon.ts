@@ -124,7 +124,13 @@ export class Daemon {
     const admit = admitter(this.access);
     return new Server(
       this.handler,
-      { ...this.#options, fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS, peerCredentials: peerCredentialsOf, ...(admit ? { admit } : {}) },
+      {
+        ...this.#options,
+        fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS,
+        // Supplementary groups are only needed to check --allow-gid.
+        peerCredentials: (s) => peerCredentialsOf(s, this.access.allowGids.length > 0),
+        ...(admit ? { admit } : {}),
+      },
       this.log,
     );
   }

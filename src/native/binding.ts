@@ -12,7 +12,7 @@ export interface NativeBinding {
   /** Family, type and bound path (`@name` if abstract) of a socket descriptor; also sets FD_CLOEXEC on it. */
   inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
   /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
-  peerCredentials(fd: number): { pid: number; uid: number; gid: number; groups: number[] };
+  peerCredentials(fd: number, withGroups?: boolean): { pid: number; uid: number; gid: number; groups: number[] };
 }
 
 /** What getpwnam_r(3) found through NSS. `errno`/`error` are set only for a real lookup failure. */

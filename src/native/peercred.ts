@@ -7,7 +7,7 @@ export interface PeerCredentials {
   readonly uid: number;
   /** Primary group. */
   readonly gid: number;
-  /** Supplementary groups (SO_PEERGROUPS); empty on kernels without it. */
+  /** Supplementary groups (SO_PEERGROUPS); empty on kernels without it, or when not asked for. */
   readonly groups: readonly number[];
 }
 
@@ -15,11 +15,11 @@ export interface PeerCredentials {
  * SO_PEERCRED of an accepted UNIX socket, or undefined when it cannot be read (no fd, not a UNIX
  * socket). Node exposes the descriptor only on the internal handle; that is the one place we touch it.
  */
-export function peerCredentialsOf(socket: Socket): PeerCredentials | undefined {
+export function peerCredentialsOf(socket: Socket, withGroups = true): PeerCredentials | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
   try {
-    return native.peerCredentials(fd);
+    return native.peerCredentials(fd, withGroups);
   } catch {
     return undefined;
   }

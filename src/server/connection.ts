@@ -116,7 +116,7 @@ export class Connection {
         this.#startAuth();
         const raw = r.request;
         this.handler
-          .handle(raw, this.info, this.#abort.signal)
+          .handle(raw, this.info, this.#abort)
           .then((text) => this.#reply(text))
           .finally(() => {
             raw.password.fill(0);

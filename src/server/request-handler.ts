@@ -86,7 +86,11 @@ export class RequestHandler {
     return this.authenticator.mech;
   }
 
-  async handle(raw: RawRequest, conn: ConnectionInfo, signal: AbortSignal): Promise<string> {
+  /**
+   * `abort` belongs to the caller's connection (aborted when the client goes away); the deadline
+   * aborts it too, so one controller serves both.
+   */
+  async handle(raw: RawRequest, conn: ConnectionInfo, abort: AbortController): Promise<string> {
     const v = validateRequest(raw);
     if (!v.ok) {
       this.#stats.malformed++;
@@ -103,7 +107,7 @@ export class RequestHandler {
     this.#enter(authenticator);
     let outcome: Outcome;
     try {
-      outcome = await this.#withDeadline(authenticator, req, signal);
+      outcome = await this.#withDeadline(authenticator, req, abort);
     } catch (e) {
       outcome = (e as { code?: unknown }).code === 'POOL_FULL'
         ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
@@ -118,22 +122,18 @@ export class RequestHandler {
     return replyText(outcome, this.options.compatReplies);
   }
 
-  async #withDeadline(a: Authenticator, req: AuthRequest, outer: AbortSignal): Promise<Outcome> {
-    const ctl = new AbortController();
-    const onOuter = (): void => ctl.abort(outer.reason);
-    outer.addEventListener('abort', onOuter, { once: true });
+  async #withDeadline(a: Authenticator, req: AuthRequest, abort: AbortController): Promise<Outcome> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => {
-        ctl.abort(new Error('authentication deadline passed'));
+        abort.abort(new Error('authentication deadline passed'));
         resolve(unavailable('timeout', `no answer from ${a.mech} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
       }, this.options.authTimeoutMs);
     });
     try {
-      return await Promise.race([a.authenticate(req, ctl.signal), deadline]);
+      return await Promise.race([a.authenticate(req, abort.signal), deadline]);
     } finally {
       clearTimeout(timer);
-      outer.removeEventListener('abort', onOuter);
     }
   }
 

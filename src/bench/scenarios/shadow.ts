@@ -6,7 +6,7 @@ import type { BenchTarget, Scenario } from '../scenario.js';
 const THREADS = '5'; // Debian's default THREADS for saslauthd, used for both daemons
 
 function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { input, encoding: 'utf8' }).trim();
+  return execFileSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }).trim();
 }
 
 /** A throwaway system user with a hash from Debian's mkpasswd (so the real saslauthd sees it too). */

@@ -33,7 +33,8 @@ std::vector<gid_t> PeerGroups(int fd) {
   return {};
 }
 
-// peerCredentials(fd: number): { pid, uid, gid, groups } — throws with errno text when getsockopt fails.
+// peerCredentials(fd: number, withGroups = true): { pid, uid, gid, groups } — throws with errno text
+// when getsockopt fails. Groups cost a second syscall, so callers that do not check them skip it.
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
@@ -52,7 +53,8 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   out.Set("pid", Napi::Number::New(env, cred.pid));
   out.Set("uid", Napi::Number::New(env, cred.uid));
   out.Set("gid", Napi::Number::New(env, cred.gid));
-  std::vector<gid_t> groups = PeerGroups(fd);
+  bool with_groups = info.Length() < 2 || !info[1].IsBoolean() || info[1].As<Napi::Boolean>().Value();
+  std::vector<gid_t> groups = with_groups ? PeerGroups(fd) : std::vector<gid_t>();
   Napi::Array arr = Napi::Array::New(env, groups.size());
   for (size_t i = 0; i < groups.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, groups[i]));
   out.Set("groups", arr);
