@@ -1,12 +1,14 @@
 /**
  * Property-based fuzz targets for everything that parses untrusted bytes or files: the request and
- * reply codec, request validation, and the passwd/shadow readers. The normal test suite runs each
+ * reply codec, request validation, the passwd/shadow readers and the saslauthd.conf/LDAP config reader. The normal test suite runs each
  * property a few hundred times (test/bench/fuzz-properties.test.ts); `npm run fuzz` runs them for
  * as long as asked. Each property states what "right" means with an independent model, so a wrong
- * parse fails, not only a crash. Add new readers (saslauthd.conf…) to FUZZ_TARGETS.
+ * parse fails, not only a crash. Add new readers to FUZZ_TARGETS.
  */
 import fc from 'fast-check';
 import { parsePasswd, parseShadow } from '../auth/shadow-parser.js';
+import { LDAP_KEYS, buildLdapConfig } from '../config/ldap-config.js';
+import { ConfigError, parseSaslauthdConf } from '../config/saslauthd-conf.js';
 import {
   type DecodeResult,
   MAX_FIELD_BYTES,
@@ -347,6 +349,159 @@ function fileProperty(kind: 'shadow' | 'passwd'): fc.IRawProperty<unknown[]> {
   );
 }
 
+// --- saslauthd.conf and the LDAP settings built from it ---------------------------------------------
+
+type ConfModel = { kind: 'error'; line: number } | { kind: 'entries'; entries: Array<{ key: string; value: string; line: number }> };
+
+/** saslauthd.conf syntax written out independently: `key: value`, `#` comments, blank lines, 4096-char lines. */
+function confModel(text: string): ConfModel {
+  const entries: Array<{ key: string; value: string; line: number }> = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    if (raw.length > 4096) return { kind: 'error', line: i + 1 };
+    let end = raw.length;
+    while (end > 0 && ' \t\r'.includes(raw[end - 1]!)) end--;
+    let start = 0;
+    while (start < end && ' \t'.includes(raw[start]!)) start++;
+    const body = raw.slice(start, end);
+    if (body === '' || body[0] === '#') continue;
+    const colon = body.indexOf(':');
+    const key = colon < 0 ? '' : body.slice(0, colon);
+    if (key === '' || [...key].some((c) => !/[A-Za-z0-9_-]/.test(c))) return { kind: 'error', line: i + 1 };
+    let v = colon + 1;
+    while (v < body.length && ' \t'.includes(body[v]!)) v++;
+    if (v === body.length) return { kind: 'error', line: i + 1 };
+    entries.push({ key: key.toLowerCase(), value: body.slice(v), line: i + 1 });
+  }
+  return { kind: 'entries', entries };
+}
+
+const confKey = fc.oneof(
+  fc.constantFrom(...LDAP_KEYS),
+  fc.constantFrom(...LDAP_KEYS).map((k) => k.toUpperCase()),
+  fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
+  fc.string({ maxLength: 12 }),
+);
+const confValue = fc.oneof(
+  fc.string({ maxLength: 40 }).map((s) => s.replace(/\n/g, '')),
+  fc.constantFrom('yes', 'No', 'ON', '0', '1', '3', '2', '5', '0.5', '-1', '99999999999', 'sub', 'ONE', 'base', 'never', 'always', 'bind', 'fastbind', 'custom', 'attr', 'filter'),
+  fc.constantFrom('ldap://127.0.0.1/', 'ldaps://[::1]:636/', 'ldapi:///', 'ldapi://%2Ftmp%2Fx/', 'ldap://h:0/', 'ldap://h:99999/', 'ldapi://%zz/', 'http://x/', 'ldap://a/ ldap://b:1/'),
+  fc.constantFrom('(uid=%u)', '(&(uid=%U)(mail=%u@%d))', '(uid=%x)', '(uid=%u', '((', '%', 'uid=%u,dc=%1,dc=%2', 'cn=%D', '(cn=%s%r)'),
+  fc.constantFrom('/etc/hostname', '/etc', '/nonexistent/file', ''),
+);
+const confLine = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom('', ' ', '\t', '  '), confKey, fc.constantFrom(':', ': ', ':\t', ' : ', ''), confValue, fc.constantFrom('', ' ', '\r', ' \t\r')).map((p) => p.join('')) },
+  { weight: 1, arbitrary: fc.constantFrom('', '# comment', '   # indented: comment', '\t', 'no colon here', ':value', 'x'.repeat(4097), `k: ${'v'.repeat(4094)}`) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }).map((s) => s.replace(/\n/g, '')) },
+);
+const confText = fc.array(confLine, { maxLength: 25 }).map((ls) => ls.join('\n'));
+
+/** Random text: the reader returns exactly the model's entries or throws its own ConfigError at the model's line. */
+const confReader = fc.property(confText, (text) => {
+  const want = confModel(text);
+  let got: ReturnType<typeof parseSaslauthdConf>;
+  try {
+    got = parseSaslauthdConf(text, '/fuzz/saslauthd.conf');
+  } catch (e) {
+    if (!(e instanceof ConfigError)) fail(`threw something other than ConfigError: ${String(e)}`);
+    if (e.file !== '/fuzz/saslauthd.conf') fail('ConfigError names another file');
+    if (want.kind !== 'error') fail(`ConfigError (${e.message}) for a file the model accepts`);
+    if (e.line !== want.line) fail(`ConfigError at line ${e.line}, model says ${want.line}`);
+    return;
+  }
+  if (want.kind === 'error') fail(`accepted a file the model rejects at line ${want.line}`);
+  if (JSON.stringify(got) !== JSON.stringify(want.entries)) fail(`entries ${JSON.stringify(got)} differ from the model ${JSON.stringify(want.entries)}`);
+});
+
+/** Random text through the whole LDAP config path: an LdapConfig or a ConfigError, nothing else escapes. */
+const ldapConfigTotal = fc.property(confText, (text) => {
+  try {
+    const c = buildLdapConfig(parseSaslauthdConf(text, '/fuzz/saslauthd.conf'), '/fuzz/saslauthd.conf');
+    if (c.servers.length === 0) fail('a config without servers');
+  } catch (e) {
+    if (!(e instanceof ConfigError)) fail(`threw something other than ConfigError: ${e instanceof Error ? e.stack : String(e)}`);
+  }
+});
+
+/** Valid settings, each with the field it sets and the value it must have there. */
+interface ConfSetting {
+  readonly key: string;
+  readonly field: string;
+  readonly text: string;
+  readonly expected: unknown;
+}
+
+const anyCase = (s: string): fc.Arbitrary<string> =>
+  fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }).map((up) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+const plainValue = fc.stringMatching(/^[!-~]([ -~]{0,30}[!-~])?$/).filter((v) => !v.includes('%'));
+const boolText = fc.constantFrom<[string, boolean]>(['yes', true], ['Y', true], ['true', true], ['On', true], ['1', true], ['no', false], ['N', false], ['FALSE', false], ['off', false], ['0', false]);
+const setting = (key: string, field: string, arb: fc.Arbitrary<[string, unknown]>): fc.Arbitrary<ConfSetting> => arb.map(([text, expected]) => ({ key, field, text, expected }));
+const stringSetting = (key: string, field: string): fc.Arbitrary<ConfSetting> => setting(key, field, plainValue.map((v) => [v, v]));
+const host = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9.-]{0,20}$/), fc.constantFrom('127.0.0.1', '[::1]', '[2001:db8::7]'));
+const server = fc.tuple(fc.constantFrom('ldap', 'ldaps'), host, fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined })).map(([k, h, p]) => ({
+  uri: `${k}://${h}${p === undefined ? '' : `:${p}`}/`,
+  expected: { kind: k, uri: `${k}://${h}${p === undefined ? '' : `:${p}`}/`, host: h.replace(/^\[|\]$/g, ''), port: p ?? (k === 'ldaps' ? 636 : 389) },
+}));
+const FILTERS = ['(uid=%u)', '(&(objectClass=inetOrgPerson)(uid=%U))', '(|(mail=%u@%d)(uid=%u))', '(cn=%1)'];
+
+const validSetting: fc.Arbitrary<ConfSetting> = fc.oneof(
+  setting('ldap_servers', 'servers', fc.array(server, { minLength: 1, maxLength: 3 }).map((ss) => [ss.map((s) => s.uri).join(' '), ss.map((s) => s.expected)])),
+  stringSetting('ldap_bind_dn', 'bindDn'),
+  stringSetting('ldap_bind_pw', 'bindPw'),
+  stringSetting('ldap_password', 'bindPw'),
+  setting('ldap_version', 'version', fc.constantFrom<[string, unknown]>(['2', 2], ['3', 3])),
+  stringSetting('ldap_search_base', 'searchBase'),
+  setting('ldap_filter', 'filter', fc.constantFrom(...FILTERS).map((f) => [f, f])),
+  setting('ldap_scope', 'scope', fc.constantFrom('sub', 'one', 'base').chain((v) => anyCase(v).map((t) => [t, v]))),
+  setting('ldap_auth_method', 'authMethod', fc.constantFrom('bind', 'fastbind', 'custom').chain((v) => anyCase(v).map((t) => [t, v]))),
+  stringSetting('ldap_password_attr', 'passwordAttr'),
+  stringSetting('ldap_default_realm', 'defaultRealm'),
+  stringSetting('ldap_default_domain', 'defaultRealm'),
+  setting('ldap_timeout', 'timeoutSec', fc.tuple(fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 0, max: 999 })).filter(([a, b]) => a + b > 0).map(([a, b]) => {
+    const t = b === 0 ? `${a}` : `${a}.${String(b).padStart(3, '0')}`;
+    return [t, parseFloat(t)];
+  })),
+  setting('ldap_time_limit', 'timeLimitSec', fc.integer({ min: 0, max: 999_999_999 }).map((n) => [String(n), n])),
+  setting('ldap_size_limit', 'sizeLimit', fc.integer({ min: 0, max: 999_999_999 }).map((n) => [String(n), n])),
+  setting('ldap_deref', 'deref', fc.constantFrom('never', 'search', 'find', 'always').chain((v) => anyCase(v).map((t) => [t, v]))),
+  ...(['ldap_referrals:referrals', 'ldap_restart:restart', 'ldap_start_tls:startTls', 'ldap_tls_check_peer:tlsCheckPeer'].map((kf) => {
+    const [k, f] = kf.split(':') as [string, string];
+    return setting(k, f, boolText);
+  })),
+  setting('ldap_use_sasl', 'useSasl', boolText.filter(([, b]) => !b)),
+  setting('ldap_tls_cacert_file', 'tlsCacertFile', fc.constant<[string, unknown]>(['/etc/hostname', '/etc/hostname'])),
+  setting('ldap_tls_cacert_dir', 'tlsCacertDir', fc.constant<[string, unknown]>(['/etc', '/etc'])),
+  stringSetting('ldap_tls_ciphers', 'tlsCiphers'),
+  stringSetting('ldap_sasl_mech', 'saslMech'),
+  stringSetting('ldap_realm', 'saslRealm'),
+  stringSetting('ldap_group_attr', 'groupAttr'),
+  stringSetting('ldap_group_search_base', 'groupSearchBase'),
+  setting('ldap_group_scope', 'groupScope', fc.constantFrom('sub', 'one', 'base').chain((v) => anyCase(v).map((t) => [t, v]))),
+  setting('ldap_debug', 'debug', fc.integer({ min: 0, max: 999_999_999 }).map((n) => [String(n), n])),
+  setting('ldap_pool_size', 'poolSize', fc.integer({ min: 1, max: 1024 }).map((n) => [String(n), n])),
+);
+
+/** Valid settings written with comments, blank lines, indentation, CRLF and upper-case keys read back as written (last one wins). */
+const ldapConfigRoundTrip = fc.property(
+  fc.array(fc.tuple(validSetting, fc.constantFrom('', ' ', '\t'), fc.constantFrom(':', ': ', ':\t '), fc.constantFrom('\n', '\r\n', ' \n', '\n\n', '\n# note: x\n'), fc.boolean()), { maxLength: 20 }),
+  (items) => {
+    const text = items.map(([s, indent, sep, eol, upper]) => `${indent}${upper ? s.key.toUpperCase() : s.key}${sep}${s.text}${eol}`).join('');
+    let c: Record<string, unknown>;
+    try {
+      c = buildLdapConfig(parseSaslauthdConf(text, '/fuzz/saslauthd.conf'), '/fuzz/saslauthd.conf') as unknown as Record<string, unknown>;
+    } catch (e) {
+      return fail(`valid config refused: ${String(e)}\n${text}`);
+    }
+    const want = new Map<string, unknown>();
+    for (const [s] of items) want.set(s.field, s.expected);
+    if (!want.has('groupSearchBase')) want.set('groupSearchBase', want.has('searchBase') ? want.get('searchBase') : '');
+    for (const [field, v] of want) {
+      if (JSON.stringify(c[field]) !== JSON.stringify(v)) fail(`${field} is ${JSON.stringify(c[field])}, written ${JSON.stringify(v)}\n${text}`);
+    }
+  },
+);
+
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: 'request decoder vs model (request-like bytes, any chunking)', property: decoderMatchesModel },
   { name: 'request decoder vs model (random bytes, any chunking)', property: decoderRandomBytes },
@@ -356,4 +511,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: 'validateRequest: accepts exactly the valid requests, text unchanged', property: validation },
   { name: 'shadow parser: truncated/damaged files yield only true entries', property: fileProperty('shadow') },
   { name: 'passwd parser: truncated/damaged files yield only true entries', property: fileProperty('passwd') },
+  { name: 'saslauthd.conf reader vs model (random text: entries or ConfigError at the right line)', property: confReader },
+  { name: 'LDAP config from random text: an LdapConfig or a ConfigError, nothing else', property: ldapConfigTotal },
+  { name: 'LDAP config round trip (valid generated settings read back exactly)', property: ldapConfigRoundTrip },
 ];
