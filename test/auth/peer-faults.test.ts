@@ -162,7 +162,10 @@ describe('rimap: Dovecot SIGKILLed during load and restarted', () => {
   it('never a wrong OK; NO while Dovecot is gone; OK again after it is back', async () => {
     d = await startOurs([
       '-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`,
-      '--rimap-timeout', '20000', '--rimap-connect-timeout', '5000', '--rimap-read-timeout', '15000',
+      // Dovecot delays replies to an address with recent failures (auth penalty, up to 15 s), and the
+      // load is mostly wrong passwords: deadlines well above that, so a right password is never NO
+      // before the kill for lack of time.
+      '--rimap-timeout', '80000', '--rimap-connect-timeout', '5000', '--rimap-read-timeout', '60000', '--auth-timeout', '90000',
     ]);
     await finalVerdicts(d.socket, PROBES);
     const r = await killDuringLoad(
