@@ -54,6 +54,7 @@ export function daemonProgram(): Command {
     .option('-v, --version', 'print version and mechanisms, then exit')
     .option('--check', 'validate the configuration, print the effective setup, and exit')
     .option('--compat-replies', "send saslauthd's exact reply texts instead of 'NO authentication failed'")
+    .option('--allow-realm <realms>', 'refuse requests whose realm is not in this comma-separated list (empty realm always passes)', list, [])
     .option('--passwd-file <path>', 'passwd file for -a shadow', DEFAULTS.passwdFile)
     .option('--shadow-file <path>', 'shadow file for -a shadow', DEFAULTS.shadowFile)
     .option('--socket-mode <mode>', 'socket file mode (octal)', octalMode, DEFAULTS.socketMode)
@@ -138,6 +139,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     logLevel: (o['logLevel'] as LogLevel | undefined) ?? (debug ? 'debug' : 'info'),
     logFormat: o['logFormat'] as LogFormat,
     compatReplies: Boolean(o['compatReplies']),
+    allowedRealms: (o['allowRealm'] as string[]).map((r) => r.toLowerCase()),
     passwdFile: o['passwdFile'] as string,
     shadowFile: o['shadowFile'] as string,
     socketMode: o['socketMode'] as number,

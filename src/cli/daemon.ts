@@ -27,6 +27,7 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
   compatReplies: o.compatReplies,
   realmConcat: o.realmConcat,
   authTimeoutMs: o.authTimeoutMs,
+  allowedRealms: o.allowedRealms,
 });
 
 /**

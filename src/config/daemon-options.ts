@@ -39,6 +39,8 @@ export interface DaemonOptions {
   readonly logFormat: LogFormat;
   /** Send saslauthd's exact reply texts instead of the uniform `NO authentication failed`. */
   readonly compatReplies: boolean;
+  /** `--allow-realm`: realms (lower-case) a request may carry; others are refused (Default: none = any realm). */
+  readonly allowedRealms: readonly string[];
   readonly passwdFile: string;
   readonly shadowFile: string;
   /** Socket file mode (Default: 0o777, like saslauthd: access is governed by the run directory). */
@@ -120,6 +122,7 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   logLevel: 'info',
   logFormat: 'text',
   compatReplies: false,
+  allowedRealms: [],
   passwdFile: '/etc/passwd',
   shadowFile: '/etc/shadow',
   socketMode: 0o777,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Authenticator, AuthRequest, Outcome } from '../auth/authenticator.js';
-import { unavailable } from '../auth/authenticator.js';
+import { rejected, unavailable } from '../auth/authenticator.js';
 import { Secret } from '../auth/secret.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
 import { protocolReply, replyText } from './reply-text.js';
@@ -12,6 +12,11 @@ export interface HandlerOptions {
   readonly realmConcat: boolean;
   /** Milliseconds one authentication may take; then NO, logged as unavailable (Default: 30000). */
   readonly authTimeoutMs: number;
+  /**
+   * `--allow-realm`: realms a request may carry (compared case-insensitively); any other non-empty
+   * realm is refused before a backend sees it. Empty list: every realm passes, as in saslauthd.
+   */
+  readonly allowedRealms?: readonly string[];
 }
 
 /** Who is asking: for log lines. */
@@ -98,6 +103,14 @@ export class RequestHandler {
       return protocolReply(v.reason, this.options.compatReplies);
     }
     const r = v.request;
+    const realms = this.options.allowedRealms ?? [];
+    if (r.realm !== '' && realms.length > 0 && !realms.includes(r.realm.toLowerCase())) {
+      // Without this, shadow/pam/getpwent/rimap drop the realm and joe@anything.example is local joe.
+      const outcome = rejected('not-authorized', `realm ${r.realm} is not in --allow-realm`, 'NO authentication failed');
+      this.#stats.rejected++;
+      this.#logOutcome(conn, { login: r.login, password: new Secret(Buffer.alloc(0)), service: r.service, realm: r.realm, clientAddr: r.clientAddr }, 'core', outcome, 0);
+      return replyText(outcome, this.options.compatReplies);
+    }
     const login = this.options.realmConcat && r.realm !== '' ? `${r.login}@${r.realm}` : r.login;
     const password = new Secret(r.password);
     const req: AuthRequest = { login, password, service: r.service, realm: r.realm, clientAddr: r.clientAddr };
