@@ -1,5 +1,4 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { BatchedDestination } from './batched-destination.js';
 import { syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
@@ -55,8 +54,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       syslogStream({ socket: opts.syslogSocket }),
     );
   }
-  // Writes stay synchronous (nothing is lost or reordered), but are batched per event-loop turn.
-  const dest = opts.destination ?? new BatchedDestination(pino.destination({ fd: 2, sync: true }));
+  // Synchronous: a request's log line is written before its reply is sent, and nothing is lost on exit.
+  const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
   return pino(
     {
       level: opts.level,
