@@ -12,7 +12,8 @@ export function realSaslauthdInstalled(): boolean {
   return existsSync(REAL_SASLAUTHD);
 }
 
-function canConnect(path: string): Promise<boolean> {
+/** True when something accepts connections on the UNIX socket at `path`. */
+export function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ path });
     s.once('connect', () => {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { canConnect } from '../../src/bench/daemons.js';
 import { DAEMON_BIN } from './paths.js';
 
 /** A daemon process under test (ours or the real saslauthd), with its socket and captured log. */
@@ -21,17 +21,6 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Milliseconds to wait for the socket to accept connections (Default: 15000). */
   readonly readyTimeoutMs?: number;
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 async function waitReady(path: string, proc: ChildProcess, timeoutMs: number, out: () => string): Promise<void> {

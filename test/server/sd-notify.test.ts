@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datagramSink } from '../helpers/datagram.js';
@@ -10,6 +9,7 @@ import { run } from '../helpers/run.js';
 import { verdict } from '../helpers/testsaslauthd.js';
 import { mkpasswd } from '../helpers/users.js';
 import { writeUserFiles } from '../helpers/user-files.js';
+import { canConnect } from '../../src/bench/daemons.js';
 
 let dir: string;
 let files: { passwd: string; shadow: string };
@@ -22,17 +22,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const backend = (): string[] => ['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow];
 
-function connects(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 describe('sd_notify (Type=notify)', () => {
   it('sends READY=1 only once the socket accepts, STATUS with counts, WATCHDOG=1, and STOPPING=1 on SIGTERM', async () => {
     const runDir = mkdtempSync('/tmp/sat-pf-rd-');
@@ -40,7 +29,7 @@ describe('sd_notify (Type=notify)', () => {
     let acceptedAtReady: Promise<boolean> | null = null;
     // The moment READY=1 arrives, the socket must already take connections.
     const sink = datagramSink(join(dir, 'notify1'), (m) => {
-      if (m.split('\n').includes('READY=1') && acceptedAtReady === null) acceptedAtReady = connects(socket);
+      if (m.split('\n').includes('READY=1') && acceptedAtReady === null) acceptedAtReady = canConnect(socket);
     });
     let d: RunningDaemon | undefined;
     try {
