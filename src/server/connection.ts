@@ -80,6 +80,8 @@ export class Connection {
       this.socket.pause();
     } else if (this.state === 'draining') {
       this.log.debug({ conn: this.info.id, bytes: this.#extraBytes }, 'client kept sending after its request; closing');
+      // Stop reading now: libuv may otherwise keep reading this socket while the reply flushes.
+      this.socket.pause();
       if (this.socket.writableFinished) this.#destroy();
       else this.socket.once('finish', () => this.#destroy());
     }
