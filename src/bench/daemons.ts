@@ -12,10 +12,10 @@ export function realSaslauthdInstalled(): boolean {
   return existsSync(REAL_SASLAUTHD);
 }
 
-/** True when something accepts connections on the UNIX socket at `path`. */
-export function canConnect(path: string): Promise<boolean> {
+/** True when something accepts connections: a UNIX socket path, or a TCP port on 127.0.0.1. */
+export function canConnect(target: string | number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ path });
+    const s = typeof target === 'string' ? connect({ path: target }) : connect({ port: target, host: '127.0.0.1' });
     s.once('connect', () => {
       s.destroy();
       resolve(true);

@@ -2,20 +2,12 @@ import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AuthRequest } from '../../src/auth/authenticator.js';
 import { CacheAuthenticator, CredentialCache, ENTRY_OVERHEAD_BYTES } from '../../src/auth/cache.js';
 import { Secret } from '../../src/auth/secret.js';
-import { FakeAuthenticator, down } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator, down, req } from '../helpers/fake-authenticator.js';
 
 const log = pino({ level: 'silent' });
 const signal = new AbortController().signal;
-const req = (login: string, pw: string, service = 'imap', realm = ''): AuthRequest => ({
-  login,
-  password: Secret.fromString(pw),
-  service,
-  realm,
-  clientAddr: null,
-});
 
 function setup(o: { ttlMs?: number; maxBytes?: number; staleMs?: number } = {}) {
   let t = 1000;

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { AuthRequest } from '../../src/auth/authenticator.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
 import { RoutingAuthenticator } from '../../src/auth/routing.js';
-import { Secret } from '../../src/auth/secret.js';
-import { FakeAuthenticator, down } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator, down, req } from '../helpers/fake-authenticator.js';
 
 const signal = new AbortController().signal;
-const req = (login: string, pw: string, service = 'imap', realm = ''): AuthRequest => ({
-  login,
-  password: Secret.fromString(pw),
-  service,
-  realm,
-  clientAddr: null,
-});
 
 function chain(on: readonly ContinueOn[] = DEFAULT_CONTINUE_ON) {
   const ldap = new FakeAuthenticator('ldap', { alice: 'ldap-pw' });

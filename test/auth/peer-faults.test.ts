@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../src/protocol/index.js';
@@ -7,6 +6,7 @@ import { type DovecotUser, type RunningDovecot, startDovecot } from '../helpers/
 import { childrenOf, processesMatching } from '../helpers/pam.js';
 import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../helpers/slapd.js';
 import { verdict } from '../helpers/testsaslauthd.js';
+import { canConnect } from '../../src/bench/daemons.js';
 
 /**
  * Issue 5, faults with real peers: the backend server is SIGKILLed while 8 clients keep the daemon
@@ -53,17 +53,6 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -190,7 +179,7 @@ describe('rimap: Dovecot SIGKILLed during load and restarted', () => {
           }
         };
         await waitFor('Dovecot children to exit', () => !children.some(alive), 30_000);
-        await waitFor('the IMAP port to refuse connections', async () => !(await accepts(DOVECOT_BASE)), 30_000);
+        await waitFor('the IMAP port to refuse connections', async () => !(await canConnect(DOVECOT_BASE)), 30_000);
       },
       async () => {
         dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [A, B] });
@@ -237,7 +226,7 @@ describe('ldap: slapd SIGKILLed during load and restarted (single server, pooled
         await slapd!.stop('SIGKILL');
         expect(slapd!.running).toBe(false);
         expect(() => process.kill(pid, 0)).toThrow();
-        await waitFor('the LDAP port to refuse connections', async () => !(await accepts(SLAPD_PORT)), 30_000);
+        await waitFor('the LDAP port to refuse connections', async () => !(await canConnect(SLAPD_PORT)), 30_000);
       },
       () => slapd!.start(),
     );

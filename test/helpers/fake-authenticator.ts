@@ -1,3 +1,4 @@
+import { Secret } from '../../src/auth/secret.js';
 import type { AuthRequest, Authenticator, Outcome } from '../../src/auth/authenticator.js';
 import { ok, rejected, unavailable } from '../../src/auth/authenticator.js';
 
@@ -31,3 +32,12 @@ export class FakeAuthenticator implements Authenticator {
 }
 
 export const down = (): Outcome => unavailable('connect-failed', 'server down', 'NO');
+
+/** A v4 request (no client address) for unit tests of backends and wrappers. */
+export const req = (login: string, pw: string, service = 'imap', realm = ''): AuthRequest => ({
+  login,
+  password: Secret.fromString(pw),
+  service,
+  realm,
+  clientAddr: null,
+});
