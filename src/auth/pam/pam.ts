@@ -98,6 +98,13 @@ export function outcomeOfReply(r: HelperReply): { outcome: Outcome; authFailed: 
         : unavailable('backend-error', `pam_authenticate failed: ${detail}`, COMPAT_AUTH);
       return { outcome, authFailed: true };
     }
+    case 'unasked':
+      // A stack that said yes without ever asking for the password (pam_permit, pam_succeed_if,
+      // pam_rootok, nullok on an empty field) verified nothing; the client picks the stack.
+      return {
+        outcome: rejected('not-authorized', 'pam_authenticate returned success without asking for the password; refused', COMPAT_AUTH),
+        authFailed: true,
+      };
     case 'acct': {
       const code = acctRejection(r.code);
       const outcome = code

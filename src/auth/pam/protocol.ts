@@ -6,8 +6,11 @@
  *   reply:   u32 BE length | u8 stage | i32 BE PAM code | u32 BE fail delay (µs) | u16-counted text
  */
 
-/** Where PAM stopped: 'ok' means pam_authenticate and pam_acct_mgmt both returned PAM_SUCCESS. */
-export type PamStage = 'ok' | 'start' | 'auth' | 'acct';
+/**
+ * Where PAM stopped: 'ok' means pam_authenticate and pam_acct_mgmt both returned PAM_SUCCESS and a
+ * module asked for the password; 'unasked' means pam_authenticate said yes without asking for it.
+ */
+export type PamStage = 'ok' | 'start' | 'auth' | 'acct' | 'unasked';
 
 export interface HelperRequest {
   readonly service: string;
@@ -27,7 +30,7 @@ export interface HelperReply {
   readonly text: string;
 }
 
-const STAGES: readonly PamStage[] = ['ok', 'start', 'auth', 'acct'];
+const STAGES: readonly PamStage[] = ['ok', 'start', 'auth', 'acct', 'unasked'];
 /** Replies are small; anything bigger means the helper's output is not ours. */
 const MAX_REPLY = 4096;
 

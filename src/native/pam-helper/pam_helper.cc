@@ -5,13 +5,24 @@
 //
 //   request:  u32 BE length, then u16-BE-counted strings: service, login, password, rhost,
 //             then u8 has_rhost (1 = set PAM_RHOST).
-//   reply:    u32 BE length, then u8 stage (0 ok, 1 start, 2 auth, 3 acct), i32 BE PAM code,
+//   reply:    u32 BE length, then u8 stage (0 ok, 1 start, 2 auth, 3 acct, 4 auth succeeded without
+//             asking for the password), i32 BE PAM code,
 //             u32 BE fail delay PAM asked for (microseconds), u16-counted pam_strerror text.
 //
 // The protocol pipes are moved off fds 0 and 1 (close-on-exec) before any PAM code runs, so a module
 // or a pam_exec script that writes to stdout or reads stdin cannot corrupt the framing or see it.
+//
+// The client names the PAM service, so it can pick any stack in /etc/pam.d. Two rules keep a wrong
+// password from ever being a yes, whatever the stack:
+//  - the helper runs with a real uid of `nobody` (effective and saved uid stay 0, so pam_unix still
+//    reads /etc/shadow): modules that trust the *caller* (pam_rootok in su, runuser, chfn, chsh;
+//    pam_wheel use_uid trust) judge the real uid, which is not root any more;
+//  - a pam_authenticate success is only a yes if some module asked for the password through our
+//    conversation; a stack that said yes without asking (pam_permit, pam_succeed_if sufficient,
+//    pam_rootok, nullok on an empty field) checked no password and is refused.
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <security/pam_appl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -118,6 +129,8 @@ bool WriteReply(uint8_t stage, int code, uint32_t delay_usec, const char* text) 
 struct ConvData {
   const Request* req;
   pam_handle_t** pamh;
+  // Set once a module has been handed the password (an echo-off prompt).
+  bool password_asked = false;
 };
 
 // saslauthd's conversation: echo-off prompts get the password; an echo-on prompt gets the login only
@@ -132,6 +145,7 @@ int Converse(int n, const struct pam_message** msg, struct pam_response** resp, 
     switch (msg[i]->msg_style) {
       case PAM_PROMPT_ECHO_OFF:
         replies[i].resp = strdup(data->req->password.s.c_str());
+        data->password_asked = true;
         break;
       case PAM_PROMPT_ECHO_ON: {
         const void* item = nullptr;
@@ -166,7 +180,7 @@ void NoSleep(int /*retval*/, unsigned usec_delay, void* /*appdata*/) { g_request
 void Handle(const Request& req) {
   g_requested_delay = 0;
   pam_handle_t* pamh = nullptr;
-  ConvData data{&req, &pamh};
+  ConvData data{&req, &pamh, false};
   struct pam_conv conv = {Converse, &data};
   int rc = pam_start(req.service.c_str(), req.login.c_str(), &conv, &pamh);
   if (rc != PAM_SUCCESS) {
@@ -184,14 +198,18 @@ void Handle(const Request& req) {
     return;
   }
   uint8_t stage = 0;
+  std::string text;
   rc = pam_authenticate(pamh, PAM_SILENT);
   if (rc != PAM_SUCCESS) {
     stage = 2;
+  } else if (!data.password_asked) {
+    stage = 4;
+    text = "pam_authenticate returned success without asking for the password";
   } else {
     rc = pam_acct_mgmt(pamh, PAM_SILENT);
     if (rc != PAM_SUCCESS) stage = 3;
   }
-  std::string text = rc == PAM_SUCCESS ? "" : pam_strerror(pamh, rc);
+  if (rc != PAM_SUCCESS) text = pam_strerror(pamh, rc);
   pam_end(pamh, rc);
   WriteReply(stage, rc, g_requested_delay, text.c_str());
 }
@@ -207,9 +225,32 @@ bool SetUpFds() {
   return true;
 }
 
+// Started by root: real uid and gid become nobody's, effective and saved stay root. pam_rootok and
+// friends test the real uid; file access (/etc/shadow) follows the effective one. Returns false if
+// the real uid is still 0 afterwards, so the helper never runs PAM as a real root.
+bool DropRealUid() {
+  if (getuid() != 0) return true;
+  uid_t uid = 65534;
+  gid_t gid = 65534;
+  if (const struct passwd* pw = getpwnam("nobody"); pw != nullptr && pw->pw_uid != 0) {
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  if (setresgid(gid, getegid(), getegid()) != 0) return false;
+  if (setresuid(uid, geteuid(), geteuid()) != 0) return false;
+  uid_t r = 0, e = 0, s = 0;
+  return getresuid(&r, &e, &s) == 0 && r != 0;
+}
+
 }  // namespace
 
 int main() {
+  // Before PR_SET_PDEATHSIG: a credential change may clear it.
+  if (!DropRealUid()) {
+    static const char kMsg[] = "saslauthd_pam_helper: cannot set a non-root real uid; refusing to run PAM as real root\n";
+    (void)!write(2, kMsg, sizeof kMsg - 1);
+    return 3;
+  }
   // The daemon may die without closing our stdin (SIGKILL while a module hangs): go with it.
   pid_t parent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -150,7 +150,9 @@ describe('PAM_RHOST', () => {
     mkdirSync(DIR);
     writeFileSync(`${DIR}/rhost.sh`, `#!/bin/sh\necho "rhost=[$PAM_RHOST]" >> ${DIR}/out\n`);
     chmodSync(`${DIR}/rhost.sh`, 0o755);
-    writePamService(RHOST_SERVICE, `auth optional pam_exec.so ${DIR}/rhost.sh\nauth required pam_unix.so\naccount required pam_unix.so\n`);
+    // The helper's real uid is nobody's, and pam_exec runs its program with the real uid unless told
+    // `seteuid`: as root, the script may write into this root-owned directory.
+    writePamService(RHOST_SERVICE, `auth optional pam_exec.so seteuid ${DIR}/rhost.sh\nauth required pam_unix.so\naccount required pam_unix.so\n`);
   });
   afterAll(() => {
     removePamService(RHOST_SERVICE);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { outcomeOfReply } from '../../../src/auth/pam/pam.js';
 import { HelperProtocolError, HelperReplyDecoder, encodeHelperRequest } from '../../../src/auth/pam/protocol.js';
 
 function reply(stage: number, code: number, delay: number, text: string): Buffer {
@@ -37,8 +38,23 @@ describe('PAM helper protocol', () => {
     }
   });
 
+  it('decodes stage 4: pam_authenticate said yes without asking for the password, which is a rejection', () => {
+    const [r] = new HelperReplyDecoder().push(reply(4, 0, 0, 'pam_authenticate returned success without asking for the password'));
+    expect(r).toEqual({ stage: 'unasked', code: 0, delayUsec: 0, text: 'pam_authenticate returned success without asking for the password' });
+    expect(outcomeOfReply(r!)).toEqual({
+      outcome: {
+        kind: 'rejected',
+        code: 'not-authorized',
+        reason: 'pam_authenticate returned success without asking for the password; refused',
+        compat: 'NO PAM auth error',
+      },
+      authFailed: true,
+    });
+  });
+
   it('refuses frames that are not ours', () => {
     expect(() => new HelperReplyDecoder().push(Buffer.from('hello world, this is a module writing to stdout'))).toThrow(HelperProtocolError);
+    expect(() => new HelperReplyDecoder().push(reply(5, 0, 0, ''))).toThrow(HelperProtocolError);
     expect(() => new HelperReplyDecoder().push(reply(9, 0, 0, ''))).toThrow(HelperProtocolError);
     const bad = reply(0, 0, 0, 'x');
     bad.writeUInt16BE(5, 13);
