@@ -20,6 +20,7 @@
 //  - a pam_authenticate success is only a yes if some module asked for the password through our
 //    conversation; a stack that said yes without asking (pam_permit, pam_succeed_if sufficient,
 //    pam_rootok, nullok on an empty field) checked no password and is refused.
+// PAM_DISALLOW_NULL_AUTHTOK makes pam_unix refuse an empty shadow field despite `nullok`, as -a shadow does.
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -199,14 +200,14 @@ void Handle(const Request& req) {
   }
   uint8_t stage = 0;
   std::string text;
-  rc = pam_authenticate(pamh, PAM_SILENT);
+  rc = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
   if (rc != PAM_SUCCESS) {
     stage = 2;
   } else if (!data.password_asked) {
     stage = 4;
     text = "pam_authenticate returned success without asking for the password";
   } else {
-    rc = pam_acct_mgmt(pamh, PAM_SILENT);
+    rc = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
     if (rc != PAM_SUCCESS) stage = 3;
   }
   if (rc != PAM_SUCCESS) text = pam_strerror(pamh, rc);
