@@ -3,7 +3,10 @@ import type { Secret } from './secret.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
-  /** The login after `-r` folded the realm in (`user@realm`), as saslauthd does. */
+  /**
+   * The login. Backends get it after `-r` folded the realm in (`user@realm`), as saslauthd does: the
+   * request policy (request-policy.ts) does that before anything else sees the request.
+   */
   readonly login: string;
   readonly password: Secret;
   /** SASL service name (`smtp`, `imap`…): PAM service, LDAP `%s`, cache key. */
@@ -87,6 +90,11 @@ export interface Authenticator {
    * Must stop work and settle soon after `signal` aborts.
    */
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome>;
+  /**
+   * The login the backends receive for `req` (after `-r`), for the per-request log line; absent:
+   * `req.login`. Only the request policy rewrites a login.
+   */
+  loginFor?(req: AuthRequest): string;
   /** Human-readable lines for `-v`/`--check` (effective settings, files that apply). */
   describe(): string[];
   /** Releases connections, helper processes, watchers. */
