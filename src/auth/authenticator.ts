@@ -3,7 +3,10 @@ import type { Secret } from './secret.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
-  /** The login after `-r` folded the realm in (`user@realm`), as saslauthd does. */
+  /**
+   * The login. Backends get it after `-r` folded the realm in (`user@realm`), as saslauthd does: the
+   * request policy (request-policy.ts) does that before anything else sees the request.
+   */
   readonly login: string;
   readonly password: Secret;
   /** SASL service name (`smtp`, `imap`…): PAM service, LDAP `%s`, cache key. */
@@ -32,12 +35,23 @@ export type UnavailableCode = 'backend-error' | 'timeout' | 'connect-failed' | '
 /** Extra fields a wrapper adds to the per-request log line (`cached`, `via`, `route`…). Never secrets. */
 export type OutcomeLog = Readonly<Record<string, string | number | boolean>>;
 
+/**
+ * What a backend would refuse a request for without looking at its password (lock, expiry, a user it
+ * no longer has), or null when it would go on to check the password. Cheap: no crypt, no network.
+ */
+export type AccountCheck = (req: AuthRequest, signal: AbortSignal) => Promise<Outcome | null>;
+
 export type Outcome =
   | {
       readonly kind: 'ok';
       /** saslauthd's exact success text for this backend (default `OK`), used with --compat-replies. */
       readonly compat: string;
       readonly log?: OutcomeLog;
+      /**
+       * The account check of the backend that accepted, set by a chain (which link accepted is known
+       * only here); the credential cache keeps it with the entry and asks it on every hit.
+       */
+      readonly recheck?: AccountCheck;
     }
   | {
       readonly kind: 'rejected';
@@ -87,6 +101,16 @@ export interface Authenticator {
    * Must stop work and settle soon after `signal` aborts.
    */
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome>;
+  /**
+   * Backends that can see a lock, an expiry or a deleted user without the password (shadow, getpwent)
+   * say so here; the credential cache asks before every hit, so a cached password outlives none of them.
+   */
+  readonly accountCheck?: AccountCheck;
+  /**
+   * The login the backends receive for `req` (after `-r`), for the per-request log line; absent:
+   * `req.login`. Only the request policy rewrites a login.
+   */
+  loginFor?(req: AuthRequest): string;
   /** Human-readable lines for `-v`/`--check` (effective settings, files that apply). */
   describe(): string[];
   /** Releases connections, helper processes, watchers. */

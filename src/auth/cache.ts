@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 
 export interface CredentialCacheOptions {
@@ -26,11 +26,14 @@ interface Entry {
   /** When the backend last accepted this password (clock ms). Hits do not move it. */
   readonly created: number;
   readonly bytes: number;
+  /** The accepting backend's account check (lock, expiry, user gone), asked on every hit; null: it has none. */
+  readonly recheck: AccountCheck | null;
 }
 
 /** What a lookup found for a (key, password) pair whose digest matched. */
 export interface CacheMatch {
   readonly ageMs: number;
+  readonly recheck: AccountCheck | null;
 }
 
 /** The fields that make a cache key. `backend` is the chain that decided (`ldap,shadow`). */
@@ -55,6 +58,8 @@ export class CredentialCache {
   #bytes = 0;
   hits = 0;
   misses = 0;
+  /** Entries dropped because the backend's account check refused them on a hit (lock, expiry, user gone). */
+  revoked = 0;
   evictions = 0;
 
   constructor(readonly options: CredentialCacheOptions) {
@@ -97,11 +102,11 @@ export class CredentialCache {
     // Most recently used moves to the end; the TTL stays where it was.
     this.#map.delete(k);
     this.#map.set(k, e);
-    return { ageMs };
+    return { ageMs, recheck: e.recheck };
   }
 
   /** Records a backend-verified success, replacing any entry for the same key. */
-  store(parts: CacheKeyParts, digest: Buffer): void {
+  store(parts: CacheKeyParts, digest: Buffer, recheck: AccountCheck | null = null): void {
     const k = keyOf(parts);
     const bytes = Buffer.byteLength(k) + DIGEST_BYTES + ENTRY_OVERHEAD_BYTES;
     const old = this.#map.get(k);
@@ -113,7 +118,7 @@ export class CredentialCache {
       this.#delete(oldest.value[0], oldest.value[1]);
       this.evictions++;
     }
-    this.#map.set(k, { digest, created: this.#now(), bytes });
+    this.#map.set(k, { digest, created: this.#now(), bytes, recheck });
     this.#bytes += bytes;
   }
 
@@ -144,10 +149,24 @@ export class CredentialCache {
   }
 }
 
+type Refusal = Exclude<Outcome, { kind: 'ok' }>;
+
+/** The account check's refusal, or null. One that throws vouches for nobody: no cache hit. */
+async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSignal): Promise<Refusal | null> {
+  try {
+    const o = await check(req, signal);
+    return o === null || o.kind === 'ok' ? null : o;
+  } catch (e) {
+    return { kind: 'unavailable', code: 'backend-error', reason: `account check failed: ${(e as Error).message}`, compat: 'NO internal mechanism failure' };
+  }
+}
+
 /**
  * `-c`: answers OK from the cache when the same password was accepted by `inner` less than `-t`
- * seconds ago for the same (login, realm, service, chain). Only successes are stored; a different
- * password always goes to the backend and, when accepted, replaces the entry.
+ * seconds ago for the same (login, realm, service, chain), and the backend that accepted it sees no
+ * reason to refuse the account now (its accountCheck: lock, expiry, user gone). Only successes are
+ * stored; a different password always goes to the backend and, when accepted, replaces the entry.
+ * A backend without an account check (pam, ldap, rimap) is trusted for the whole `-t`.
  */
 export class CacheAuthenticator implements Authenticator {
   readonly mech: string;
@@ -165,17 +184,29 @@ export class CacheAuthenticator implements Authenticator {
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
     const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
     const digest = this.cache.digest(req.password);
-    const found = this.cache.match(parts, digest);
-    if (found !== null && found.ageMs < this.cache.ttlMs) {
+    let found = this.cache.match(parts, digest);
+    const refusal = found?.recheck ? await askAccount(found.recheck, req, signal) : null;
+    if (found !== null && refusal === null && found.ageMs < this.cache.ttlMs) {
       this.cache.hits++;
       return { ...ok(), log: { cached: true } };
     }
+    if (refusal?.kind === 'rejected') {
+      // The account changed under the entry. The backend still decides, with its crypt, so the reply
+      // and its timing are what any other password would get: the cache reveals nothing.
+      this.cache.forget(parts);
+      this.cache.revoked++;
+      found = null;
+    }
     this.cache.misses++;
-    const outcome = await this.inner.authenticate(req, signal);
+    const answer = await this.inner.authenticate(req, signal);
+    const outcome = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
     switch (outcome.kind) {
-      case 'ok':
-        this.cache.store(parts, digest);
-        return outcome;
+      case 'ok': {
+        // The recheck is this cache's business: it goes into the entry, not on up with the outcome.
+        const { recheck: acceptedBy, ...plain } = outcome;
+        this.cache.store(parts, digest, acceptedBy ?? this.inner.accountCheck ?? null);
+        return plain;
+      }
       case 'unavailable': {
         const staleMs = this.cache.options.staleMs;
         if (found !== null && staleMs > 0 && found.ageMs < staleMs) {

@@ -1,4 +1,4 @@
-import { type AuthRequest, type Authenticator, type Outcome, withLog } from './authenticator.js';
+import { type AuthRequest, type Authenticator, type Outcome } from './authenticator.js';
 
 /**
  * When a link hands the request to the next one (Dovecot's result_failure / result_internalfail):
@@ -59,7 +59,11 @@ export class ChainAuthenticator implements Authenticator {
       const o = await link.authenticator.authenticate(req, signal);
       last = o;
       via = link.name;
-      if (o.kind === 'ok') return withLog(o, { via });
+      // Which link accepted is known only here: the cache re-checks that backend's account on a hit.
+      if (o.kind === 'ok') {
+        const check = link.authenticator.accountCheck;
+        return { ...o, log: { via, ...o.log }, ...(check ? { recheck: check } : {}) };
+      }
       notes.push(`${link.name}: ${o.reason}`);
       if (o.kind === 'unavailable') down ??= o;
       if (!continues(o, link.continueOn)) break;

@@ -6,6 +6,7 @@ import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON } from './chain.js';
 import { PenaltyAuthenticator, trustedList } from './penalty.js';
+import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
 import { createAuthenticator } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
 
@@ -22,6 +23,8 @@ export interface ComposedAuthenticator extends Authenticator {
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
   unprivilegedProblem(target: unknown): string | null;
+  /** The login the backends receive (after `-r`): what the per-request log line names. */
+  loginFor(req: AuthRequest): string;
 }
 
 const continueOnFor = (o: DaemonOptions, link: string): ReadonlySet<ContinueOn> =>
@@ -36,6 +39,7 @@ function describeChain(o: DaemonOptions, chain: readonly string[]): string {
 /** Where each request goes, with cache and defence: for `-v` (nothing is built) and `--check`. */
 export function describeComposition(o: DaemonOptions): string[] {
   const lines = [`chain (-a): ${describeChain(o, o.mechanisms)}`];
+  if (o.realmConcat || o.allowedRealms.length > 0) lines.push(describeRequestPolicy(o));
   for (const r of o.routes) lines.push(`route ${routeLabel(r)}: ${describeChain(o, r.chain)}`);
   for (const [link, opts] of Object.entries(o.linkOptions)) {
     lines.push(`backend ${link}: ${Object.entries(opts).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -72,6 +76,10 @@ class Composed implements ComposedAuthenticator {
     return this.top.authenticate(req, signal);
   }
 
+  loginFor(req: AuthRequest): string {
+    return this.top.loginFor?.(req) ?? req.login;
+  }
+
   flushCache(): number {
     return this.cache?.flush() ?? 0;
   }
@@ -102,7 +110,7 @@ class Composed implements ComposedAuthenticator {
   }
 }
 
-/** Builds every backend once, then chains, cache, routes and defence around them. */
+/** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
 export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   const backends = new Map<string, Authenticator>();
   try {
@@ -146,7 +154,7 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
     options.routes.length === 0
       ? fallback
       : new RoutingAuthenticator(options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })), fallback);
-  const top =
+  const defended =
     options.failDelayMs === 0
       ? routed
       : new PenaltyAuthenticator(
@@ -160,5 +168,7 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
           },
           ctx.log,
         );
+  // Outermost: a request the policy refuses costs no check and counts against nobody.
+  const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
   return new Composed(options, top, backends, cache);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PasswdLookup } from '../native/binding.js';
 import { native } from '../native/binding.js';
 import type { Crypt } from '../native/crypt.js';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
 
 export interface GetpwentOptions {
   /** getpwnam_r through NSS (Default: the native addon's). Tests may pass their own. */
@@ -35,26 +35,45 @@ export class GetpwentAuthenticator implements Authenticator {
 
   async close(): Promise<void> {}
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
-    const burn = (outcome: Outcome): Promise<Outcome> =>
-      this.crypt.verify(req.password.expose(), DUMMY_HASH, signal).then(() => outcome);
-    const pw = await this.#lookup(req.login);
+  /**
+   * A user NSS no longer has, or a passwd field that can match no password (locked, shadowed,
+   * empty): what this backend refuses without the password. One getpwnam, no crypt; the credential
+   * cache asks it on every hit.
+   */
+  readonly accountCheck: AccountCheck = async (req) => {
+    const found = await this.#entry(req.login);
+    return 'kind' in found ? found : null;
+  };
+
+  /** The user's crypt hash, or why there is none to check (unavailable, unknown, locked). */
+  async #entry(login: string): Promise<{ hash: string } | Outcome> {
+    const pw = await this.#lookup(login);
     if (pw.errno !== undefined) {
       const text = pw.error ?? `errno ${pw.errno}`;
       return unavailable('backend-error', `getpwnam failed: ${text}`, `NO Username lookup failure: ${text}`);
     }
-    if (!pw.found || pw.passwd === undefined) return burn(rejected('unknown-user', 'no such user (NSS passwd)', 'NO Invalid username'));
+    if (!pw.found || pw.passwd === undefined) return rejected('unknown-user', 'no such user (NSS passwd)', 'NO Invalid username');
     const hash = pw.passwd;
     if (hash === 'x' || hash.startsWith('*') || hash === '') {
       if (!this.#warnedShadowed) {
         this.#warnedShadowed = true;
-        this.log.warn(`getpwent: user ${JSON.stringify(req.login)} has no hash in passwd; ${SHADOWED.split(': ')[1]}`);
+        this.log.warn(`getpwent: user ${JSON.stringify(login)} has no hash in passwd; ${SHADOWED.split(': ')[1]}`);
       }
       const reason = hash === '' ? 'passwd entry has an empty password field' : SHADOWED;
-      return burn(rejected(hash === '' ? 'no-password' : 'locked', reason, 'NO Incorrect password'));
+      return rejected(hash === '' ? 'no-password' : 'locked', reason, 'NO Incorrect password');
     }
-    if (hash.startsWith('!')) return burn(rejected('locked', 'account is locked (! in passwd)', 'NO Incorrect password'));
-    const match = await this.crypt.verify(req.password.expose(), hash, signal);
+    if (hash.startsWith('!')) return rejected('locked', 'account is locked (! in passwd)', 'NO Incorrect password');
+    return { hash };
+  }
+
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const found = await this.#entry(req.login);
+    if ('kind' in found) {
+      if (found.kind === 'unavailable') return found;
+      // A refusal before the password costs a crypt too, so timing tells nobody which logins exist.
+      return this.crypt.verify(req.password.expose(), DUMMY_HASH, signal).then(() => found);
+    }
+    const match = await this.crypt.verify(req.password.expose(), found.hash, signal);
     return match ? ok() : rejected('bad-password', 'password mismatch', 'NO Incorrect password');
   }
 }

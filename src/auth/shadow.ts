@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
 import {
+  type AccountCheck,
   type AuthRequest,
   type Authenticator,
   type Outcome,
@@ -105,39 +106,50 @@ export class ShadowAuthenticator implements Authenticator {
     return { passwd: this.#passwd.current(), shadow: this.#shadow.current() };
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
-    let tables: Tables;
+  /**
+   * Lock, expiry, a missing entry: everything this backend refuses without the password. The
+   * credential cache asks this on every hit, so `usermod -L` or `-e` or `userdel` ends a cached OK
+   * at once. A stat of both files, no crypt.
+   */
+  readonly accountCheck: AccountCheck = async (req) => {
+    const tables = this.#readTables();
+    if ('kind' in tables) return tables;
+    const found = this.#entries(tables, req.login);
+    if ('kind' in found) return found;
+    return this.#ageing(found.sp);
+  };
+
+  #readTables(): Tables | Outcome {
     try {
-      tables = this.#tables();
+      return this.#tables();
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       return unavailable('backend-error', `cannot read user files: ${err.code ?? ''} ${err.message}`, `NO Username lookup failure: ${err.message}`);
     }
-    const pw = tables.passwd.entries.get(req.login);
-    const sp = tables.shadow.entries.get(req.login);
+  }
 
-    // Every path below pays for exactly one crypt, so the time taken says nothing about the user.
-    const burn = (outcome: Outcome): Promise<Outcome> =>
-      this.crypt.verify(req.password.expose(), tables.shadow.dummyHash, signal).then(() => outcome);
-
-    if (!pw) return burn(rejected('unknown-user', 'no such user in passwd', 'NO Invalid username'));
-    if (!sp) return burn(rejected('unknown-user', 'user has no shadow entry', 'NO Invalid shadow username'));
+  /** The user's shadow entry when it holds a usable hash, else the refusal (which costs a dummy crypt in authenticate). */
+  #entries(tables: Tables, login: string): { sp: ShadowEntry } | Outcome {
+    const pw = tables.passwd.entries.get(login);
+    const sp = tables.shadow.entries.get(login);
+    if (!pw) return rejected('unknown-user', 'no such user in passwd', 'NO Invalid username');
+    if (!sp) return rejected('unknown-user', 'user has no shadow entry', 'NO Invalid shadow username');
     const hash = sp.hash;
     if (hash === '*NP*') {
-      return burn(rejected('locked', 'NIS+ hash (*NP*) not accessible', 'NO Insufficient permission to access NIS authentication database (saslauthd)'));
+      return rejected('locked', 'NIS+ hash (*NP*) not accessible', 'NO Insufficient permission to access NIS authentication database (saslauthd)');
     }
-    if (hash === '') return burn(rejected('no-password', 'account has no password set', 'NO Incorrect password'));
-    if (hash.startsWith('!')) return burn(rejected('locked', 'account is locked (!)', 'NO Incorrect password'));
-    if (hash.startsWith('*')) return burn(rejected('locked', 'account is disabled (*)', 'NO Incorrect password'));
+    if (hash === '') return rejected('no-password', 'account has no password set', 'NO Incorrect password');
+    if (hash.startsWith('!')) return rejected('locked', 'account is locked (!)', 'NO Incorrect password');
+    if (hash.startsWith('*')) return rejected('locked', 'account is disabled (*)', 'NO Incorrect password');
+    return { sp };
+  }
 
-    const match = await this.crypt.verify(req.password.expose(), hash, signal);
-    if (!match) return rejected('bad-password', 'password mismatch', 'NO Incorrect password');
-
-    // Ageing is checked only after a correct password, as saslauthd does: it tells a guesser nothing.
+  /** shadow(5) account ageing as of now: null when the account is in force. */
+  #ageing(sp: ShadowEntry): Outcome | null {
     const state = accountState(sp, daysSinceEpoch(this.#now()));
     switch (state.state) {
       case 'valid':
-        return ok();
+        return null;
       case 'account-expired':
         return rejected('account-expired', 'account expired (shadow expire date)', 'NO Account expired');
       case 'password-expired':
@@ -151,5 +163,18 @@ export class ShadowAuthenticator implements Authenticator {
         throw new Error(`unhandled account state ${String(never)}`);
       }
     }
+  }
+
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const tables = this.#readTables();
+    if ('kind' in tables) return tables;
+    const found = this.#entries(tables, req.login);
+    // Every refusal before the password pays for one crypt too, so the time taken says nothing about the user.
+    if ('kind' in found) return this.crypt.verify(req.password.expose(), tables.shadow.dummyHash, signal).then(() => found);
+
+    const match = await this.crypt.verify(req.password.expose(), found.sp.hash, signal);
+    if (!match) return rejected('bad-password', 'password mismatch', 'NO Incorrect password');
+    // Ageing is checked only after a correct password, as saslauthd does: it tells a guesser nothing.
+    return this.#ageing(found.sp) ?? ok();
   }
 }

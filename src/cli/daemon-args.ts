@@ -174,6 +174,10 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     rimapSpareConnections: o['rimapSpareConnections'] as number,
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
+  // A login's domain is what follows its first '@' (login-parts.ts); a realm with one could let a
+  // login with two '@' pass the allow-list with a different domain at its end.
+  const atRealm = options.allowedRealms.find((r) => r.includes('@'));
+  if (atRealm !== undefined) throw new UsageError(`--allow-realm: '${atRealm}' is not a realm (it contains '@')`);
   if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
   if (o['version']) return { kind: 'version', options };
   return { kind: 'run', options, check: Boolean(o['check']) };

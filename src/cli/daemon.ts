@@ -25,9 +25,7 @@ const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
 
 const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
   compatReplies: o.compatReplies,
-  realmConcat: o.realmConcat,
   authTimeoutMs: o.authTimeoutMs,
-  allowedRealms: o.allowedRealms,
 });
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Authenticator, AuthRequest, Outcome } from '../auth/authenticator.js';
-import { rejected, unavailable } from '../auth/authenticator.js';
+import { unavailable } from '../auth/authenticator.js';
 import { Secret } from '../auth/secret.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
 import { protocolReply, replyText } from './reply-text.js';
@@ -8,15 +8,8 @@ import { protocolReply, replyText } from './reply-text.js';
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
   readonly compatReplies: boolean;
-  /** `-r`: login becomes `login@realm` when the realm is not empty. */
-  readonly realmConcat: boolean;
   /** Milliseconds one authentication may take; then NO, logged as unavailable (Default: 30000). */
   readonly authTimeoutMs: number;
-  /**
-   * `--allow-realm`: realms a request may carry (compared case-insensitively); any other non-empty
-   * realm is refused before a backend sees it. Empty list: every realm passes, as in saslauthd.
-   */
-  readonly allowedRealms?: readonly string[];
 }
 
 /** Who is asking: for log lines. */
@@ -29,7 +22,7 @@ export interface ConnectionInfo {
 const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
 
 /**
- * Validates a decoded request, applies `-r`, asks the authenticator under a deadline, logs one line
+ * Validates a decoded request, asks the authenticator under a deadline, logs one line
  * and returns the reply text. Never throws: an authenticator that throws is a NO, logged.
  */
 export class RequestHandler {
@@ -50,7 +43,7 @@ export class RequestHandler {
     return old;
   }
 
-  /** Swaps -r, --compat-replies and --auth-timeout (reload); applies to requests that start later. */
+  /** Swaps --compat-replies and --auth-timeout (reload); applies to requests that start later. */
   setOptions(o: HandlerOptions): void {
     this.options = o;
   }
@@ -103,18 +96,11 @@ export class RequestHandler {
       return protocolReply(v.reason, this.options.compatReplies);
     }
     const r = v.request;
-    const realms = this.options.allowedRealms ?? [];
-    if (r.realm !== '' && realms.length > 0 && !realms.includes(r.realm.toLowerCase())) {
-      // Without this, shadow/pam/getpwent/rimap drop the realm and joe@anything.example is local joe.
-      const outcome = rejected('not-authorized', `realm ${r.realm} is not in --allow-realm`, 'NO authentication failed');
-      this.#stats.rejected++;
-      this.#logOutcome(conn, { login: r.login, password: new Secret(Buffer.alloc(0)), service: r.service, realm: r.realm, clientAddr: r.clientAddr }, 'core', outcome, 0);
-      return replyText(outcome, this.options.compatReplies);
-    }
-    const login = this.options.realmConcat && r.realm !== '' ? `${r.login}@${r.realm}` : r.login;
     const password = new Secret(r.password);
-    const req: AuthRequest = { login, password, service: r.service, realm: r.realm, clientAddr: r.clientAddr };
+    const req: AuthRequest = { login: r.login, password, service: r.service, realm: r.realm, clientAddr: r.clientAddr };
     const authenticator = this.authenticator;
+    // The log names the user as the backends get it (after -r), which only the authenticator knows.
+    const login = authenticator.loginFor?.(req) ?? req.login;
     const started = performance.now();
     this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.mech }, 'authenticating');
     this.#enter(authenticator);
@@ -131,7 +117,7 @@ export class RequestHandler {
     }
     this.#stats[outcome.kind]++;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
-    this.#logOutcome(conn, req, authenticator.mech, outcome, ms);
+    this.#logOutcome(conn, { ...req, login }, authenticator.mech, outcome, ms);
     return replyText(outcome, this.options.compatReplies);
   }
 

@@ -3,6 +3,8 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CacheAuthenticator, CredentialCache, ENTRY_OVERHEAD_BYTES } from '../../src/auth/cache.js';
+import { type Outcome, rejected, unavailable } from '../../src/auth/authenticator.js';
+import { ChainAuthenticator, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
 import { Secret } from '../../src/auth/secret.js';
 import { FakeAuthenticator, down, req } from '../helpers/fake-authenticator.js';
 
@@ -155,5 +157,112 @@ describe('CredentialCache size and contents', () => {
     const c2 = new CredentialCache({ ttlMs: 1, maxBytes: 1000, staleMs: 0 });
     expect(c1.digest(pw).equals(c2.digest(pw))).toBe(false);
     expect(c1.digest(pw)).toHaveLength(32);
+  });
+});
+
+/** A fake backend that, like shadow and getpwent, can say what it refuses without the password. */
+class CheckedBackend extends FakeAuthenticator {
+  /** What the account check answers now (null: nothing to refuse). */
+  account: Outcome | null = null;
+  accountCalls = 0;
+  readonly accountCheck = async (): Promise<Outcome | null> => {
+    this.accountCalls++;
+    if (this.account?.kind === 'unavailable' && this.account.reason === 'throw') throw new Error('nss exploded');
+    return this.account;
+  };
+}
+
+const locked = rejected('locked', 'account is locked (!)', 'NO Incorrect password');
+
+function checkedSetup(o: { ttlMs?: number; staleMs?: number } = {}) {
+  let t = 1000;
+  const cache = new CredentialCache({ ttlMs: o.ttlMs ?? 60_000, maxBytes: 1 << 20, staleMs: o.staleMs ?? 0, now: () => t, hmacKey: Buffer.alloc(32, 7) });
+  const backend = new CheckedBackend('shadow', { alice: 'pw1' });
+  const a = new CacheAuthenticator(backend, cache, log);
+  return { cache, backend, a, advance: (ms: number) => (t += ms) };
+}
+
+describe('account check on every hit (issue 11 item 7)', () => {
+  it('asks the backend account check before answering from the cache', async () => {
+    const { a, backend } = checkedSetup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    expect(backend.accountCalls).toBe(0); // a miss: the backend checked everything itself
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK', log: { cached: true } });
+    expect(backend.accountCalls).toBe(1);
+    expect(backend.calls).toHaveLength(1);
+  });
+
+  it('a refused account is no hit: the backend decides (crypt and all), the entry is dropped', async () => {
+    const { a, backend, cache } = checkedSetup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    backend.account = locked;
+    backend.forced = locked; // what the real backend now answers for any password
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ ...locked, log: { recheck: 'locked' } });
+    expect(backend.calls).toHaveLength(2);
+    expect(cache.size).toBe(0);
+    expect(cache.revoked).toBe(1);
+    // Unlocked again: only the backend can say OK now, and its OK is cached afresh.
+    backend.account = null;
+    backend.forced = null;
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+    expect(backend.calls).toHaveLength(3);
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+  });
+
+  it('a refused account cannot be answered from a stale entry during an outage either', async () => {
+    const { a, backend, advance } = checkedSetup({ ttlMs: 1000, staleMs: 60_000 });
+    await a.authenticate(req('alice', 'pw1'), signal);
+    advance(2000);
+    backend.account = rejected('unknown-user', 'no such user in passwd', 'NO Invalid username');
+    backend.forced = down();
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toMatchObject({ kind: 'unavailable', log: { recheck: 'unknown-user' } });
+  });
+
+  it('an account check that cannot decide, or throws, is no hit; the entry stays for the backend to confirm', async () => {
+    const { a, backend, cache } = checkedSetup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    backend.account = unavailable('backend-error', 'cannot read user files', 'NO');
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toEqual({ kind: 'ok', compat: 'OK', log: { recheck: 'backend-error' } });
+    expect(backend.calls).toHaveLength(2);
+    backend.account = unavailable('backend-error', 'throw', 'NO');
+    backend.forced = down();
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toMatchObject({ kind: 'unavailable', log: { recheck: 'backend-error' } });
+    expect(cache.size).toBe(1);
+    expect(cache.revoked).toBe(0);
+  });
+
+  it('never asks the account check for a password that does not match the entry', async () => {
+    const { a, backend } = checkedSetup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    await a.authenticate(req('alice', 'guess'), signal);
+    expect(backend.accountCalls).toBe(0);
+  });
+
+  it('behind a chain, asks the link that accepted (remembered with the entry), and passes no recheck on up', async () => {
+    let t = 0;
+    const cache = new CredentialCache({ ttlMs: 60_000, maxBytes: 1 << 20, staleMs: 0, now: () => t++ });
+    const first = new CheckedBackend('shadow:a', {});
+    const second = new CheckedBackend('shadow', { alice: 'pw1' });
+    const chain = new ChainAuthenticator([
+      { name: 'shadow:a', authenticator: first, continueOn: new Set(DEFAULT_CONTINUE_ON) },
+      { name: 'shadow', authenticator: second, continueOn: new Set(DEFAULT_CONTINUE_ON) },
+    ]);
+    const a = new CacheAuthenticator(chain, cache, log, 'shadow:a,shadow');
+    const accepted = await a.authenticate(req('alice', 'pw1'), signal);
+    expect(accepted).toEqual({ kind: 'ok', compat: 'OK', log: { via: 'shadow' } });
+    expect('recheck' in accepted).toBe(false);
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+    expect([first.accountCalls, second.accountCalls]).toEqual([0, 1]);
+    second.account = locked;
+    second.forced = locked;
+    expect(await a.authenticate(req('alice', 'pw1'), signal)).toMatchObject({ kind: 'rejected', code: 'locked', log: { recheck: 'locked', via: 'shadow' } });
+    expect(cache.size).toBe(0);
+  });
+
+  it('a backend without an account check (pam, ldap, rimap) answers from the cache for the whole TTL', async () => {
+    const { a, backend } = setup();
+    await a.authenticate(req('alice', 'pw1'), signal);
+    backend.users['alice'] = 'changed';
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
   });
 });

@@ -91,3 +91,17 @@ describe('RoutingAuthenticator', () => {
     expect([smtp.calls.length, realm.calls.length, def.calls.length]).toEqual([1, 1, 1]);
   });
 });
+
+describe('ChainAuthenticator and account checks (issue 11 item 7)', () => {
+  it("hands on the accepting link's account check with the OK, and none when that link has none", async () => {
+    const { ldap, shadow, c } = chain();
+    const check = async () => null;
+    Object.assign(shadow, { accountCheck: check });
+    const viaShadow = await c.authenticate(req('bob', 'bob-pw'), signal);
+    expect(viaShadow.kind === 'ok' && viaShadow.recheck).toBe(check);
+    const viaLdap = await c.authenticate(req('alice', 'ldap-pw'), signal);
+    expect(viaLdap).toEqual({ kind: 'ok', compat: 'OK', log: { via: 'ldap' } });
+    expect('recheck' in viaLdap).toBe(false);
+    expect(ldap.calls).toHaveLength(2);
+  });
+});

@@ -60,6 +60,28 @@ describe('buildAuthenticator (real shadow backends)', () => {
     await composed.close();
   });
 
+  it('puts the request policy outermost: a refused realm costs no check, no fail delay, no penalty (issue 11 item 4)', async () => {
+    const composed = await buildAuthenticator(options(['--fail-delay', '2000', '--allow-realm', 'example.com', '-r']), { crypt: new Crypt(1), log });
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 5; i++) {
+        expect(await composed.authenticate({ ...req('sat_cache_ann', 'pw-a'), realm: 'example.org' }, signal)).toEqual({
+          kind: 'rejected',
+          code: 'not-authorized',
+          reason: 'realm example.org is not in --allow-realm',
+          compat: 'NO authentication failed',
+          log: { policy: 'allow-realm' },
+        });
+      }
+      // With the penalty outside the policy, the five NOs would each wait 2 s and hold the next request.
+      expect(await composed.authenticate(req('sat_cache_ann', 'pw-a'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(composed.loginFor({ ...req('sat_cache_ann', 'pw-a'), realm: 'example.com' })).toBe('sat_cache_ann@example.com');
+    } finally {
+      await composed.close();
+    }
+  });
+
   it('fails start-up naming the broken instance, and closes the ones already built', async () => {
     await expect(
       buildAuthenticator(options(['-a', 'shadow,shadow:x', '--link-option', 'shadow:x.shadow-file=/nonexistent/sat_cache']), { crypt: new Crypt(1), log }),

@@ -91,3 +91,13 @@ describe('chain, route and defence flags', () => {
     expect(parseDaemonArgs(['--flush-cache', '-m', '/tmp/x'])).toEqual({ kind: 'flush-cache', runDir: '/tmp/x' });
   });
 });
+
+describe('--allow-realm and -r (issue 11 item 4)', () => {
+  it('lower-cases the list, refuses a realm with @, and prints the policy', () => {
+    const o = run(['-a', 'shadow', '--allow-realm', 'Example.COM,mail.example.net', '-r']);
+    expect(o.allowedRealms).toEqual(['example.com', 'mail.example.net']);
+    expect(describeComposition(o)).toContain('request policy: login@realm (-r); realm and login domain in example.com, mail.example.net (or none)');
+    expect(describeComposition(run(['-a', 'shadow'])).some((l) => l.startsWith('request policy'))).toBe(false);
+    expect(usage(['-a', 'shadow', '--allow-realm', 'example.com,b@example.com'])).toBe("--allow-realm: 'b@example.com' is not a realm (it contains '@')");
+  });
+});

@@ -50,3 +50,9 @@ export async function removeUser(name: string): Promise<void> {
   if ((await run('id', ['-u', name])).code !== 0) return;
   await locked('userdel', [name]);
 }
+
+/** `usermod ARGS… name` on a test user (-L to lock, -e 1 to expire…), serialised like the others. */
+export async function usermod(name: string, ...args: string[]): Promise<void> {
+  if (!name.startsWith('sat_')) throw new Error(`refusing to change non-test user ${name}`);
+  await locked('usermod', [...args, name]);
+}

@@ -54,7 +54,7 @@ describe('native pool saturation', () => {
     const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
     const crypt = new Crypt(1, 4); // one running, four waiting
     const shadow = new ShadowAuthenticator({ passwdFile: fx.passwd, shadowFile: fx.shadow }, crypt, log);
-    const handler = new RequestHandler(shadow, { compatReplies: false, realmConcat: false, authTimeoutMs: 60_000 }, log);
+    const handler = new RequestHandler(shadow, { compatReplies: false, authTimeoutMs: 60_000 }, log);
     const order: Array<{ i: number; text: string }> = [];
     const all = Array.from({ length: 20 }, (_, i) =>
       handler.handle(raw(BC.name, i % 2 === 0 ? BC.password : 'wrong'), { id: i }, new AbortController()).then((text) => order.push({ i, text })));

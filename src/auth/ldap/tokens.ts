@@ -5,6 +5,8 @@
  * lets `,` and `+` through: a DN injection in fastbind).
  */
 
+import { splitLogin } from '../login-parts.js';
+
 export type TokenContext = {
   /** The full login (after -r). */
   readonly login: string;
@@ -39,11 +41,6 @@ export function escapeDnValue(value: string): string {
     else out += c;
   }
   return out;
-}
-
-function splitLogin(login: string): { local: string; domain: string | null } {
-  const at = login.indexOf('@');
-  return at < 0 ? { local: login, domain: null } : { local: login.slice(0, at), domain: login.slice(at + 1) };
 }
 
 /** Values of every token for one request (unescaped). */
