@@ -1,23 +1,14 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ConnectionOptions, createSecureContext } from 'node:tls';
-import {
-  InappropriateAuthError,
-  InsufficientAccessError,
-  InvalidCredentialsError,
-  InvalidDNSyntaxError,
-  NoSuchAttributeError,
-  NoSuchObjectError,
-  ResultCodeError,
-  UnwillingToPerformError,
-} from 'ldapts';
+import { FilterParser, InvalidCredentialsError, NoSuchAttributeError, NoSuchObjectError, ResultCodeError } from 'ldapts';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/saslauthd-conf.js';
 import type { LdapConfig } from '../config/ldap-config.js';
 import type { Crypt } from '../native/crypt.js';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
-import { LdapTransportError } from './ldap/connection.js';
+import { type AuthRequest, type Authenticator, type Outcome, ok, rejected } from './authenticator.js';
 import { matchesAny } from './ldap/password-schemes.js';
+import { outcomeOfError } from './ldap/result-codes.js';
 import { type ServerEntry, ServerSet } from './ldap/server-set.js';
 import { type TokenContext, expandTokens } from './ldap/tokens.js';
 
@@ -53,7 +44,10 @@ export function buildTlsOptions(cfg: LdapConfig): ConnectionOptions {
   return o;
 }
 
-type Lookup = { kind: 'one'; dn: string; values: Buffer[] } | { kind: 'none' } | { kind: 'many'; count: number };
+/** The step a request is at, named in the log when an LDAP error ends it. */
+type Step = { op: 'connect' | 'user search' | 'user bind' | 'group check' };
+
+type Lookup = { kind: 'one'; dn: string; values: Buffer[] } | { kind: 'none' } | { kind: 'many'; count: number } | { kind: 'referrals' };
 
 /** `-a ldap`: saslauthd.conf-compatible LDAP authentication (bind, fastbind, custom) with group checks. */
 export class LdapAuthenticator implements Authenticator {
@@ -115,19 +109,17 @@ export class LdapAuthenticator implements Authenticator {
     // An empty simple bind is an "unauthenticated" bind that succeeds (RFC 4513 5.1.2): never send one.
     if (req.password.length === 0) return rejected('no-password', 'empty password', NO);
     const ctx: TokenContext = { login: req.login, realm: req.realm !== '' ? req.realm : this.cfg.defaultRealm, service: req.service };
+    const step: Step = { op: 'connect' };
     try {
-      return await this.#servers.run((e) => this.#decide(e, ctx, req.password.expose(), signal), signal);
+      return await this.#servers.run((e) => this.#decide(e, ctx, req.password.expose(), step, signal), signal);
     } catch (err) {
-      if (err instanceof LdapTransportError) {
-        const code = err.code === 'timeout' ? 'timeout' : 'connect-failed';
-        return unavailable(code, `LDAP server unavailable: ${err.message}`, NO);
-      }
-      if (err instanceof ResultCodeError) return unavailable('backend-error', `LDAP error ${err.code}: ${err.message}`, NO);
-      return unavailable('backend-error', `LDAP error: ${(err as Error).message}`, NO);
+      // Only a server that cannot serve is "unavailable" (a chain then asks its next backend); any
+      // other error is a refusal, since the request's own login or realm may have caused it.
+      return outcomeOfError(err, step.op, NO);
     }
   }
 
-  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, signal: AbortSignal): Promise<Outcome> {
+  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, step: Step, signal: AbortSignal): Promise<Outcome> {
     const c = this.cfg;
     let dn: string;
     switch (c.authMethod) {
@@ -136,19 +128,36 @@ export class LdapAuthenticator implements Authenticator {
         break;
       case 'bind':
       case 'custom': {
+        step.op = 'user search';
         const found = await this.#findUser(e, ctx, signal);
         if (found.kind !== 'one') {
           // A known user costs a search and a bind; pay for a bind here too, so the time taken does
           // not tell a prober which logins exist (the DN cannot exist, so the bind always fails).
-          if (c.authMethod === 'bind') await this.#userBind(e, this.#nobodyDn, password, signal);
-          return found.kind === 'none'
-            ? rejected('unknown-user', 'user not found', NO)
-            : rejected('unknown-user', `duplicate entries (${found.count}) match the filter`, NO);
+          if (c.authMethod === 'bind') await this.#timingBind(e, password, signal);
+          switch (found.kind) {
+            case 'none':
+              return rejected('unknown-user', 'user not found', NO);
+            case 'many':
+              // The user exists (more than once): not "unknown", or a chain would ask the next backend.
+              return rejected('not-authorized', `duplicate entries (${found.count}) match the filter`, NO);
+            case 'referrals':
+              return rejected('invalid-input', 'the user search returned only referrals (not followed)', NO);
+            default: {
+              const never: never = found;
+              throw new Error(`unhandled lookup ${String(never)}`);
+            }
+          }
         }
         dn = found.dn;
         if (c.authMethod === 'custom') {
           if (found.values.length === 0) return rejected('no-password', `entry has no readable ${c.passwordAttr}`, NO);
-          if (!(await matchesAny(password, found.values, this.crypt, signal))) return rejected('bad-password', 'password mismatch', NO);
+          const r = await matchesAny(password, found.values, this.crypt, signal);
+          if (!r.match) {
+            const note = r.unsupported.length > 0 ? `; ${c.passwordAttr} in ${r.unsupported.join(', ')} not checked (unsupported scheme; use ldap_auth_method bind)` : '';
+            return r.unsupported.length === found.values.length
+              ? rejected('no-password', `no ${c.passwordAttr} value in a supported scheme${note}`, NO)
+              : rejected('bad-password', `password mismatch${note}`, NO);
+          }
         }
         break;
       }
@@ -158,11 +167,13 @@ export class LdapAuthenticator implements Authenticator {
       }
     }
     if (c.authMethod !== 'custom') {
+      step.op = 'user bind';
       const bound = await this.#userBind(e, dn, password, signal);
       if (bound !== null) return bound;
     }
-    if (this.#groupCheck && !(await this.#inGroup(e, { ...ctx, userDn: dn }, signal))) {
-      return rejected('not-authorized', 'not a member of the required group', NO);
+    if (this.#groupCheck) {
+      step.op = 'group check';
+      if (!(await this.#inGroup(e, { ...ctx, userDn: dn }, signal))) return rejected('not-authorized', 'not a member of the required group', NO);
     }
     return ok();
   }
@@ -170,12 +181,16 @@ export class LdapAuthenticator implements Authenticator {
   async #findUser(e: ServerEntry, ctx: TokenContext, signal: AbortSignal): Promise<Lookup> {
     const c = this.cfg;
     const custom = c.authMethod === 'custom';
+    const base = expandTokens(c.searchBase, ctx, 'dn');
+    // Parsed here, not inside the connection's deadline, so a value ldapts refuses is not mistaken
+    // for a network failure (which would mark the server down and let a chain go on).
+    const filter = FilterParser.parseString(expandTokens(c.filter, ctx, 'filter'));
     const { conn } = await e.search.acquire(signal);
     try {
       const res = await conn.search(
-        expandTokens(c.searchBase, ctx, 'dn'),
+        base,
         {
-          filter: expandTokens(c.filter, ctx, 'filter'),
+          filter,
           scope: c.scope,
           derefAliases: c.deref,
           // saslauthd's default limit of 1 hides duplicates; we always ask for two to see them.
@@ -187,7 +202,8 @@ export class LdapAuthenticator implements Authenticator {
         signal,
       );
       const entries = res.searchEntries;
-      if (entries.length === 0) return { kind: 'none' };
+      // Nothing here, but the server points elsewhere: the user may exist there, so not "unknown".
+      if (entries.length === 0) return res.searchReferences.length > 0 ? { kind: 'referrals' } : { kind: 'none' };
       if (entries.length > 1) return { kind: 'many', count: entries.length };
       const entry = entries[0]!;
       const values: Buffer[] = [];
@@ -199,16 +215,20 @@ export class LdapAuthenticator implements Authenticator {
         }
       }
       return { kind: 'one', dn: entry.dn, values };
-    } catch (err) {
-      if (err instanceof NoSuchObjectError) return { kind: 'none' };
-      throw err;
     } finally {
       e.search.release(conn);
     }
   }
 
-  /** Binds as the user on a bind-only connection; null when accepted, else the rejection. */
+  /**
+   * Binds as the user on a bind-only connection; null when accepted, else the rejection. Every bind
+   * with a DN drawn from a request or an entry comes here.
+   */
   async #userBind(e: ServerEntry, dn: string, password: Buffer, signal: AbortSignal): Promise<Outcome | null> {
+    // An empty DN is an anonymous bind, an empty password an unauthenticated one (RFC 4513 5.1); a
+    // server that allows them says success for any password. A template such as %U gives '' for '@x'.
+    if (dn.trim() === '') return rejected('invalid-input', 'the user DN is empty', NO);
+    if (password.length === 0) return rejected('no-password', 'empty password', NO);
     const { conn } = await e.bind.acquire(signal);
     try {
       await conn.bind(dn, password, signal);
@@ -216,14 +236,18 @@ export class LdapAuthenticator implements Authenticator {
       return null;
     } catch (err) {
       if (err instanceof InvalidCredentialsError) return rejected('bad-password', 'invalid credentials', NO);
-      if (err instanceof InvalidDNSyntaxError) return rejected('unknown-user', 'invalid DN syntax for the user DN', NO);
-      if (err instanceof NoSuchObjectError) return rejected('unknown-user', 'no such user DN', NO);
-      if (err instanceof InsufficientAccessError || err instanceof InappropriateAuthError || err instanceof UnwillingToPerformError) {
-        return rejected('not-authorized', `bind refused: ${(err as Error).message}`, NO);
-      }
       throw err;
     } finally {
       e.bind.release(conn);
+    }
+  }
+
+  /** The bind an unknown login pays for; its answer does not matter, only a dead server does. */
+  async #timingBind(e: ServerEntry, password: Buffer, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#userBind(e, this.#nobodyDn, password, signal);
+    } catch (err) {
+      if (!(err instanceof ResultCodeError)) throw err;
     }
   }
 
@@ -232,9 +256,10 @@ export class LdapAuthenticator implements Authenticator {
     const { conn } = await e.search.acquire(signal);
     try {
       if (c.groupMatchMethod === 'filter') {
+        const filter = FilterParser.parseString(expandTokens(c.groupFilter, ctx, 'filter'));
         const res = await conn.search(
           expandTokens(c.groupSearchBase, ctx, 'dn'),
-          { filter: expandTokens(c.groupFilter, ctx, 'filter'), scope: c.groupScope, derefAliases: c.deref, sizeLimit: 1, timeLimit: c.timeLimitSec, attributes: ['1.1'] },
+          { filter, scope: c.groupScope, derefAliases: c.deref, sizeLimit: 1, timeLimit: c.timeLimitSec, attributes: ['1.1'] },
           signal,
         );
         return res.searchEntries.length > 0;

@@ -40,7 +40,7 @@ export interface LdapConfig {
   /** ldap_size_limit: search size limit; a user search always asks for at least 2 to see duplicates (Default: 1). */
   readonly sizeLimit: number;
   readonly deref: LdapDeref;
-  /** ldap_referrals: accepted; referrals are never followed (a referral counts as "not found"). */
+  /** ldap_referrals: accepted; referrals are never followed (a search that only returns referrals is refused, not "unknown user"). */
   readonly referrals: boolean;
   /** ldap_restart: accepted for compatibility; no effect. */
   readonly restart: boolean;

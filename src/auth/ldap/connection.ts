@@ -1,22 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { BindRequest, BusyError, Client, ResultCodeError, UnavailableError, type SearchOptions, type SearchResult } from 'ldapts';
+import { BindRequest, Client, ResultCodeError, type SearchOptions, type SearchResult } from 'ldapts';
 import type { LdapServer } from '../../config/ldap-config.js';
-
-/** Why a call to a server did not produce an LDAP answer; the request may be retried elsewhere. */
-export class LdapTransportError extends Error {
-  readonly code: 'timeout' | 'connect-failed' | 'aborted' | 'server-unavailable';
-  constructor(code: LdapTransportError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+import { LdapTransportError } from './errors.js';
+import { isServerDown } from './result-codes.js';
 
 /** A result code or network failure that means "this server cannot answer now", not "no". */
 export function toTransport(e: unknown): LdapTransportError | null {
   if (e instanceof LdapTransportError) return e;
-  if (e instanceof UnavailableError || e instanceof BusyError) return new LdapTransportError('server-unavailable', (e as Error).message);
+  if (isServerDown(e)) return new LdapTransportError('server-unavailable', (e as Error).message);
   if (e instanceof ResultCodeError) return null;
   const msg = (e as Error)?.message ?? String(e);
   if (/timed? ?out/i.test(msg)) return new LdapTransportError('timeout', msg);
@@ -104,8 +97,13 @@ export class LdapConnection {
     return !this.#broken && this.#internals.isConnected;
   }
 
-  /** Simple bind with raw password bytes (empty DN and password: anonymous). */
+  /**
+   * Simple bind with raw password bytes. An empty DN or an empty password is refused before anything
+   * is sent: the server would take it as an anonymous or unauthenticated bind (RFC 4513 5.1), which
+   * some servers answer with success whatever the password. Anonymous means not calling bind at all.
+   */
   async bind(dn: string, password: Buffer, signal: AbortSignal): Promise<void> {
+    if (dn.trim() === '' || password.length === 0) throw new Error(`refusing a simple bind with an empty ${dn.trim() === '' ? 'DN' : 'password'}`);
     this.boundAs = 'none';
     await this.#guard(() => this.#internals._sendBind(new BytesBindRequest(this.#internals._nextMessageId(), dn, password)), signal);
   }

@@ -22,34 +22,71 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Clear-text markers (RFC 2307 usage, Dovecot's `{PLAIN}`); any case. */
+const CLEARTEXT = new Set(['CLEARTEXT', 'PLAIN']);
+
 /**
- * Does `password` match one stored userPassword value? `{CRYPT}`/`{UNIX}` go to crypt(3); digest
- * schemes are recomputed; no prefix (or an unknown one, as saslauthd does) is clear text.
+ * Schemes we know of but cannot check (slapd modules, SASL pass-through): their name may be logged.
+ * Any other `{…}` prefix is logged without its text, since a clear-text password stored without a
+ * marker could itself start with braces.
  */
-export async function matchesStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: AbortSignal): Promise<boolean> {
+const NAMED_UNSUPPORTED = /^(?:PBKDF2[-_A-Z0-9]*|ARGON2[A-Z0-9]*|SASL|K5KEY|KERBEROS|LANMAN|NS-MTA-MD5|MD4|SHA384|SSHA384|BCRYPT|CLEAR|TOTP[-_A-Z0-9]*)$/;
+
+/** What one stored value says about a password. */
+export type StoredCheck = { readonly kind: 'match' } | { readonly kind: 'mismatch' } | { readonly kind: 'unsupported'; readonly scheme: string };
+
+const MATCH: StoredCheck = { kind: 'match' };
+const MISMATCH: StoredCheck = { kind: 'mismatch' };
+
+/**
+ * Checks `password` against one stored userPassword value. `{CRYPT}`/`{UNIX}` go to crypt(3); digest
+ * schemes are recomputed; a value with no `{…}` prefix, or `{CLEARTEXT}`/`{PLAIN}`, is clear text.
+ * Any other prefix is a scheme we cannot verify: never compared as clear text (saslauthd does, so the
+ * stored `{SASL}user@REALM` or hash string typed as the password would pass).
+ */
+export async function checkStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: AbortSignal): Promise<StoredCheck> {
   const text = stored.toString('latin1');
-  const m = /^\{([A-Za-z0-9._-]+)\}/.exec(text);
-  if (m) {
-    const scheme = m[1]!.toUpperCase();
-    const rest = text.slice(m[0].length);
-    if (scheme === 'CRYPT' || scheme === 'UNIX') return crypt.verify(password, rest, signal);
-    const d = DIGESTS[scheme];
-    if (d) {
-      if (!B64.test(rest)) return false;
-      const raw = Buffer.from(rest, 'base64');
-      if (d.salted ? raw.length <= d.len : raw.length !== d.len) return false;
-      const want = raw.subarray(0, d.len);
-      const salt = raw.subarray(d.len);
-      const got = createHash(d.alg).update(password).update(salt).digest();
-      return timingSafeEqual(got, want);
-    }
+  const m = /^\{([^{}]*)\}/.exec(text);
+  if (!m) return constantTimeEqual(password, stored) ? MATCH : MISMATCH;
+  const scheme = m[1]!.toUpperCase();
+  const rest = stored.subarray(m[0].length);
+  if (CLEARTEXT.has(scheme)) return constantTimeEqual(password, rest) ? MATCH : MISMATCH;
+  if (scheme === 'CRYPT' || scheme === 'UNIX') return (await crypt.verify(password, rest.toString('latin1'), signal)) ? MATCH : MISMATCH;
+  const d = DIGESTS[scheme];
+  if (d) {
+    const b64 = rest.toString('latin1');
+    if (!B64.test(b64)) return MISMATCH;
+    const raw = Buffer.from(b64, 'base64');
+    if (d.salted ? raw.length <= d.len : raw.length !== d.len) return MISMATCH;
+    const want = raw.subarray(0, d.len);
+    const salt = raw.subarray(d.len);
+    const got = createHash(d.alg).update(password).update(salt).digest();
+    return timingSafeEqual(got, want) ? MATCH : MISMATCH;
   }
-  return constantTimeEqual(password, stored);
+  return { kind: 'unsupported', scheme: NAMED_UNSUPPORTED.test(scheme) ? `{${scheme}}` : 'an unrecognised {…} prefix' };
 }
 
-/** True when any value matches; every value is checked, so the time taken does not say which one did. */
-export async function matchesAny(password: Buffer, values: readonly Buffer[], crypt: Crypt, signal?: AbortSignal): Promise<boolean> {
-  let any = false;
-  for (const v of values) if (await matchesStored(password, v, crypt, signal)) any = true;
-  return any;
+/** Does `password` match one stored value (an unsupported scheme never matches)? */
+export async function matchesStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: AbortSignal): Promise<boolean> {
+  return (await checkStored(password, stored, crypt, signal)).kind === 'match';
+}
+
+/**
+ * Checks every value (so the time taken does not say which one matched); `unsupported` lists the
+ * schemes of values that could not be checked, for the log.
+ */
+export async function matchesAny(
+  password: Buffer,
+  values: readonly Buffer[],
+  crypt: Crypt,
+  signal?: AbortSignal,
+): Promise<{ readonly match: boolean; readonly unsupported: readonly string[] }> {
+  let match = false;
+  const unsupported: string[] = [];
+  for (const v of values) {
+    const r = await checkStored(password, v, crypt, signal);
+    if (r.kind === 'match') match = true;
+    else if (r.kind === 'unsupported' && !unsupported.includes(r.scheme)) unsupported.push(r.scheme);
+  }
+  return { match, unsupported };
 }

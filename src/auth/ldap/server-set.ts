@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LdapServer } from '../../config/ldap-config.js';
-import { type ConnectionSettings, LdapConnection, LdapTransportError } from './connection.js';
+import { type ConnectionSettings, LdapConnection } from './connection.js';
+import { LdapServiceBindError, LdapTransportError } from './errors.js';
 
 /** What a pool needs to make a fresh connection ready for its role. */
 type Opener = (server: LdapServer, signal: AbortSignal) => Promise<LdapConnection>;
@@ -165,7 +166,7 @@ export class ServerSet {
       if (this.o.bindDn !== '' || this.o.bindPw.length > 0) await c.bind(this.o.bindDn, this.o.bindPw, signal);
     } catch (e) {
       c.destroy();
-      throw e;
+      throw e instanceof LdapTransportError ? e : new LdapServiceBindError(this.o.bindDn, e as Error);
     }
     c.boundAs = 'service';
     return c;

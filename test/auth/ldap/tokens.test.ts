@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { escapeDnValue, escapeFilterValue, expandTokens } from '../../../src/auth/ldap/tokens.js';
-import { constantTimeEqual, matchesStored } from '../../../src/auth/ldap/password-schemes.js';
+import { checkStored, constantTimeEqual, matchesAny, matchesStored } from '../../../src/auth/ldap/password-schemes.js';
 import { Crypt } from '../../../src/native/crypt.js';
 import { createHash } from 'node:crypto';
 import { FilterParser } from 'ldapts';
@@ -72,7 +72,7 @@ describe('password schemes', () => {
     expect(await m('pw', '{SSHA}!!!notbase64')).toBe(false);
   });
 
-  it('crypt via libxcrypt, clear text, and unknown schemes as clear text (as saslauthd)', async () => {
+  it('crypt via libxcrypt and clear text', async () => {
     expect(await m('pw', '{CRYPT}$1$abcdefgh$G//4keteveJp0qb8z2DxG/')).toBe(false);
     const h = (await crypt.hash(Buffer.from('pw'), '$5$abcdefgh'))!;
     expect(await m('pw', `{CRYPT}${h}`)).toBe(true);
@@ -80,8 +80,26 @@ describe('password schemes', () => {
     expect(await m('px', `{UNIX}${h}`)).toBe(false);
     expect(await m('secret', 'secret')).toBe(true);
     expect(await m('secret', 'secret2')).toBe(false);
-    expect(await m('{X}y', '{X}y')).toBe(true);
     expect(constantTimeEqual(Buffer.from('a'), Buffer.from('a'))).toBe(true);
     expect(constantTimeEqual(Buffer.from('a'), Buffer.from('ab'))).toBe(false);
+  });
+
+  it('{CLEARTEXT} and {PLAIN} in any case are clear text; the marker itself is not part of the password', async () => {
+    for (const p of ['{CLEARTEXT}', '{cleartext}', '{Plain}', '{PLAIN}']) {
+      expect([p, await m('secret', `${p}secret`)]).toEqual([p, true]);
+      expect([p, await m(`${p}secret`, `${p}secret`)]).toEqual([p, false]);
+      expect([p, await m('secreT', `${p}secret`)]).toEqual([p, false]);
+    }
+  });
+
+  it('an unknown {SCHEME} is never compared as clear text (saslauthd does)', async () => {
+    for (const v of ['{X}y', '{SASL}alice@EXAMPLE.COM', '{PBKDF2-SHA512}10000$c2FsdA$aGFzaA', '{ARGON2}$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', '{}x', '{K5KEY}']) {
+      expect([v, await m(v, v)]).toEqual([v, false]);
+      expect([v, await checkStored(Buffer.from(v), Buffer.from(v), crypt)]).toMatchObject([v, { kind: 'unsupported' }]);
+    }
+    // Named schemes are logged by name; other brace text could be part of a clear-text password.
+    expect(await checkStored(Buffer.from('x'), Buffer.from('{sasl}a@B'), crypt)).toEqual({ kind: 'unsupported', scheme: '{SASL}' });
+    expect(await checkStored(Buffer.from('x'), Buffer.from('{hunter2}x'), crypt)).toEqual({ kind: 'unsupported', scheme: 'an unrecognised {…} prefix' });
+    expect(await matchesAny(Buffer.from('pw'), [Buffer.from('{SASL}pw'), Buffer.from('pw')], crypt)).toEqual({ match: true, unsupported: ['{SASL}'] });
   });
 });
