@@ -41,14 +41,12 @@ export function trustedUids(): ReadonlySet<number> {
   return new Set([0, process.geteuid?.() ?? 0]);
 }
 
-/**
- * Why others can write to `st` (null if they cannot): an untrusted owner, group write for a group other
- * than root's, or write for everyone.
- */
+/** Why others can write to `st` (null if they cannot): an untrusted owner, group write, or write for everyone. */
 function writers(st: Stats, trusted: ReadonlySet<number>): { what: string; byOwner: boolean } | null {
   if (!trusted.has(st.uid)) return { what: `is owned by ${owner(st.uid)}, not root`, byOwner: true };
   if ((st.mode & 0o002) !== 0) return { what: 'is writable by every user', byOwner: false };
-  if ((st.mode & 0o020) !== 0 && st.gid !== 0) return { what: `is writable by group ${group(st.gid)}`, byOwner: false };
+  // Even group root: the group bits are also the mask of any ACL, which may name other users.
+  if ((st.mode & 0o020) !== 0) return { what: `is writable by group ${group(st.gid)}`, byOwner: false };
   return null;
 }
 

@@ -151,7 +151,8 @@ export function secureSocketFile(path: string, o: SocketFileOptions, log: Logger
   }
   if (!st.isSocket() || (st.mode & 0o777) !== (o.socketMode & 0o777) || st.uid !== uid || st.gid !== gid) {
     throw new SocketFileError(`${path} is not the socket we bound (expected mode ${(o.socketMode & 0o777).toString(8)} ${uid}:${gid}, ` +
-      `found ${st.isSocket() ? 'socket' : 'non-socket'} mode ${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid})`);
+      `found ${st.isSocket() ? 'socket' : 'non-socket'} mode ${(st.mode & 0o777).toString(8)} ${st.uid}:${st.gid}; ` +
+      `a default ACL on ${dirname(path)} overrides the umask bind() is given)`);
   }
   const open = worldReachable(path);
   if (open) {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -129,6 +129,12 @@ describe('run directory trust (symlink race on mux)', () => {
       chmodSync(d, 0o775);
       return d;
     }, () => `is writable by group`],
+    ['group root but writable by another user through an ACL (the group bits are the ACL mask)', () => {
+      const d = join(base, 'acl');
+      mkdirSync(d, { mode: 0o755 });
+      execFileSync('setfacl', ['-m', `u:${EVIL}:rwx`, d]);
+      return d;
+    }, () => 'is writable by group root (gid 0)'],
     ['world-writable', () => {
       const d = join(base, 'o-w');
       mkdirSync(d);
