@@ -64,9 +64,12 @@ function createRunDir(o: SocketFileOptions, log: Logger): void {
     } catch {
       // the error below says what went wrong first
     }
-    throw new SocketFileError(`cannot give the new run directory ${o.runDir} mode ${o.runDirMode.toString(8)} and group ${group}: ${(e as Error).message}; ` +
-      `removed it again. Run the daemon with ${group} as its group (systemd: Group=${group}) or with CAP_CHOWN, or create the directory beforehand ` +
-      `(install -d -o root -g ${group} -m ${o.runDirMode.toString(8).padStart(4, '0')} ${o.runDir})`);
+    const mode = o.runDirMode.toString(8);
+    throw new SocketFileError(group === null
+      ? `cannot give the new run directory ${o.runDir} mode ${mode}: ${(e as Error).message}; removed it again`
+      : `cannot give the new run directory ${o.runDir} mode ${mode} and group ${group}: ${(e as Error).message}; removed it again. ` +
+        `Run the daemon with ${group} as its group (systemd: Group=${group}) or with CAP_CHOWN, or create the directory beforehand ` +
+        `(install -d -o root -g ${group} -m ${mode.padStart(4, '0')} ${o.runDir})`);
   }
   if (o.runDirGroup !== null && group === null) {
     log.warn({ dir: o.runDir, group: o.runDirGroup }, `group ${o.runDirGroup} does not exist, so run directory ${o.runDir} was created root-only (mode ` +

@@ -264,6 +264,20 @@ describe('start-up errors about the socket\'s group', () => {
     expect(existsSync(join(root, 'mux'))).toBe(false);
   });
 
+  it('a run directory the socket\'s group cannot enter (left root:root 0710 by an old failed start) is named in a warning', async () => {
+    const runDir = mkdtempSync(join(base, 'shut-'));
+    chmodSync(runDir, 0o710);
+    const d = await launch([process.execPath, DAEMON_BIN, '-a', 'shadow', '--passwd-file', fx.passwd, '--shadow-file', fx.shadow, '-m', runDir,
+      '--socket-mode', '0660', '--socket-group', 'sasl']);
+    try {
+      const m = await asUser('member', join(runDir, 'mux'));
+      expect([m.code, m.stderr]).toEqual([255, expect.stringContaining('connect() : Permission denied')]);
+      expect(d.output()).toContain(`members of group sasl cannot reach ${join(runDir, 'mux')}: ${runDir} is root:root 710;`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
   it('a missing run directory group leaves a root-only directory and a warning that names the fix', async () => {
     const root = mkdtempSync(join(base, 'norundirgroup-'));
     const runDir = join(root, 'saslauthd');
