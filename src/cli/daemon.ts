@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
 import type { DaemonOptions } from '../config/daemon-options.js';
@@ -10,7 +9,7 @@ import { gidOf, uidOf } from '../server/ids.js';
 import { type HandlerOptions, RequestHandler } from '../server/request-handler.js';
 import { Server } from '../server/server.js';
 import { dropPrivileges, resolveTarget } from './privileges.js';
-import { prepareSocketFile, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
+import { bindUmask, prepareSocketFile, removeOwnSocket, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
 
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
@@ -157,17 +156,27 @@ export class Daemon {
     const o = this.#options;
     const path = await prepareSocketFile(o, this.log);
     const server = this.#newServer();
-    // saslauthd binds under umask 077 and then opens the mode up; we do the same so there is no
-    // window in which the socket has looser permissions than configured.
-    const oldMask = process.umask(0o077);
+    // bind() creates the file with 0777 & ~umask: setting the umask gives the socket its mode with no
+    // chmod afterwards, which would follow a symlink put in its place. bind() happens inside listen()'s
+    // synchronous part, so the process umask is changed only for that call.
+    const oldMask = process.umask(bindUmask(o));
+    let listening: Promise<void>;
     try {
-      await server.listen(path);
+      listening = server.listen(path);
     } finally {
       process.umask(oldMask);
     }
+    await listening;
+    let ino: number;
+    try {
+      ino = secureSocketFile(path, o, this.log).ino;
+    } catch (e) {
+      await server.close(0);
+      removeOwnSocket(path);
+      throw e;
+    }
     this.#servers.push(server);
-    this.#sockets.push({ path, ino: statSync(path).ino });
-    secureSocketFile(path, o, this.log);
+    this.#sockets.push({ path, ino });
     this.log.info({ path, mech: this.authenticator.mech, threads: o.threads }, `listening on socket: ${path}`);
     return path;
   }

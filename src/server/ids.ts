@@ -21,3 +21,19 @@ export function groupExists(group: string): boolean {
     return false;
   }
 }
+
+/** The name for a uid or gid, for messages; null when the file has none. */
+function nameOf(file: string, id: number): string | null {
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[2] === String(id) && f[0]) return f[0];
+    }
+  } catch {
+    // a message without the name is still a message
+  }
+  return null;
+}
+
+export const userName = (uid: number): string | null => nameOf('/etc/passwd', uid);
+export const groupName = (gid: number): string | null => nameOf('/etc/group', gid);
