@@ -201,7 +201,7 @@ describe('Postfix smtpd + swaks against saslauthd-ts', () => {
       expect(d.output()).toContain(`auth failure: [user=${USER}] [service=smtp] [realm=] [mech=shadow] [reason=password mismatch]`);
       expect(d.output()).toContain('auth failure: [user=sat_pf_nobody] [service=smtp] [realm=] [mech=shadow] [reason=no such user in passwd]');
       // libsasl2 splits user@domain at the last @: the domain arrives as the realm, and without -r
-      // only the user part is checked (the README's realm troubleshooting note).
+      // only the user part is checked (docs/troubleshooting.md's realm note).
       expect(await smtpAuth('PLAIN', `${USER}@example.org`, PASSWORD)).toBe(EXPECTED.plainGood);
       expect(d.output()).toContain(`auth success: [user=${USER}] [service=smtp] [realm=example.org] [mech=shadow]`);
       expect(await d.stop()).toBe(0);

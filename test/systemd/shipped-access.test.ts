@@ -174,7 +174,7 @@ describe.each<Caps>(['unit', 'all'])('shipped units under the %s capability boun
     const spool = join(root, 'var/spool/postfix/var/run');
     mkdirSync(spool, { recursive: true, mode: 0o755 });
     const preset = join(spool, 'saslauthd');
-    // The command in the unit's comment and the README.
+    // The command in the unit's comment and the README's chrooted-Postfix section.
     await must('install', ['-d', '-o', 'root', '-g', 'sasl', '-m', '0710', preset]);
     const own = join(root, 'var/spool/postfix/var/run2/saslauthd');
     mkdirSync(dirname(own), { mode: 0o755 });

@@ -47,7 +47,7 @@ beforeAll(async () => {
   ];
   slapd = await MiniSlapd.create({
     suffix: SUFFIX,
-    // argon2.so lets slapd itself verify {ARGON2} values on a bind (the README's advice for them).
+    // argon2.so lets slapd itself verify {ARGON2} values on a bind (docs/backends/ldap.md's advice for them).
     global: 'moduleload argon2',
     ldif:
       `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: sat\ndc: sat-ld\n\n` +
