@@ -24,8 +24,8 @@ const text = (min: number) => fc.array(piece, { minLength: min, maxLength: 6 }).
 const login = fc.oneof(fc.constant(FORGING_LOGIN), text(1).map((s) => (s === '' ? 'u' : s)));
 const clientAddr = fc.option(fc.oneof(fc.constant('192.0.2.7;41000'), text(0)), { nil: null });
 
-/** What the daemon sees after UTF-8 on the wire (a lone surrogate arrives as U+FFFD, a leading BOM is dropped). */
-const wire = (s: string): string => new TextDecoder('utf-8').decode(Buffer.from(s, 'utf8'));
+/** What the daemon sees after UTF-8 on the wire (a lone surrogate arrives as U+FFFD; a leading BOM stays). */
+const wire = (s: string): string => new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.from(s, 'utf8'));
 
 /**
  * Refuses every password but `right`, with a reason that repeats login and realm the way LDAP and
