@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
+import { escapeLogValue } from '../log/escape.js';
 
 export interface CredentialCacheOptions {
   /** `-t`: an entry answers for this many ms after the backend last accepted it (Default: 28 800 000). */
@@ -213,7 +214,7 @@ export class CacheAuthenticator implements Authenticator {
           const ageSec = Math.floor(found.ageMs / 1000);
           this.log.warn(
             { user: req.login, service: req.service, realm: req.realm, mech: this.mech, code: outcome.code, age_s: ageSec },
-            `backend unavailable (${outcome.reason}); answered OK from a cached success ${ageSec} s old (--cache-stale-on-outage)`,
+            `backend unavailable (${escapeLogValue(outcome.reason)}); answered OK from a cached success ${ageSec} s old (--cache-stale-on-outage)`,
           );
           return withLog(ok(), { cached: true, stale: true, ...outcome.log });
         }

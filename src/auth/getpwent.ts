@@ -3,6 +3,7 @@ import type { PasswdLookup } from '../native/binding.js';
 import { native } from '../native/binding.js';
 import type { Crypt } from '../native/crypt.js';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
+import { escapeLogValue } from '../log/escape.js';
 
 export interface GetpwentOptions {
   /** getpwnam_r through NSS (Default: the native addon's). Tests may pass their own. */
@@ -57,7 +58,7 @@ export class GetpwentAuthenticator implements Authenticator {
     if (hash === 'x' || hash.startsWith('*') || hash === '') {
       if (!this.#warnedShadowed) {
         this.#warnedShadowed = true;
-        this.log.warn(`getpwent: user ${JSON.stringify(login)} has no hash in passwd; ${SHADOWED.split(': ')[1]}`);
+        this.log.warn(`getpwent: user '${escapeLogValue(login)}' has no hash in passwd; ${SHADOWED.split(': ')[1]}`);
       }
       const reason = hash === '' ? 'passwd entry has an empty password field' : SHADOWED;
       return rejected(hash === '' ? 'no-password' : 'locked', reason, 'NO Incorrect password');

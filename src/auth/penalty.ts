@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { bracketed } from '../log/escape.js';
 import { type AuthRequest, type Authenticator, type Outcome, unavailable, withLog } from './authenticator.js';
 
 export interface PenaltyOptions {
@@ -57,8 +58,6 @@ export function trustedList(specs: readonly string[]): BlockList {
   }
   return list;
 }
-
-const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
 
 /**
  * Brute-force defence around the whole composition. Every NO waits `failDelayMs` (jittered) on a
@@ -151,11 +150,10 @@ export class PenaltyAuthenticator implements Authenticator {
     const level = Math.max(n, failures - 1);
     const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
     if (level > 0 && outcome.kind === 'rejected') {
-      const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}]` + (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '');
       const ms = Math.round(delay);
       this.log.warn(
         { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
-        `auth penalty: ${where} [failures=${failures}] [delay=${ms}ms]`,
+        `auth penalty: ${bracketed({ user: req.login, service: req.service, remote: req.clientAddr, failures, delay: `${ms}ms` })}`,
       );
     }
     const left = arrival + delay - this.#now();

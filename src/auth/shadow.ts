@@ -155,7 +155,7 @@ export class ShadowAuthenticator implements Authenticator {
       case 'password-expired':
         return rejected('password-expired', 'password expired (last change + max days)', 'NO Password expired');
       case 'must-change':
-        return rejected('password-expired', 'password must be changed (last change = 0)', 'NO Password expired');
+        return rejected('password-expired', 'password must be changed (last change date is 0)', 'NO Password expired');
       case 'inactive':
         return rejected('account-inactive', 'account inactive (password expired + inactive days)', 'NO Account expired');
       default: {

@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { escapeLogLine, fieldText, jsonLogString, jsonNeedsEscaping } from './escape.js';
 import { syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
@@ -18,17 +19,12 @@ export interface LoggerOptions {
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
-function formatValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s;
-}
-
 /** Renders a pino JSON record as `LEVEL message key=value…` (journald adds time and pid). */
 export function formatText(record: Record<string, unknown>): string {
   const parts = [LEVEL_NAMES[record['level'] as number] ?? String(record['level']), String(record['msg'] ?? '')];
   for (const [k, v] of Object.entries(record)) {
     if (SKIP.has(k) || v === undefined) continue;
-    parts.push(`${k}=${formatValue(v)}`);
+    parts.push(`${k}=${fieldText(v)}`);
   }
   return `${parts.join(' ')}\n`;
 }
@@ -41,16 +37,48 @@ function textStream(out: DestinationStream): DestinationStream {
   };
 }
 
+function jsonValue(v: unknown): string {
+  if (typeof v === 'string') return jsonLogString(v);
+  if (Array.isArray(v)) return `[${v.map((x) => jsonValue(x ?? null)).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${jsonLogString(k)}:${jsonValue(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * Re-encodes a pino JSON record so that the strings of every field go through jsonLogString; `msg`
+ * is ours and already escaped (escapeLogLine), so its brackets stay readable.
+ */
+export function formatJson(record: Record<string, unknown>): string {
+  const parts = Object.entries(record).map(([k, v]) => `${jsonLogString(k)}:${k === 'msg' ? JSON.stringify(v) : jsonValue(v)}`);
+  return `{${parts.join(',')}}\n`;
+}
+
+function jsonStream(out: DestinationStream): DestinationStream {
+  return {
+    write(line: string): void {
+      // Most records have nothing to re-encode before their msg (always pino's last key): pass them as they are.
+      const msgAt = line.lastIndexOf(',"msg":');
+      out.write(msgAt > 0 && !jsonNeedsEscaping(line.slice(0, msgAt)) ? line : formatJson(JSON.parse(line) as Record<string, unknown>));
+    },
+  };
+}
+
 /**
  * Passwords never reach a log call (they are `Secret`s that print as "[secret]"); the redact list
  * is the second net for a field someone adds by mistake.
  */
 export const REDACT_PATHS = ['password', '*.password', 'hash', '*.hash', 'secret', '*.secret', 'bindPassword', '*.bindPassword'];
 
+// Every message passes escapeLogLine: a line break or control character that reached a message
+// (an error text, a backend's reason) cannot start a forged line in any format.
+const SERIALIZERS = { msg: (m: unknown): unknown => (typeof m === 'string' ? escapeLogLine(m) : m) };
+
 export function createLogger(opts: LoggerOptions): Logger {
   if (opts.syslogSocket) {
     return pino(
-      { level: opts.level, base: null, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[secret]' } },
+      { level: opts.level, base: null, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[secret]' }, serializers: SERIALIZERS },
       syslogStream({ socket: opts.syslogSocket }),
     );
   }
@@ -62,7 +90,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       base: opts.format === 'json' ? { pid: process.pid } : null,
       timestamp: opts.format === 'json' ? pino.stdTimeFunctions.isoTime : false,
       redact: { paths: REDACT_PATHS, censor: '[secret]' },
+      serializers: SERIALIZERS,
     },
-    opts.format === 'json' ? dest : textStream(dest),
+    opts.format === 'json' ? jsonStream(dest) : textStream(dest),
   );
 }

@@ -1,5 +1,6 @@
 import type { DestinationStream } from 'pino';
 import { UnixDatagramSender } from '../io/unix-datagram.js';
+import { fieldText } from './escape.js';
 
 /** syslog(3) facility LOG_AUTH, as saslauthd opens its log. */
 export const LOG_AUTH = 4;
@@ -27,11 +28,6 @@ export function syslogTimestamp(d: Date): string {
 const IN_AUTH_LINE = new Set(['user', 'service', 'realm', 'remote', 'mech', 'reason', 'outcome']);
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
-function formatValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s;
-}
-
 /** The message part of a syslog line: pino's msg, then the remaining fields as key=value. */
 export function syslogMessage(record: Record<string, unknown>): string {
   const msg = String(record['msg'] ?? '');
@@ -39,7 +35,7 @@ export function syslogMessage(record: Record<string, unknown>): string {
   const parts = [msg];
   for (const [k, v] of Object.entries(record)) {
     if (SKIP.has(k) || v === undefined || (authLine && IN_AUTH_LINE.has(k))) continue;
-    parts.push(`${k}=${formatValue(v)}`);
+    parts.push(`${k}=${fieldText(v)}`);
   }
   // One record, one line: a newline in a value must not forge a second syslog entry.
   return parts.join(' ').replace(/[\r\n]+/g, ' ');

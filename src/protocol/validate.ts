@@ -15,7 +15,8 @@ export type Validation =
   | { readonly ok: true; readonly request: Request }
   | { readonly ok: false; readonly reason: InvalidReason; readonly field: string };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: stripping it would make "\uFEFFroot" name root.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * saslauthd copies fields into C strings, so a NUL silently truncates them ("pw\0junk" checks "pw").

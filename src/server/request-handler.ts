@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Authenticator, AuthRequest, Outcome } from '../auth/authenticator.js';
 import { unavailable } from '../auth/authenticator.js';
 import { Secret } from '../auth/secret.js';
+import { bracketed } from '../log/escape.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
 import { protocolReply, replyText } from './reply-text.js';
 
@@ -18,8 +19,6 @@ export interface ConnectionInfo {
   /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
   readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
 }
-
-const brackets = (v: string): string => v.replace(/[\]\r\n]/g, '?');
 
 /**
  * Validates a decoded request, asks the authenticator under a deadline, logs one line
@@ -150,13 +149,12 @@ export class RequestHandler {
       ms,
       ...(conn.peer ? { peer_uid: conn.peer.uid, peer_pid: conn.peer.pid } : {}),
     };
-    const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}] [realm=${brackets(req.realm)}]` +
-      (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '') + ` [mech=${mech}]`;
+    const where = { user: req.login, service: req.service, realm: req.realm, remote: req.clientAddr, mech };
     if (outcome.kind === 'ok') {
-      this.log.info(fields, `auth success: ${where}`);
+      this.log.info(fields, `auth success: ${bracketed(where)}`);
     } else {
       // saslauthd's failure line, kept byte-compatible so existing log watchers and fail2ban filters match.
-      this.log.info(fields, `auth failure: ${where} [reason=${brackets(outcome.reason)}]`);
+      this.log.info(fields, `auth failure: ${bracketed({ ...where, reason: outcome.reason })}`);
     }
   }
 }

@@ -50,7 +50,7 @@ describe('ShadowAuthenticator.accountCheck', () => {
     ['nis', 'locked', 'NIS+ hash (*NP*) not accessible'],
     ['expired', 'account-expired', 'account expired (shadow expire date)'],
     ['pwexp', 'password-expired', 'password expired (last change + max days)'],
-    ['mustchange', 'password-expired', 'password must be changed (last change = 0)'],
+    ['mustchange', 'password-expired', 'password must be changed (last change date is 0)'],
     ['inactive', 'account-inactive', 'account inactive (password expired + inactive days)'],
   ])('%s: %s, with the reason authenticate gives', async (login, code, reason) => {
     expect(await shadow.accountCheck(req(login, 'any'), signal)).toMatchObject({ kind: 'rejected', code, reason });

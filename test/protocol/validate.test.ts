@@ -19,6 +19,19 @@ describe('validateRequest', () => {
     expect(v.request.clientAddr).toBe('192.0.2.1;25');
   });
 
+  it('keeps a leading byte order mark, so EF BB BF + "root" never names root', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const field of ['login', 'service', 'realm'] as const) {
+      const parts = { login: Buffer.from('root'), service: Buffer.from('smtp'), realm: Buffer.from('example.org') };
+      parts[field] = Buffer.concat([bom, parts[field]]);
+      const v = validateRequest({ ...parts, password: Buffer.from('pw'), clientAddr: Buffer.concat([bom, Buffer.from('192.0.2.1;25')]) });
+      expect(v.ok).toBe(true);
+      if (!v.ok) return;
+      expect(v.request[field]).toBe(`\ufeff${parts[field].subarray(3).toString()}`);
+      expect(v.request.clientAddr).toBe('\ufeff192.0.2.1;25');
+    }
+  });
+
   it('rejects empty login before empty password, as saslauthd checks them', () => {
     expect(validateRequest(raw('', ''))).toEqual({ ok: false, reason: 'empty-login', field: 'login' });
     expect(validateRequest(raw('joe', ''))).toEqual({ ok: false, reason: 'empty-password', field: 'password' });

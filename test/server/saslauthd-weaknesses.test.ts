@@ -72,7 +72,7 @@ describe('saslauthd weaknesses (reference §8) we do not share', () => {
   it('§8.13 shadow: "must change" (last change 0) and an inactive account are not accepted', async () => {
     expect(await verdict(d.socket, MUST.name, MUST.password)).toBe('NO');
     expect(await verdict(d.socket, INACT.name, INACT.password)).toBe('NO');
-    expect(d.output()).toMatch(/\[user=sat_rel_wk_must\].*\[reason=password must be changed \(last change = 0\)\]/);
+    expect(d.output()).toMatch(/\[user=sat_rel_wk_must\].*\[reason=password must be changed \(last change date is 0\)\]/);
     expect(d.output()).toMatch(/\[user=sat_rel_wk_inact\].*\[reason=account inactive/);
   });
 

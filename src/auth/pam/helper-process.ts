@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { killProcessTree } from './process-tree.js';
 import { type HelperReply, type HelperRequest, HelperReplyDecoder, encodeHelperRequest } from './protocol.js';
+import { escapeLogValue } from '../../log/escape.js';
 
 /** How one request to a helper ended. */
 export type HelperResult =
@@ -170,7 +171,7 @@ export class PamHelper {
   }
 
   #logStderr(line: string): void {
-    if (line.trim() !== '') this.log.warn({ helper: this.pid }, `PAM helper stderr: ${line.slice(0, MAX_STDERR_LINE)}`);
+    if (line.trim() !== '') this.log.warn({ helper: this.pid }, `PAM helper stderr: ${escapeLogValue(line.slice(0, MAX_STDERR_LINE))}`);
   }
 
   #gone(why: string): void {

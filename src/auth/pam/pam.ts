@@ -12,6 +12,7 @@ import {
 import { PamHelperPool, type PoolResult } from './helper-pool.js';
 import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
+import { escapeLogValue } from '../../log/escape.js';
 
 export interface PamOptions {
   /** Path of the saslauthd_pam_helper executable (Default: build/Release/saslauthd_pam_helper). */
@@ -222,6 +223,6 @@ export class PamAuthenticator implements Authenticator {
   #noteService(service: string): void {
     if (this.#seen.has(service) || this.#seen.size >= MAX_SEEN_SERVICES) return;
     this.#seen.add(service);
-    this.log.info({ service }, `pam: first request for service '${service}', which uses ${pamConfigFor(service, this.#pamDir)}`);
+    this.log.info({ service }, `pam: first request for service '${escapeLogValue(service)}', which uses ${pamConfigFor(service, this.#pamDir)}`);
   }
 }
