@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import { native, type SasldbRead } from '../native/binding.js';
 import type { WorkPool } from '../native/pool.js';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
+import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable, withLog } from './authenticator.js';
 import { type PrivilegeTarget, unreadableBy } from './privilege.js';
 
 /** Where libsasl2 and saslauthd look (SASL_DB_PATH on Debian). saslauthd reads no other file. */
@@ -64,7 +64,7 @@ export class SasldbAuthenticator implements Authenticator {
     readonly options: SasldbOptions,
     private readonly log: Logger,
   ) {
-    if (!isAbsolute(options.file)) throw new Error(`-a sasldb: the sasldb file must be an absolute path, got '${options.file}' (-O)`);
+    if (!isAbsolute(options.file)) throw new Error(`the sasldb file must be an absolute path, got '${options.file}' (-O)`);
     this.#hostname = options.hostname ?? hostname;
     this.#read = options.read ?? ((f, l, r, p) => native.sasldbLookup(f, l, r, p));
     this.#settleMs = options.settleMs ?? 50;
@@ -77,10 +77,10 @@ export class SasldbAuthenticator implements Authenticator {
     for (let i = 0; ; i++) {
       const r = await this.#read(f, '', '', Buffer.alloc(0));
       if (r.status === 'missing') {
-        throw new Error(`-a sasldb: ${f} does not exist (create users with: saslpasswd2 -f ${f} -c USER; -O FILE names another file)`);
+        throw new Error(`${f} does not exist (create users with: saslpasswd2 -f ${f} -c USER; -O FILE names another file)`);
       }
       if (r.status !== 'error') return;
-      if (r.stable || i >= 5) throw new Error(`-a sasldb: cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'}`);
+      if (r.stable || i >= 5) throw new Error(`cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'}`);
       await new Promise((res) => setTimeout(res, 20)); // being rewritten right now: look again
     }
   }
@@ -98,29 +98,37 @@ export class SasldbAuthenticator implements Authenticator {
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const r = await this.#decide(req, signal);
+    // How often the file had to be read again because it changed: shows rewrite contention in the log.
+    return r.reads > 1 ? withLog(r.outcome, { sasldb_reads: r.reads }) : r.outcome;
+  }
+
+  async #decide(req: AuthRequest, signal: AbortSignal): Promise<{ outcome: Outcome; reads: number }> {
     const file = this.options.file;
     // saslauthd: `if (!realm || !strlen(realm)) gethostname(...)`; the login is used as sent.
     const realm = req.realm === '' ? this.#hostname() : req.realm;
     let pending: SasldbRead['status'] | null = null;
     for (let n = 1; ; n++) {
       const r = await this.options.pool.run(() => this.#read(file, req.login, realm, req.password.expose()), signal);
-      if (r.status === 'missing') return unavailable('config', `${file} does not exist`, NO);
+      if (r.status === 'missing') return { outcome: unavailable('config', `${file} does not exist`, NO), reads: n };
       const settled = r.stable && r.quietMs >= this.#settleMs;
-      if (r.stable && r.status === 'match') return ok();
+      if (r.stable && r.status === 'match') return { outcome: ok(), reads: n };
       if (r.stable && (r.status === 'mismatch' || r.status === 'notfound')) {
         if (settled || pending === r.status) {
-          return r.status === 'notfound'
-            ? rejected('unknown-user', `no userPassword for this login in realm ${JSON.stringify(realm)} in ${file}`, NO)
-            : rejected('bad-password', 'password mismatch', NO);
+          const outcome =
+            r.status === 'notfound'
+              ? rejected('unknown-user', `no userPassword for this login in realm ${JSON.stringify(realm)} in ${file}`, NO)
+              : rejected('bad-password', 'password mismatch', NO);
+          return { outcome, reads: n };
         }
         pending = r.status;
       } else {
         pending = null;
-        if (settled && r.status === 'error') return unavailable('backend-error', `cannot read ${file}: ${r.error ?? 'unknown error'}`, NO);
+        if (settled && r.status === 'error') return { outcome: unavailable('backend-error', `cannot read ${file}: ${r.error ?? 'unknown error'}`, NO), reads: n };
       }
       if (n >= this.#maxReads) {
         this.log.warn({ file, reads: n }, 'sasldb file kept changing while being read');
-        return unavailable('backend-error', `${file} kept changing while being read (${n} reads)`, NO);
+        return { outcome: unavailable('backend-error', `${file} kept changing while being read (${n} reads)`, NO), reads: n };
       }
       await pause(Math.min(20, Math.max(10, this.#settleMs - r.quietMs)), signal);
     }
