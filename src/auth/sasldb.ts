@@ -26,6 +26,9 @@ export interface SasldbOptions {
 
 const NO = 'NO'; // saslauthd's sasldb backend answers a bare NO for every failure
 
+// In a chain -O reaches every backend, so an ldap config file or rimap host would land here.
+const CHAIN_HINT = '; in a chain, give sasldb its own file with --link-option sasldb.o=FILE';
+
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -64,7 +67,7 @@ export class SasldbAuthenticator implements Authenticator {
     readonly options: SasldbOptions,
     private readonly log: Logger,
   ) {
-    if (!isAbsolute(options.file)) throw new Error(`the sasldb file must be an absolute path, got '${options.file}' (-O)`);
+    if (!isAbsolute(options.file)) throw new Error(`the sasldb file must be an absolute path, got '${options.file}' (-O${CHAIN_HINT})`);
     this.#hostname = options.hostname ?? hostname;
     this.#read = options.read ?? ((f, l, r, p) => native.sasldbLookup(f, l, r, p));
     this.#settleMs = options.settleMs ?? 50;
@@ -80,7 +83,7 @@ export class SasldbAuthenticator implements Authenticator {
         throw new Error(`${f} does not exist (create users with: saslpasswd2 -f ${f} -c USER; -O FILE names another file)`);
       }
       if (r.status !== 'error') return;
-      if (r.stable || i >= 5) throw new Error(`cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'}`);
+      if (r.stable || i >= 5) throw new Error(`cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'} (-O${CHAIN_HINT})`);
       await new Promise((res) => setTimeout(res, 20)); // being rewritten right now: look again
     }
   }

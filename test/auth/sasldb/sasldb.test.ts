@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,16 @@ describe('SasldbAuthenticator against a file made by saslpasswd2', () => {
     const a = await createSasldbAuthenticator(f, new WorkPool(1), log);
     unlinkSync(f);
     expect(await a.authenticate(req('sat_sd_a', 'right pw'), signal())).toMatchObject({ kind: 'unavailable', code: 'config' });
+  });
+
+  it('--user: refused when the unprivileged user could not read the file, allowed when it can', () => {
+    const nobody = { user: 'nobody', uid: 65534, gid: 65534, groups: [] };
+    chmodSync(dir, 0o755);
+    chmodSync(db, 0o640); // like Debian's root:sasl 0640/0660 /etc/sasldb2
+    expect(real().unprivilegedProblem(nobody)).toMatch(new RegExp(`^-a sasldb opens ${db} for every request and could not after dropping to nobody: .*not readable by nobody`));
+    chmodSync(db, 0o644);
+    expect(real().unprivilegedProblem(nobody)).toBeNull();
+    chmodSync(db, 0o640);
   });
 
   it('start-up refuses a missing file, a file that is not a sasldb, and a relative path, naming the file', async () => {
