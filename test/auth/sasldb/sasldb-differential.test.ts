@@ -13,6 +13,8 @@ let dir: string;
 let db: string;
 let ours: RunningDaemon;
 let real: RunningDaemon;
+let oursR: RunningDaemon;
+let realR: RunningDaemon;
 let etcBefore: { size: number; mtimeMs: number; bytes: Buffer } | null = null;
 
 beforeAll(async () => {
@@ -29,13 +31,16 @@ beforeAll(async () => {
   await saslpasswd(db, 'sat_sd_ü', 'unicode login', HOST);
   await saslpasswd(db, 'sat_sd_two', 'host pw', HOST);
   await saslpasswd(db, 'sat_sd_two', 'realm pw', 'example.org');
-  ours = await startOurs(['-a', 'sasldb', '-O', db]);
-  real = await startRealSasldb(db);
+  [ours, real, oursR, realR] = await Promise.all([
+    startOurs(['-a', 'sasldb', '-O', db]),
+    startRealSasldb(db),
+    startOurs(['-a', 'sasldb', '-O', db, '-r']),
+    startRealSasldb(db, ['-r']),
+  ]);
 });
 
 afterAll(async () => {
-  await ours?.stop();
-  await real?.stop();
+  await Promise.all([ours?.stop(), real?.stop(), oursR?.stop(), realR?.stop()]);
   removePlaceholder();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -91,6 +96,16 @@ describe('-a sasldb, differential against the real saslauthd -a sasldb', () => {
     expect(await both('sat_sd_c@other.org', 'other pw')).toEqual(['NO', 'NO']);
     expect(await both(`sat_sd_a@${HOST}`, 'Secr3t!')).toEqual(['NO', 'NO']);
     expect(await both('sat_sd_c', 'other pw', 'other.org')).toEqual(['OK', 'OK']);
+  });
+
+  it('-r folds the realm into the login but still passes the realm: login@realm is looked up in realm', async () => {
+    const withR = async (user: string, pw: string, realm?: string): Promise<[string, string]> => {
+      const o = realm === undefined ? {} : { realm };
+      return [await verdict(realR.socket, user, pw, o), await verdict(oursR.socket, user, pw, o)];
+    };
+    expect(await withR('sat_sd_a', 'Secr3t!')).toEqual(['OK', 'OK']); // empty realm: nothing folded
+    expect(await withR('sat_sd_b', 'in example', 'example.org')).toEqual(['NO', 'NO']); // key sat_sd_b@example.org NUL example.org
+    expect(await withR('sat_sd_a', 'Secr3t!', HOST)).toEqual(['NO', 'NO']);
   });
 
   it("never touched the machine's /etc/sasldb2", () => {
