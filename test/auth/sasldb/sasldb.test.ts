@@ -122,6 +122,27 @@ describe('SasldbAuthenticator while the file is being rewritten', () => {
     expect(await a.authenticate(req('u', 'pw'), signal())).toMatchObject({ kind: 'unavailable', code: 'backend-error', reason: 'cannot read /x/sasldb2: BDB0210 checksum error' });
   });
 
+  it('reads at most pool-size (-n) files at once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const a = new SasldbAuthenticator(
+      {
+        file: '/x/sasldb2',
+        pool: new WorkPool(2),
+        read: async () => {
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setTimeout(r, 10));
+          inFlight--;
+          return read('match');
+        },
+      },
+      log,
+    );
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => a.authenticate(req('u', 'pw'), signal())));
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(10).fill('ok'));
+    expect(most).toBe(2);
+  });
+
   it('stops when the request deadline aborts', async () => {
     const { a } = scripted([read('notfound', false)]);
     const ac = new AbortController();
