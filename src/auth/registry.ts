@@ -9,6 +9,7 @@ import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
 import { loadLdapConfig } from '../config/ldap-config.js';
 import { GetpwentAuthenticator } from './getpwent.js';
 import { createPamAuthenticator } from './pam/factory.js';
+import { createSasldbAuthenticator } from './sasldb.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -21,6 +22,7 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 
 /** Backends in the order `-v` lists them. */
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
+  ['sasldb', async (ctx) => createSasldbAuthenticator(ctx.options.mechOption, ctx.crypt.pool, ctx.log.child({ mech: 'sasldb' }))],
   ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
   ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [

@@ -23,7 +23,7 @@ import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js
 import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../config/auth-policy.js';
 
 export type DaemonCommand =
-  | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean }
+  | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean; readonly notices: readonly string[] }
   | { readonly kind: 'version'; readonly options: DaemonOptions | null }
   | { readonly kind: 'flush-cache'; readonly runDir: string };
 
@@ -40,7 +40,8 @@ export function daemonProgram(): Command {
     .description('SASL authentication daemon (saslauthd-compatible socket protocol)')
     .helpOption('-h, --help', 'show this help and exit')
     .option('-a, --mech <name>', `authentication mechanism: ${MECHANISMS.join(', ')}`)
-    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap: config file)')
+    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap: config file; sasldb: database file, default /etc/sasldb2)')
+    .option('-H, --rimap-host <host>', 'rimap host: the old spelling of -O (deprecated in saslauthd(8) too), same as -O for every backend')
     .option('-m, --run-dir <dir>', 'run directory; the socket is <dir>/mux', absolutePath, DEFAULTS.runDir)
     .option('-n, --threads <n>', 'authentications decided at once (0 means 1)', integer(0, 1024), DEFAULTS.threads)
     .option('-c, --cache', 'enable the credential cache')
@@ -51,6 +52,7 @@ export function daemonProgram(): Command {
     .option('-d, --debug', 'debug logging (always runs in the foreground)')
     .option('-f, --foreground', 'accepted for compatibility; always runs in the foreground')
     .option('-V, --verbose', 'verbose (debug) logging')
+    .option('-T, --time-restrictions', 'accepted, no effect: saslauthd never acted on -T (time-of-day restrictions) and dropped it in 2002; use pam_time with -a pam')
     .option('-v, --version', 'print version and mechanisms, then exit')
     .option('--check', 'validate the configuration, print the effective setup, and exit')
     .option('--compat-replies', "send saslauthd's exact reply texts instead of 'NO authentication failed'")
@@ -125,11 +127,19 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     throw new UsageError(file ? `no authentication mechanism specified (-a, or MECHANISMS in ${file})` : 'no authentication mechanism specified (-a)');
   }
   const policy = parsePolicy(mech, o);
+  const mechOption = o['mechOption'] as string | undefined;
+  const rimapHost = o['rimapHost'] as string | undefined;
+  // Old saslauthd stored -H and -O in one place and refused a second one; refuse a contradiction.
+  if (mechOption !== undefined && rimapHost !== undefined && mechOption !== rimapHost) {
+    throw new UsageError(`-H ${rimapHost} and -O ${mechOption} disagree (-H is the old spelling of -O; give one)`);
+  }
+  const notices: string[] = [];
+  if (o['timeRestrictions']) notices.push('-T: time-of-day restrictions are not enforced (saslauthd never acted on -T either); use pam_time.so with -a pam');
   const debug = Boolean(o['debug'] || o['verbose']);
   const options: DaemonOptions = {
     ...DEFAULTS,
     ...policy,
-    mechOption: (o['mechOption'] as string | undefined) ?? null,
+    mechOption: mechOption ?? rimapHost ?? null,
     runDir: o['runDir'] as string,
     threads: Math.max(1, o['threads'] as number),
     cache: Boolean(o['cache']),
@@ -180,7 +190,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   if (atRealm !== undefined) throw new UsageError(`--allow-realm: '${atRealm}' is not a realm (it contains '@')`);
   if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
   if (o['version']) return { kind: 'version', options };
-  return { kind: 'run', options, check: Boolean(o['check']) };
+  return { kind: 'run', options, check: Boolean(o['check']), notices };
 }
 
 /** A --link-option value typed like the option's default: whole numbers and yes/no where those are expected. */

@@ -34,6 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.threads + 4));
   const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
   const notifier = ServiceNotifier.fromEnv(log);
+  for (const n of cmd.notices) log.warn(n);
 
   let inherited: InheritedListener[] | null;
   try {

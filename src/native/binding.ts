@@ -13,6 +13,19 @@ export interface NativeBinding {
   inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
   /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
   peerCredentials(fd: number, withGroups?: boolean): { pid: number; uid: number; gid: number; groups: number[] };
+  /** One Cyrus sasldb (Berkeley DB) lookup of login NUL realm NUL userPassword, compared with `password`. */
+  sasldbLookup(file: string, login: string, realm: string, password: Buffer): Promise<SasldbRead>;
+}
+
+/**
+ * One read of a sasldb file. `stable`: the file (inode, size, mtime, ctime) was the same before and
+ * after the read; `quietMs`: how long before the read it last changed. `error` only with `error`/`missing`.
+ */
+export interface SasldbRead {
+  readonly status: 'match' | 'mismatch' | 'notfound' | 'missing' | 'error';
+  readonly stable: boolean;
+  readonly quietMs: number;
+  readonly error?: string;
 }
 
 /** What getpwnam_r(3) found through NSS. `errno`/`error` are set only for a real lookup failure. */

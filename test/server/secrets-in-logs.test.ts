@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, sendRequest } from '../../src/client/saslauthd-client.js';
@@ -9,6 +9,7 @@ import { type RunningDovecot, startDovecot } from '../helpers/dovecot.js';
 import { must, run } from '../helpers/run.js';
 import { ADMIN_DN, ADMIN_PW, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS as LDAP_USERS, writeSaslauthdConf } from '../helpers/slapd.js';
 import { testsaslauthd } from '../helpers/testsaslauthd.js';
+import { saslpasswd } from '../helpers/sasldb.js';
 import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
 
 /**
@@ -52,6 +53,11 @@ const IMAP_USERS = [
   { name: 'sat_rel2_imap_a', password: 'Im6;imap-Passw0rd' },
   { name: 'sat_rel2_imap_b', password: 'Im7 "q\\uo{5}té€-Passw0rd' },
 ];
+const SASLDB_USERS = [
+  { name: 'sat_sd_sec_a', password: 'Sd1^sasldb-Passw0rd' },
+  { name: 'sat_sd_sec_b', password: 'Sd2~sasldb-Pässw0rd ✓' },
+];
+let sasldbDir = '';
 const LDAP_CASE_USERS = [
   { name: 'alice', password: LDAP_USERS.alice },
   { name: 'bob', password: LDAP_USERS.bob },
@@ -152,6 +158,16 @@ const CASES: SecretCase[] = [
     name: 'rimap, LOGIN with quoted strings and literals',
     setup: async () => rimapContext(await getDovecot(), ['--rimap-auth', 'login']),
     teardown: async () => {},
+  },
+  {
+    // sasldb stores clear-text passwords: the value read from the file is the password itself.
+    name: 'sasldb',
+    setup: async () => {
+      sasldbDir = mkdtempSync('/tmp/sat_sd-sec-');
+      for (const u of SASLDB_USERS) await saslpasswd(`${sasldbDir}/sasldb2`, u.name, u.password);
+      return { args: ['-a', 'sasldb', '-O', `${sasldbDir}/sasldb2`], users: SASLDB_USERS, secrets: [], service: 'imap', failUser: SASLDB_USERS[1]!.name };
+    },
+    teardown: async () => rmSync(sasldbDir, { recursive: true, force: true }),
   },
   {
     name: 'credential cache (-c) over shadow',
