@@ -7,13 +7,14 @@
         "src/native/addon/crypt.cc",
         "src/native/addon/getpwent.cc",
         "src/native/addon/dgram.cc",
-        "src/native/addon/peercred.cc"
+        "src/native/addon/peercred.cc",
+        "src/native/addon/krb5.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-lcrypt"]
+      "libraries": ["-lcrypt", "-lkrb5"]
     },
     {
       "target_name": "saslauthd_pam_helper",

@@ -9,6 +9,7 @@ import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
 import { loadLdapConfig } from '../config/ldap-config.js';
 import { GetpwentAuthenticator } from './getpwent.js';
 import { createPamAuthenticator } from './pam/factory.js';
+import { createKerberos5Authenticator } from './kerberos5/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -22,6 +23,7 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 /** Backends in the order `-v` lists them. */
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
   ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
+  ['kerberos5', async (ctx) => createKerberos5Authenticator(ctx.options, ctx.log.child({ mech: 'kerberos5' }))],
   ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [
     'shadow',

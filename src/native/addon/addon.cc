@@ -5,6 +5,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitGetpwent(env, exports);
   InitDgram(env, exports);
   InitPeerCred(env, exports);
+  InitKrb5(env, exports);
   return exports;
 }
 

@@ -6,3 +6,4 @@ void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitGetpwent(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
 void InitPeerCred(Napi::Env env, Napi::Object exports);
+void InitKrb5(Napi::Env env, Napi::Object exports);
