@@ -38,8 +38,9 @@ export class Krb5 {
     return this.#withDeadline((s) => this.pool.run(() => native.krb5Authenticate(args), s), timeoutMs, signal);
   }
 
+  /** Start-up checks run beside the pool: a KDC probe left hanging must not hold a request's slot. */
   checkKeytab(args: Krb5ServerArgs, probeKdc: boolean, timeoutMs: number): Promise<Krb5Result> {
-    return this.#withDeadline((s) => this.pool.run(() => native.krb5CheckKeytab({ ...args, probeKdc }), s), timeoutMs);
+    return this.#withDeadline(() => native.krb5CheckKeytab({ ...args, probeKdc }), timeoutMs);
   }
 
   #withDeadline(start: (signal: AbortSignal) => Promise<Krb5Result>, ms: number, signal?: AbortSignal): Promise<Krb5Result> {

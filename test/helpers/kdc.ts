@@ -24,7 +24,8 @@ export interface Kdc {
   addPrincipal(name: string, password: string, flags?: string): Promise<void>;
   /** Writes the current keys of `principal` (new random ones unless `-norandkey`) to `keytab`. */
   ktadd(keytab: string, principal: string, norandkey?: boolean): Promise<void>;
-  start(): Promise<void>;
+  /** Starts krb5kdc; `clockOffset` (faketime syntax, e.g. '-2h') runs it with a wrong clock. */
+  start(clockOffset?: string): Promise<void>;
   stop(): Promise<void>;
   readonly running: boolean;
   /** Stops the KDC and removes `dir`. */
@@ -117,9 +118,12 @@ export async function createKdc(dir: string, realm: string, port: number, keytab
     get running() {
       return proc !== null && proc.exitCode === null;
     },
-    async start() {
+    async start(clockOffset) {
       if (kdc.running) return;
-      const p = spawn('/usr/sbin/krb5kdc', ['-n', '-r', realm, '-P', join(dir, 'kdc.pid')], { env: kdcEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+      const args = ['-n', '-r', realm, '-P', join(dir, 'kdc.pid')];
+      // libfaketime preloaded into krb5kdc itself (not the faketime wrapper, which would fork).
+      const clock = clockOffset ? { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME: clockOffset } : {};
+      const p = spawn('/usr/sbin/krb5kdc', args, { env: { ...kdcEnv, ...clock }, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
       proc = p;

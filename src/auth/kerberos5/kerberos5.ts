@@ -41,14 +41,16 @@ export class Kerberos5Authenticator implements Authenticator {
     const server = serverArgs(o);
     const from = o.configFile !== null ? ` (from ${o.configFile})` : '';
     const keytabLabel = o.keytab ?? 'the default keytab (KRB5_KTNAME or krb5.conf default_keytab_name)';
-    let r: Krb5Result;
-    try {
-      r = await krb5.checkKeytab(server, true, Math.min(START_PROBE_MS, o.timeoutMs));
-    } catch (e) {
-      if (!(e instanceof Krb5TimeoutError)) throw e;
-      // Keytab and KDC are checked in one call; check the keytab alone so a dead KDC is only a warning.
-      r = await krb5.checkKeytab(server, false, START_PROBE_MS);
-      if (r.stage === 'ok') r = { ...r, stage: 'kdc', code: KRB5_ERR['KRB5_KDC_UNREACH']!, message: `no answer within ${Math.min(START_PROBE_MS, o.timeoutMs)} ms` };
+    // First the keytab alone (local, fast), then the KDC, so a KDC that hangs is only a warning.
+    let r = await krb5.checkKeytab(server, false, START_PROBE_MS);
+    if (r.stage === 'ok') {
+      const probeMs = Math.min(START_PROBE_MS, o.timeoutMs);
+      try {
+        r = await krb5.checkKeytab(server, true, probeMs);
+      } catch (e) {
+        if (!(e instanceof Krb5TimeoutError)) throw e;
+        r = { ...r, stage: 'kdc', code: KRB5_ERR['KRB5_KDC_UNREACH']!, message: `no answer within ${probeMs} ms` };
+      }
     }
     switch (r.stage) {
       case 'ok':

@@ -47,7 +47,9 @@ function initCredsOutcome(r: Krb5Result): Outcome {
     case E['KRB5_REALM_CANT_RESOLVE']:
     case E['KRB5_REALM_UNKNOWN']:
       return down('connect-failed', 'no KDC found for the realm');
+    // The KDC's complaint (preauth timestamp) or ours (its reply's times); only seen with kdc_timesync off.
     case E['KRB5KRB_AP_ERR_SKEW']:
+    case E['KRB5_KDCREP_SKEW']:
       return down('backend-error', 'clock skew between this host and the KDC too great');
     case E['KRB5_CONFIG_NODEFREALM']:
       return down('config', 'no default realm in krb5.conf and none in the request');
@@ -68,6 +70,7 @@ function verifyOutcome(r: Krb5Result): Outcome {
     case E['KRB5_REALM_CANT_RESOLVE']:
       return unavailable('connect-failed', `KDC unreachable while verifying the TGT: ${msg}`, KRB5_COMPAT.verify);
     case E['KRB5KRB_AP_ERR_SKEW']:
+    case E['KRB5_KDCREP_SKEW']:
       return unavailable('backend-error', `clock skew between this host and the KDC too great (verifying the TGT): ${msg}`, KRB5_COMPAT.verify);
     case E['KRB5_KT_NOTFOUND']:
       return unavailable('config', `the keytab holds no key for ${principalLabel(r.serverPrincipal)}: ${msg}`, KRB5_COMPAT.verify);
