@@ -26,7 +26,8 @@ export interface Kdc {
   ktadd(keytab: string, principal: string, norandkey?: boolean): Promise<void>;
   /** Starts krb5kdc; `clockOffset` (faketime syntax, e.g. '-2h') runs it with a wrong clock. */
   start(clockOffset?: string): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops krb5kdc (SIGTERM unless told) and waits for its exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   readonly running: boolean;
   /** Stops the KDC and removes `dir`. */
   destroy(): Promise<void>;
@@ -135,12 +136,12 @@ export async function createKdc(dir: string, realm: string, port: number, keytab
         await new Promise((r) => setTimeout(r, 25));
       }
     },
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       const p = proc;
       proc = null;
       if (!p || p.exitCode !== null) return;
       const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
+      p.kill(signal);
       const t = setTimeout(() => p.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);

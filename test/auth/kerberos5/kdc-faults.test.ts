@@ -113,6 +113,14 @@ describe('start-up: the keytab is checked, never silently skipped', () => {
     }
   });
 
+  it('--user: a keytab the target user cannot read refuses the drop at start-up', async () => {
+    const c = conf('user.conf', `krb5_keytab: ${keytab}\n`);
+    const r = await check(['-O', c, '--user', 'nobody']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('cannot drop privileges to nobody: ');
+    expect(r.out).toContain(keytab);
+  });
+
   it('a stale keytab (the KDC has a newer key) is a start-up error', async () => {
     const stale = join(TMP, 'stale.keytab');
     copyFileSync(keytab, stale);
