@@ -90,6 +90,24 @@ describe('-a kerberos5,shadow', () => {
   });
 });
 
+describe('--route smtp=kerberos5 beside -a shadow', () => {
+  it('smtp requests ask the KDC, the rest shadow', async () => {
+    const d = await startOurs(['-a', 'shadow', '--route', 'smtp=kerberos5', '-O', conf, '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--log-format', 'json'], {
+      env: kdc.clientEnv,
+    });
+    try {
+      expect(await verdict(d.socket, KIM, 'krb-pw', { service: 'smtp' })).toBe('OK');
+      expect(await verdict(d.socket, KIM, 'shadow-pw', { service: 'smtp' })).toBe('NO');
+      expect(await verdict(d.socket, KIM, 'shadow-pw', { service: 'imap' })).toBe('OK');
+      expect(await verdict(d.socket, KIM, 'krb-pw', { service: 'imap' })).toBe('NO');
+      await eventually(() => linesFor(d, KIM).length === 4, 'four log lines');
+      expect(linesFor(d, KIM).map((l) => l['route'] ?? null)).toEqual(['service:smtp', 'service:smtp', null, null]);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('-a kerberos5 -c, beside saslauthd -a kerberos5 -c', () => {
   let ours: RunningDaemon;
   let real: RunningDaemon;
