@@ -8,7 +8,8 @@
         "src/native/addon/getpwent.cc",
         "src/native/addon/dgram.cc",
         "src/native/addon/peercred.cc",
-        "src/native/addon/sasldb.cc"
+        "src/native/addon/sasldb.cc",
+        "src/native/addon/krb5.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
@@ -16,7 +17,8 @@
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": [
         "-lcrypt",
-        "-ldb-5.3"
+        "-ldb-5.3",
+        "-lkrb5"
       ]
     },
     {

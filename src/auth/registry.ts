@@ -10,6 +10,7 @@ import { loadLdapConfig } from '../config/ldap-config.js';
 import { GetpwentAuthenticator } from './getpwent.js';
 import { createPamAuthenticator } from './pam/factory.js';
 import { createSasldbAuthenticator } from './sasldb.js';
+import { createKerberos5Authenticator } from './kerberos5/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -24,6 +25,7 @@ export type BackendFactory = (ctx: BackendContext) => Promise<Authenticator>;
 const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFactory>([
   ['sasldb', async (ctx) => createSasldbAuthenticator(ctx.options.mechOption, ctx.crypt.pool, ctx.log.child({ mech: 'sasldb' }))],
   ['getpwent', async (ctx) => new GetpwentAuthenticator({}, ctx.crypt, ctx.log.child({ mech: 'getpwent' }))],
+  ['kerberos5', async (ctx) => createKerberos5Authenticator(ctx.options, ctx.log.child({ mech: 'kerberos5' }))],
   ['pam', async (ctx) => createPamAuthenticator(ctx.options, ctx.log.child({ mech: 'pam' }))],
   [
     'shadow',

@@ -40,7 +40,7 @@ export function daemonProgram(): Command {
     .description('SASL authentication daemon (saslauthd-compatible socket protocol)')
     .helpOption('-h, --help', 'show this help and exit')
     .option('-a, --mech <name>', `authentication mechanism: ${MECHANISMS.join(', ')}`)
-    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap: config file; sasldb: database file, default /etc/sasldb2)')
+    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap, kerberos5: config file; sasldb: database file, default /etc/sasldb2)')
     .option('-H, --rimap-host <host>', 'rimap host: the old spelling of -O (deprecated in saslauthd(8) too), same as -O for every backend')
     .option('-m, --run-dir <dir>', 'run directory; the socket is <dir>/mux', absolutePath, DEFAULTS.runDir)
     .option('-n, --threads <n>', 'authentications decided at once (0 means 1)', integer(0, 1024), DEFAULTS.threads)
@@ -87,6 +87,7 @@ export function daemonProgram(): Command {
     .option('--rimap-max-connections <n>', 'rimap: connections open at once to each IMAP server', integer(1, 100_000), DEFAULTS.rimapMaxConnections)
     .option('--rimap-max-queue <n>', 'rimap: requests waiting for a connection slot, per server', integer(0, 1_000_000), DEFAULTS.rimapMaxQueue)
     .option('--rimap-spare-connections <n>', 'rimap: connections per server kept greeted and ready (0 = none)', integer(0, 64), DEFAULTS.rimapSpareConnections)
+    .option('--krb5-timeout <ms>', 'kerberos5: time for one whole check, KDC round trips included', integer(1), DEFAULTS.krb5TimeoutMs)
     .option('--cache-stale-on-outage <seconds>', 'answer OK from a cached success this young while the backend is unavailable (needs -c)', integer(1))
     .option('--route <selector=backends>', 'send a service or realm to other backends: smtp=ldap, realm:example.org=rimap (repeatable)', collect, [])
     .option('--chain-continue-on <[link=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
@@ -182,6 +183,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     rimapMaxConnections: o['rimapMaxConnections'] as number,
     rimapMaxQueue: o['rimapMaxQueue'] as number,
     rimapSpareConnections: o['rimapSpareConnections'] as number,
+    krb5TimeoutMs: o['krb5Timeout'] as number,
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   // A login's domain is what follows its first '@' (login-parts.ts); a realm with one could let a

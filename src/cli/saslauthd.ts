@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { MECHANISMS } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
 import { describeComposition } from '../auth/compose.js';
+import { mechOfLink } from '../config/auth-policy.js';
 import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
@@ -30,8 +31,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGUSR1', usr1);
   const o = cmd.options;
   // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
-  // at the pool's first use, which has not happened yet.
-  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.threads + 4));
+  // at the pool's first use, which has not happened yet. kerberos5 has its own -n calls, which block
+  // on the KDC, so they get threads of their own rather than starve the hashes of a chain.
+  const krb5 = [...o.mechanisms, ...o.routes.flatMap((r) => r.chain)].some((l) => mechOfLink(l).toLowerCase() === 'kerberos5');
+  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.threads * (krb5 ? 2 : 1) + 4));
   const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
   const notifier = ServiceNotifier.fromEnv(log);
   for (const n of cmd.notices) log.warn(n);

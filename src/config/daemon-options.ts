@@ -100,6 +100,8 @@ export interface DaemonOptions {
   readonly rimapMaxQueue: number;
   /** `--rimap-spare-connections`: connections per server kept connected and greeted for the next request (Default: 2). */
   readonly rimapSpareConnections: number;
+  /** `--krb5-timeout`: milliseconds for one whole kerberos5 check, KDC round trips included (Default: 10000). */
+  readonly krb5TimeoutMs: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -155,4 +157,5 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   rimapMaxConnections: 16,
   rimapMaxQueue: 1024,
   rimapSpareConnections: 2,
+  krb5TimeoutMs: 10000,
 };

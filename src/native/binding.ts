@@ -13,6 +13,12 @@ export interface NativeBinding {
   inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
   /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
   peerCredentials(fd: number, withGroups?: boolean): { pid: number; uid: number; gid: number; groups: number[] };
+  /** MIT libkrb5: TGT for `principal` with the password, verified against the keytab (src/native/krb5.ts). */
+  krb5Authenticate(args: Krb5AuthArgs): Promise<Krb5Result>;
+  /** MIT libkrb5: the keytab holds a key for the verify principal; with probeKdc, the KDC accepts it. */
+  krb5CheckKeytab(args: Krb5ServerArgs & { readonly probeKdc: boolean }): Promise<Krb5Result>;
+  /** libkrb5 com_err codes by their krb5.h names. */
+  readonly krb5ErrorCodes: Readonly<Record<string, number>>;
   /** One Cyrus sasldb (Berkeley DB) lookup of login NUL realm NUL userPassword, compared with `password`. */
   sasldbLookup(file: string, login: string, realm: string, password: Buffer): Promise<SasldbRead>;
 }
@@ -26,6 +32,32 @@ export interface SasldbRead {
   readonly stable: boolean;
   readonly quietMs: number;
   readonly error?: string;
+}
+
+/** Which keytab and verify principal (`service/host`, as krb5_sname_to_principal makes it). */
+export interface Krb5ServerArgs {
+  /** Keytab name (`FILE:/path` or a path); null: libkrb5's default keytab. */
+  readonly keytab: string | null;
+  /** Service part of the verify principal (saslauthd: `host`). */
+  readonly verifyService: string;
+  /** Host part; null: this host's name, canonicalised as krb5.conf says. */
+  readonly serverName: string | null;
+}
+
+export interface Krb5AuthArgs extends Krb5ServerArgs {
+  readonly principal: string;
+  /** No NUL bytes (the addon refuses them: libkrb5 takes a C string). */
+  readonly password: Buffer;
+}
+
+/** Where the call stopped (`ok`: TGT obtained and verified) and libkrb5's code and text there. */
+export interface Krb5Result {
+  readonly stage: 'ok' | 'context' | 'keytab' | 'server-name' | 'keytab-entry' | 'internal' | 'parse' | 'init-creds' | 'verify' | 'kdc';
+  readonly code: number;
+  readonly message: string;
+  readonly keytabName: string;
+  /** The verify principal as resolved (from the keytab entry when one was looked up). */
+  readonly serverPrincipal: string;
 }
 
 /** What getpwnam_r(3) found through NSS. `errno`/`error` are set only for a real lookup failure. */

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../src/protocol/index.js';
@@ -7,6 +8,7 @@ import { childrenOf, processesMatching } from '../helpers/pam.js';
 import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../helpers/slapd.js';
 import { verdict } from '../helpers/testsaslauthd.js';
 import { canConnect } from '../../src/bench/daemons.js';
+import { HOST, type Kdc, createKdc } from '../helpers/kdc.js';
 
 /**
  * Issue 5, faults with real peers: the backend server is SIGKILLed while 8 clients keep the daemon
@@ -233,6 +235,54 @@ describe('ldap: slapd SIGKILLed during load and restarted (single server, pooled
     expectSound(r);
     await finalVerdicts(d.socket, PROBES);
     expect(d.output()).toMatch(/LDAP server unavailable/);
+    await d.stop();
+    d = undefined;
+  });
+});
+
+// Port 26850 belongs to the kerberos5 work (issue 17).
+describe('kerberos5: the MIT KDC SIGKILLed during load and restarted', () => {
+  const KDC_PORT = 26850;
+  const PROBES: Probe[] = [
+    { login: 'sat_kr_flt_a', password: 'Kr1!flt-a-Passw0rd', ok: true },
+    { login: 'sat_kr_flt_a', password: 'Kr1!flt-a-Passw0rdx', ok: false },
+    { login: 'sat_kr_flt_b', password: 'Kr2?flt-b-Passw0rd', ok: true },
+    { login: 'sat_kr_flt_nobody', password: 'Kr1!flt-a-Passw0rd', ok: false },
+    { login: 'sat_kr_flt_b', password: 'Kr1!flt-a-Passw0rd', ok: false },
+  ];
+  let kdc: Kdc | undefined;
+  let d: RunningDaemon | undefined;
+  const dir = '/tmp/sat_kr_peer_faults';
+
+  beforeAll(async () => {
+    kdc = await createKdc(`${dir}/kdc`, 'SAT-FLT.TEST', KDC_PORT, `${dir}/krb5.keytab`);
+    await kdc.addPrincipal('sat_kr_flt_a', PROBES[0]!.password);
+    await kdc.addPrincipal('sat_kr_flt_b', PROBES[2]!.password, '+requires_preauth');
+    await kdc.kadmin(`addprinc -randkey host/${HOST}`);
+    await kdc.ktadd(`${dir}/krb5.keytab`, `host/${HOST}`);
+    await kdc.start();
+  });
+  afterAll(async () => {
+    await d?.stop();
+    await kdc?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never a wrong OK; NO while the KDC is gone; OK again after it is back', async () => {
+    d = await startOurs(['-a', 'kerberos5'], { env: kdc!.clientEnv });
+    await finalVerdicts(d.socket, PROBES);
+    const r = await killDuringLoad(
+      d.socket,
+      PROBES,
+      async () => {
+        await kdc!.stop('SIGKILL');
+        await waitFor('the KDC port to refuse connections', async () => !(await canConnect(KDC_PORT)), 30_000);
+      },
+      () => kdc!.start(),
+    );
+    expectSound(r);
+    await finalVerdicts(d.socket, PROBES);
+    expect(d.output()).toMatch(/auth failure: \[user=sat_kr_flt_a\].*KDC unreachable/);
     await d.stop();
     d = undefined;
   });

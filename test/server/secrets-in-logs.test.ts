@@ -11,6 +11,7 @@ import { ADMIN_DN, ADMIN_PW, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USER
 import { testsaslauthd } from '../helpers/testsaslauthd.js';
 import { saslpasswd } from '../helpers/sasldb.js';
 import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { HOST, type Kdc, createKdc } from '../helpers/kdc.js';
 
 /**
  * saslauthd prints shadow hashes, rimap and httpform passwords in its debug log (reference §8.7).
@@ -170,6 +171,30 @@ const CASES: SecretCase[] = [
     teardown: async () => rmSync(sasldbDir, { recursive: true, force: true }),
   },
   {
+    // libkrb5's error texts quote the principal; none may carry the password or the KDC's keys.
+    name: 'kerberos5 against a throwaway MIT KDC',
+    setup: async () => {
+      kdc = await createKdc('/tmp/sat_kr_secrets/kdc', 'SAT-SEC.TEST', KDC_PORT, '/tmp/sat_kr_secrets/krb5.keytab');
+      for (const u of KRB_USERS) await kdc.addPrincipal(u.name, u.password, u === KRB_USERS[1] ? '+requires_preauth' : '');
+      await kdc.kadmin(`addprinc -randkey host/${HOST}`);
+      await kdc.ktadd('/tmp/sat_kr_secrets/krb5.keytab', `host/${HOST}`);
+      await kdc.start();
+      // startOurs passes this process's environment on: point libkrb5 at the throwaway realm.
+      savedKrb5Env = { KRB5_CONFIG: process.env['KRB5_CONFIG'], KRB5RCACHEDIR: process.env['KRB5RCACHEDIR'] };
+      process.env['KRB5_CONFIG'] = kdc.clientEnv['KRB5_CONFIG'];
+      process.env['KRB5RCACHEDIR'] = kdc.clientEnv['KRB5RCACHEDIR'];
+      return { args: ['-a', 'kerberos5'], users: KRB_USERS, secrets: ['sat_kr-master-key'], service: 'imap', failUser: KRB_USERS[1]!.name };
+    },
+    teardown: async () => {
+      for (const [k, v] of Object.entries(savedKrb5Env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await kdc?.destroy();
+      rmSync('/tmp/sat_kr_secrets', { recursive: true, force: true });
+    },
+  },
+  {
     name: 'credential cache (-c) over shadow',
     setup: async () => {
       await ensureUser(CACHE_A.name, await mkpasswd(CACHE_A.password, 'sha-512'));
@@ -184,6 +209,15 @@ const CASES: SecretCase[] = [
     check: (out) => expect(out).toMatch(/cached["=:]+true/),
   },
 ];
+
+// Port 26860 belongs to the kerberos5 work (issue 17).
+const KDC_PORT = 26860;
+const KRB_USERS = [
+  { name: 'sat_kr_sec_a', password: 'Kr3;sec-a-Passw0rd' },
+  { name: 'sat_kr_sec_b', password: 'Kr4#sec-b-Passw0rd' },
+];
+let kdc: Kdc | undefined;
+let savedKrb5Env: Record<string, string | undefined> = {};
 
 // Peers shared by the cases that use them, stopped once at the end.
 let slapd: Slapd | undefined;

@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDgram(env, exports);
   InitPeerCred(env, exports);
   InitSasldb(env, exports);
+  InitKrb5(env, exports);
   return exports;
 }
 

@@ -7,3 +7,4 @@ void InitGetpwent(Napi::Env env, Napi::Object exports);
 void InitDgram(Napi::Env env, Napi::Object exports);
 void InitPeerCred(Napi::Env env, Napi::Object exports);
 void InitSasldb(Napi::Env env, Napi::Object exports);
+void InitKrb5(Napi::Env env, Napi::Object exports);
