@@ -166,7 +166,7 @@ export class PenaltyAuthenticator implements Authenticator {
     const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(user, digest);
     let known = isKnown();
     const tracks = this.#enter(keys);
-    const where = `[user=${brackets(req.login)}] [service=${brackets(req.service)}]` + (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '');
+    const where = (): string => `[user=${brackets(req.login)}] [service=${brackets(req.service)}]` + (req.clientAddr !== null ? ` [remote=${brackets(req.clientAddr)}]` : '');
     const full = known ? undefined : tracks.find((t) => this.#failsOf(t) > 0 && t.held >= this.#maxHeld);
     if (full !== undefined) {
       this.#tidy(tracks, false);
@@ -209,11 +209,14 @@ export class PenaltyAuthenticator implements Authenticator {
         const ms = Math.round(delay);
         this.log.warn(
           { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
-          `auth penalty: ${where} [failures=${failures}] [delay=${ms}ms]`,
+          `auth penalty: ${where()} [failures=${failures}] [delay=${ms}ms]`,
         );
       }
+      // Beyond the held cap (a burst checked before any failure was known), waiting out the delay
+      // would only keep connections open: the guess is spent, and the next check waits its turn anyway.
+      const crowded = tracks.some((t) => t.held > this.#maxHeld);
       const left = arrival + delay - this.#now();
-      if (left > 0) await this.#wait(left, [], signal);
+      if (left > 0 && !crowded) await this.#wait(left, [], signal);
       return level > 0 ? withLog(outcome, { penalty: level }) : outcome;
     } finally {
       for (const t of tracks) t.held--;
@@ -235,11 +238,11 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   /** NO without a check, logged for fail2ban: the penalty would not let this request be checked. */
-  #unchecked(req: AuthRequest, where: string, t: Track, why: string): Outcome {
+  #unchecked(req: AuthRequest, where: () => string, t: Track, why: string): Outcome {
     const failures = this.#failsOf(t);
     this.log.warn(
       { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, held: t.held, checked: false },
-      `auth penalty: ${where} [failures=${failures}] [held=${t.held}] [checked=no]`,
+      `auth penalty: ${where()} [failures=${failures}] [held=${t.held}] [checked=no]`,
     );
     return withLog(rejected('not-authorized', `not checked: ${why}`, 'NO authentication failed'), { penalty: failures });
   }

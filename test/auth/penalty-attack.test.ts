@@ -223,7 +223,7 @@ describe('item 13: the real user', () => {
   });
 
   it('(a) a phone retrying its old password in parallel is one failure, not five', async () => {
-    const { p } = setup();
+    const { p } = setup({ maxHeld: 8 });
     const rs = Array.from({ length: 5 }, () => timed(p, req('alice', 'old password')));
     await vi.advanceTimersByTimeAsync(20 * D);
     expect(rs.map((r) => r.ms)).toEqual([D, D, D, D, D]);

@@ -135,11 +135,17 @@ describe('penalty', () => {
     expect(p.tracked).toBe(1);
   });
 
-  it('counts attempts still in progress: parallel wrong passwords do not all get the base delay', async () => {
-    const { p } = setup();
+  it('counts parallel failures as they settle; beyond the held cap a spent guess is answered at once', async () => {
+    const { p } = setup({ maxHeld: 6 });
     const rs = Array.from({ length: 6 }, (_, i) => timed(p, req('alice', `wrong ${i}`)));
     await vi.advanceTimersByTimeAsync(30 * D);
     expect(rs.map((r) => r.ms)).toEqual([D, 2 * D, 4 * D, 8 * D, 8 * D, 8 * D]);
+    // With the default cap of 4 held per user, the first two of a burst of six to settle do not keep
+    // their connections for the delay (issue 11 item 12): their guesses are spent either way.
+    const q = setup().p;
+    const qs = Array.from({ length: 6 }, (_, i) => timed(q, req('alice', `wrong ${i}`)));
+    await vi.advanceTimersByTimeAsync(30 * D);
+    expect(qs.map((r) => r.ms)).toEqual([0, 0, 4 * D, 8 * D, 8 * D, 8 * D]);
   });
 
   it('does not hold parallel right passwords once the earlier ones succeed', async () => {
