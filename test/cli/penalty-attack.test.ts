@@ -9,7 +9,7 @@ import { type UserFiles, userFiles } from '../helpers/user-files.js';
 // Issue 11 items 9–13 against the real daemon: parallel guessers through the socket, checks counted
 // from the daemon's own per-request log lines (a backend check logs `[reason=password mismatch]`,
 // a request the penalty refused unchecked logs `[reason=not checked: …]`).
-const USERS = ['sat_pn_ann', 'sat_pn_ben', 'sat_pn_cat', 'sat_pn_dov', 'sat_pn_eli'];
+const USERS = ['sat_pn_ann', 'sat_pn_ben', 'sat_pn_cat', 'sat_pn_dov', 'sat_pn_eli', 'sat_pn_fay'];
 let tmp: string;
 let files: UserFiles;
 const running: RunningDaemon[] = [];
@@ -117,5 +117,27 @@ describe('items 10 and 13(a): one counter per user, and a retried password is on
     for (let i = 0; i < 3; i++) expect(await verdict(d.socket, u, 'stale password')).toBe('NO');
     const after = d.output().split('\n').filter((l) => l.includes('auth penalty: ')).map((l) => /\[failures=(\d+)\]/.exec(l)?.[1]);
     expect(after).toEqual(['2', '3', '4', '5', '5', '5']);
+  }, 60_000);
+});
+
+describe('item 13: the real user while a bot hammers the name (default --penalty-scope both)', () => {
+  it('the password that succeeded before gets past the queue; a guess does not', async () => {
+    const d = await start(['--fail-delay', '500', '--penalty-max', '4000']);
+    const u = USERS[5]!;
+    expect(await verdict(d.socket, u, `${u}-pw`)).toBe('OK');
+    const bot = hammer(d.socket, u, 8, 8000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      expect(await verdict(d.socket, u, `${u}-pw`)).toBe('OK');
+      ms.push(performance.now() - t0);
+    }
+    const b = await bot;
+    console.log(`item 13: real user's logins during a c=8 bot: 5/5 OK, ms ${ms.map((m) => m.toFixed(0)).join(' ')}; bot: ${b.replies.length} NO`);
+    // Held behind the bot, a check would wait ≥ 4000 ms, or be refused at once (held cap).
+    expect(Math.max(...ms)).toBeLessThan(2000);
+    expect(b.replies.every((r) => r === 'NO authentication failed')).toBe(true);
+    expect(lines(d, u, '[reason=not checked: ')).toBeGreaterThan(0);
   }, 60_000);
 });
