@@ -48,9 +48,12 @@ export function describeComposition(o: DaemonOptions): string[] {
   if (o.failDelayMs === 0) {
     lines.push('fail delay: off');
   } else {
-    const pen = o.penaltyMaxMs > o.failDelayMs ? `doubles per consecutive failure of a user or client address up to ${o.penaltyMaxMs} ms` : 'no penalty';
+    const per = o.penaltyScope === 'both' ? 'user or client address' : o.penaltyScope === 'user' ? 'user' : 'client address';
+    const pen = o.penaltyMaxMs > o.failDelayMs
+      ? `doubles per consecutive failure of a ${per} up to ${o.penaltyMaxMs} ms; one check at a time per penalised key, at most ${o.penaltyMaxHeld} held, ${o.penaltyMaxTracked} remembered`
+      : 'no penalty';
     lines.push(`fail delay: ${o.failDelayMs} ms (+0..25% jitter), ${pen}`);
-    if (o.trustedAddrs.length > 0) lines.push(`trusted (no penalty): ${o.trustedAddrs.join(' ')}`);
+    if (o.trustedAddrs.length > 0) lines.push(`trusted (no address counter): ${o.trustedAddrs.join(' ')}`);
   }
   return lines;
 }
@@ -163,6 +166,9 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
             failDelayMs: options.failDelayMs,
             penaltyMaxMs: options.penaltyMaxMs,
             trusted: trustedList(options.trustedAddrs),
+            scope: options.penaltyScope,
+            maxHeld: options.penaltyMaxHeld,
+            maxTracked: options.penaltyMaxTracked,
             // Answer before the request deadline turns the NO into a "timeout" in the log.
             maxTotalMs: Math.max(0, options.authTimeoutMs - Math.min(1000, options.authTimeoutMs / 10)),
           },

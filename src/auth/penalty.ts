@@ -1,7 +1,13 @@
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { bracketed } from '../log/escape.js';
-import { type AuthRequest, type Authenticator, type Outcome, unavailable, withLog } from './authenticator.js';
+import { type AuthRequest, type Authenticator, type Outcome, rejected, unavailable, withLog } from './authenticator.js';
+import { PasswordMemory } from './password-memory.js';
+import { addressKey, userKey } from './penalty-keys.js';
+
+/** `--penalty-scope`: which counters a request is held and counted by. */
+export type PenaltyScope = 'user' | 'address' | 'both';
+export const PENALTY_SCOPES: readonly PenaltyScope[] = ['user', 'address', 'both'];
 
 export interface PenaltyOptions {
   /** `--fail-delay`: ms before a NO goes out (Default: 2000); 0 turns all delays and penalties off. */
@@ -10,14 +16,20 @@ export interface PenaltyOptions {
   readonly penaltyMaxMs: number;
   /** Delay jitter: a delay d becomes d × (1 + random × jitter) (Default: 0.25). Never shorter than d. */
   readonly jitter?: number;
-  /** `--trusted-addr`: client addresses never penalised (their NO still waits the base delay). */
+  /** `--trusted-addr`: client addresses without an address counter (the user counter still applies). */
   readonly trusted?: BlockList;
   /** Upper bound in ms for hold + delay together, to answer before the auth deadline (Default: none). */
   readonly maxTotalMs?: number;
-  /** Users + addresses tracked at once; beyond it the least recently failed idle one is forgotten (Default: 65536). */
+  /** `--penalty-max-tracked`: users + addresses tracked at once; beyond it the lowest count goes first (Default: 65536). */
   readonly maxTracked?: number;
+  /** `--penalty-max-held`: requests held at once per user or address with failures; more get NO unchecked (Default: 4). */
+  readonly maxHeld?: number;
+  /** `--penalty-scope`: count and hold per user, per client address, or both (Default: both). */
+  readonly scope?: PenaltyScope;
   /** Consecutive failures are forgotten this many ms after the last one (Default: 3 600 000). */
   readonly forgetAfterMs?: number;
+  /** Ms the password that last succeeded for a user lets that user past a queue (Default: 7 days). */
+  readonly rememberSuccessMs?: number;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -26,9 +38,13 @@ interface Track {
   readonly key: string;
   fails: number;
   lastFailAt: number;
-  /** Arrival numbers of the requests for this user/address being decided now; ascending, as they arrive in order. */
-  readonly pending: number[];
-  /** Held requests to wake when a pending one settles (created on first use: most tracks never wait). */
+  /** Earliest start of the next check while the key has failures. */
+  nextCheckAt: number;
+  /** Checks in flight for this key. */
+  checking: number;
+  /** Requests the penalty keeps open for this key: waiting for their check or for their NO to go out. */
+  held: number;
+  /** Held requests to wake when a check settles (created on first use: most tracks never wait). */
   waiters: Set<() => void> | null;
 }
 
@@ -59,26 +75,36 @@ export function trustedList(specs: readonly string[]): BlockList {
   return list;
 }
 
+const DAY_MS = 86_400_000;
+
 /**
  * Brute-force defence around the whole composition. Every NO waits `failDelayMs` (jittered) on a
- * timer, so no worker or other request is held. Per user and per client address, consecutive
- * failures double that delay up to `penaltyMaxMs`, and the failures of parallel attempts count the
- * moment they settle (Dovecot's parallel-attempt gap). Once a user/address has failed, a new
- * request for it is also held *before* it is checked, as Dovecot does, counting the ones still in
- * progress as failures-to-be, so a quick reply never gives a right password away. A success resets
- * the user and address it came with and releases whatever waits on them.
+ * timer, so no worker or other request is held. Per user and per client address (`scope`),
+ * consecutive failures double that delay up to `penaltyMaxMs`, and for a user or address with
+ * failures the penalty limits the guess *rate*, not only the latency: one check at a time, and the
+ * next one no earlier than the current delay after the last failure, so N parallel guesses within
+ * T ms cost at most T/delay + 1 checks however many connections carry them. At most `maxHeld`
+ * requests wait per user/address; more get NO at once, unchecked, so one target cannot take every
+ * connection slot. A (user, password) pair that failed recently does not escalate (a phone holding
+ * an old password), and the password that last succeeded for a user is checked without queueing
+ * (the real user's devices keep working while a bot hammers the name). A success resets the user
+ * and address it came with and releases whatever waits on them.
  */
 export class PenaltyAuthenticator implements Authenticator {
   readonly mech: string;
   readonly #tracks = new Map<string, Track>();
+  /** The same tracks by failure count, each least recently failed first: the eviction order. */
+  readonly #byFails = new Map<number, Map<string, Track>>();
+  readonly #memory: PasswordMemory;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #jitter: number;
   readonly #doubling: boolean;
   readonly #maxTracked: number;
+  readonly #maxHeld: number;
+  readonly #scope: PenaltyScope;
   readonly #forgetAfterMs: number;
   readonly #maxTotalMs: number;
-  #seq = 0;
 
   constructor(
     private readonly inner: Authenticator,
@@ -91,8 +117,16 @@ export class PenaltyAuthenticator implements Authenticator {
     this.#jitter = options.jitter ?? 0.25;
     this.#doubling = options.failDelayMs > 0 && options.penaltyMaxMs > options.failDelayMs;
     this.#maxTracked = options.maxTracked ?? 65536;
+    this.#maxHeld = options.maxHeld ?? 4;
+    this.#scope = options.scope ?? 'both';
     this.#forgetAfterMs = options.forgetAfterMs ?? 3_600_000;
     this.#maxTotalMs = options.maxTotalMs ?? Number.POSITIVE_INFINITY;
+    this.#memory = new PasswordMemory({
+      maxEntries: this.#maxTracked,
+      failureTtlMs: this.#forgetAfterMs,
+      successTtlMs: options.rememberSuccessMs ?? 7 * DAY_MS,
+      now: this.#now,
+    });
   }
 
   /** Users and addresses with a failure count or a request in progress (for tests and `-d`). */
@@ -107,64 +141,94 @@ export class PenaltyAuthenticator implements Authenticator {
     return Math.min(this.options.penaltyMaxMs, d * 2 ** Math.min(n, 30), this.#maxTotalMs);
   }
 
-  /** Ms a request that found `n` failures ahead of it waits before it is checked at all. */
-  holdMs(n: number): number {
-    return n === 0 || !this.#doubling ? 0 : this.failureDelayMs(n - 1);
+  /** Ms between two checks of a user/address with `fails` consecutive failures (the current delay). */
+  checkIntervalMs(fails: number): number {
+    return fails === 0 ? 0 : Math.min(this.options.penaltyMaxMs, this.options.failDelayMs * 2 ** Math.min(fails - 1, 30));
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
     if (this.options.failDelayMs === 0) return this.inner.authenticate(req, signal);
     const arrival = this.#now();
+    const user = userKey(req.login);
+    const keys: string[] = [];
+    if (this.#doubling && this.#scope !== 'address') keys.push(`u:${user}`);
     const host = hostOfClientAddr(req.clientAddr);
-    const family = host !== null && this.options.trusted !== undefined ? isIP(host) : 0;
-    const trusted = family !== 0 && this.options.trusted?.check(host!, family === 4 ? 'ipv4' : 'ipv6') === true;
-    const tracks = this.#doubling && !trusted ? this.#enter([`u:${req.login}`, ...(host !== null ? [`a:${host}`] : [])]) : [];
-    const seq = ++this.#seq;
-    for (const t of tracks) t.pending.push(seq);
+    if (this.#doubling && this.#scope !== 'user' && host !== null) {
+      const a = addressKey(host);
+      // Trust exempts the address counter only: the 5th field is whatever the client wrote.
+      const trusted = a.ip !== null && this.options.trusted?.check(a.ip, a.family!) === true;
+      if (!trusted) keys.push(`a:${a.key}`);
+    }
+    const digest = this.#doubling ? this.#memory.digest(user, req.password) : null;
+    // The password that last succeeded for this user: only someone who knows it can be let past the
+    // queue, and the check still decides.
+    const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(user, digest);
+    let known = isKnown();
+    const tracks = this.#enter(keys);
+    const where = (): string => bracketed({ user: req.login, service: req.service, remote: req.clientAddr });
+    const full = known ? undefined : tracks.find((t) => this.#failsOf(t) > 0 && t.held >= this.#maxHeld);
+    if (full !== undefined) {
+      this.#tidy(tracks, false);
+      return this.#unchecked(req, where, full, `${full.held} requests for this ${full.key.startsWith('u:') ? 'user' : 'client address'} already held (--penalty-max-held)`);
+    }
+    for (const t of tracks) t.held++;
     let n = 0;
     let outcome: Outcome;
     try {
-      for (let first = true; ; first = false) {
-        n = this.#level(tracks, seq);
-        const hold = this.holdMs(n);
-        const remaining = arrival + hold - this.#now();
-        if (remaining <= 0) break;
-        if (first) this.log.debug({ user: req.login, service: req.service, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: hold }, 'held by the failure penalty');
-        await this.#wait(remaining, tracks, signal);
-        if (signal.aborted) {
-          this.#leave(tracks, seq, null);
-          return unavailable('timeout', 'request ended while held by the failure penalty', 'NO internal mechanism failure');
+      for (let first = true; !known; first = false) {
+        n = this.#worst(tracks);
+        const wait = this.#untilCheck(tracks);
+        if (wait <= 0) break;
+        const left = arrival + this.#maxTotalMs - this.#now();
+        if (left <= 0) {
+          const t = tracks.reduce((a, b) => (this.#failsOf(b) > this.#failsOf(a) ? b : a));
+          return this.#unchecked(req, where, t, `no check possible before the deadline (${t.held - 1} others held)`);
         }
+        if (first) this.log.debug({ user: req.login, service: req.service, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: Math.round(Math.min(wait, left)) }, 'held by the failure penalty');
+        await this.#wait(Math.min(wait, left), tracks, signal);
+        if (signal.aborted) return unavailable('timeout', 'request ended while held by the failure penalty', 'NO internal mechanism failure');
+        known = isKnown();
       }
-      outcome = await this.inner.authenticate(req, signal);
-    } catch (e) {
-      this.#leave(tracks, seq, null);
-      throw e;
+      n = this.#worst(tracks);
+      for (const t of tracks) t.checking++;
+      try {
+        outcome = await this.inner.authenticate(req, signal);
+      } finally {
+        for (const t of tracks) t.checking--;
+      }
+      this.#settle(tracks, user, digest, outcome);
+      if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
+      // Shedding load is decided before any password is looked at, so answering it at once tells a
+      // guesser nothing, and holding it would only keep the overload's connections open longer.
+      if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
+      const failures = this.#worst(tracks);
+      const level = Math.max(0, failures - 1);
+      const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
+      if (level > 0 && outcome.kind === 'rejected') {
+        const ms = Math.round(delay);
+        this.log.warn(
+          { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
+          `auth penalty: ${where()} [failures=${failures}] [delay=${ms}ms]`,
+        );
+      }
+      // Beyond the held cap (a burst checked before any failure was known), waiting out the delay
+      // would only keep connections open: the guess is spent, and the next check waits its turn anyway.
+      const crowded = tracks.some((t) => t.held > this.#maxHeld);
+      const left = arrival + delay - this.#now();
+      if (left > 0 && !crowded) await this.#wait(left, [], signal);
+      return level > 0 ? withLog(outcome, { penalty: level }) : outcome;
+    } finally {
+      for (const t of tracks) t.held--;
+      this.#tidy(tracks, true);
     }
-    const failures = this.#leave(tracks, seq, outcome);
-    if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
-    // Shedding load is decided before any password is looked at, so answering it at once tells a
-    // guesser nothing, and holding it would only keep the overload's connections open longer.
-    if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
-    // Failures of parallel attempts count as soon as they settle: the k-th of a burst waits 2^(k-1) × the delay.
-    const level = Math.max(n, failures - 1);
-    const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
-    if (level > 0 && outcome.kind === 'rejected') {
-      const ms = Math.round(delay);
-      this.log.warn(
-        { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
-        `auth penalty: ${bracketed({ user: req.login, service: req.service, remote: req.clientAddr, failures, delay: `${ms}ms` })}`,
-      );
-    }
-    const left = arrival + delay - this.#now();
-    if (left > 0) await this.#wait(left, [], signal);
-    return level > 0 ? withLog(outcome, { penalty: level }) : outcome;
   }
 
   describe(): string[] {
     const o = this.options;
     if (o.failDelayMs === 0) return ['fail delay: off'];
-    const pen = this.#doubling ? `doubles per consecutive failure (user and client address) up to ${o.penaltyMaxMs} ms` : 'no penalty';
+    const pen = this.#doubling
+      ? `doubles per consecutive failure (${this.#scope === 'both' ? 'user and client address' : this.#scope === 'user' ? 'user' : 'client address'}) up to ${o.penaltyMaxMs} ms; one check at a time per penalised key, ${this.#maxHeld} held at most`
+      : 'no penalty';
     return [`fail delay: ${o.failDelayMs} ms (+0..${Math.round(this.#jitter * 100)}% jitter), ${pen}`];
   }
 
@@ -172,77 +236,148 @@ export class PenaltyAuthenticator implements Authenticator {
     await this.inner.close();
   }
 
+  /** NO without a check, logged for fail2ban: the penalty would not let this request be checked. */
+  #unchecked(req: AuthRequest, where: () => string, t: Track, why: string): Outcome {
+    const failures = this.#failsOf(t);
+    this.log.warn(
+      { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, held: t.held, checked: false },
+      `auth penalty: ${where()} [failures=${failures}] [held=${t.held}] [checked=no]`,
+    );
+    return withLog(rejected('not-authorized', `not checked: ${why}`, 'NO authentication failed'), { penalty: failures });
+  }
+
+  /** Consecutive failures of a key, 0 once they are older than forgetAfterMs. */
+  #failsOf(t: Track): number {
+    if (t.fails > 0 && this.#now() - t.lastFailAt > this.#forgetAfterMs) this.#setFails(t, 0);
+    return t.fails;
+  }
+
+  #worst(tracks: readonly Track[]): number {
+    let worst = 0;
+    for (const t of tracks) worst = Math.max(worst, this.#failsOf(t));
+    return worst;
+  }
+
   /**
-   * Failures ahead of request `seq`, worst key wins: the settled ones and, once a user or address has
-   * failed at least once, those still being decided for it too. A key with no failure holds nothing,
+   * Ms until a request for `tracks` may be checked: 0 now; Infinity while a check for a key with
+   * failures is in flight (a settle wakes the waiters). A key without failures never holds anything,
    * so parallel logins of one user, or many users behind one address, run in parallel.
    */
-  #level(tracks: readonly Track[], seq: number): number {
-    let worst = 0;
+  #untilCheck(tracks: readonly Track[]): number {
+    let wait = 0;
     const now = this.#now();
     for (const t of tracks) {
-      if (t.fails > 0 && now - t.lastFailAt > this.#forgetAfterMs) t.fails = 0;
-      if (t.fails === 0) continue;
-      const ahead = t.pending.indexOf(seq);
-      worst = Math.max(worst, t.fails + (ahead < 0 ? t.pending.length : ahead));
+      if (this.#failsOf(t) === 0) continue;
+      if (t.checking > 0) return Number.POSITIVE_INFINITY;
+      wait = Math.max(wait, t.nextCheckAt - now);
     }
-    return worst;
+    return wait;
+  }
+
+  #settle(tracks: readonly Track[], user: string, digest: string | null, outcome: Outcome): void {
+    const now = this.#now();
+    if (outcome.kind === 'ok') {
+      if (digest !== null) this.#memory.noteSuccess(user, digest);
+      // A success says nothing about the other requests held for the same user or address (a bot
+      // hammering the name while the real user logs in): resetting then would release them all
+      // at once and restart the doubling. Alone, it resets.
+      for (const t of tracks) if (t.held <= 1) this.#setFails(t, 0);
+    } else if (outcome.kind === 'rejected') {
+      // The same password again is the same guess: it counts once (at least as one failure).
+      const repeat = digest !== null && this.#memory.failedRecently(digest);
+      if (digest !== null) this.#memory.noteFailure(user, digest);
+      for (const t of tracks) {
+        this.#setFails(t, repeat ? Math.max(1, t.fails) : t.fails + 1);
+        t.lastFailAt = now;
+        t.nextCheckAt = now + this.checkIntervalMs(t.fails);
+        // Most recently failed goes to the end, so eviction takes the stalest of a count first.
+        const bucket = this.#byFails.get(t.fails)!;
+        bucket.delete(t.key);
+        bucket.set(t.key, t);
+      }
+    }
+    for (const t of tracks) if (t.waiters?.size) for (const wake of [...t.waiters]) wake();
+  }
+
+  #setFails(t: Track, fails: number): void {
+    if (t.fails === fails && this.#byFails.get(fails)?.has(t.key)) return;
+    const old = this.#byFails.get(t.fails);
+    old?.delete(t.key);
+    if (old?.size === 0) this.#byFails.delete(t.fails);
+    t.fails = fails;
+    if (fails === 0) t.nextCheckAt = 0;
+    let bucket = this.#byFails.get(fails);
+    if (bucket === undefined) this.#byFails.set(fails, (bucket = new Map()));
+    bucket.set(t.key, t);
   }
 
   #enter(keys: readonly string[]): Track[] {
     return keys.map((k) => {
       let t = this.#tracks.get(k);
       if (t === undefined) {
-        if (this.#tracks.size >= this.#maxTracked) this.#evictOne();
-        t = { key: k, fails: 0, lastFailAt: 0, pending: [], waiters: null };
+        t = { key: k, fails: 0, lastFailAt: 0, nextCheckAt: 0, checking: 0, held: 0, waiters: null };
         this.#tracks.set(k, t);
+        this.#setFails(t, 0);
       }
       return t;
     });
   }
 
-  /** Forgets the least recently failed user/address that has nothing in progress. */
+  get #remembered(): number {
+    return this.#tracks.size - (this.#byFails.get(0)?.size ?? 0);
+  }
+
+  #idle(t: Track): boolean {
+    return t.checking === 0 && t.held === 0 && !t.waiters?.size;
+  }
+
+  #drop(t: Track): void {
+    this.#tracks.delete(t.key);
+    const bucket = this.#byFails.get(t.fails);
+    bucket?.delete(t.key);
+    if (bucket?.size === 0) this.#byFails.delete(t.fails);
+  }
+
+  /**
+   * Forgets one idle key: one whose failures have expired if any, else the least recently failed of
+   * the lowest count (never-failed keys are dropped as soon as they are idle). When every key of the
+   * lowest count is busy, nothing is forgotten until one settles: filling the table with throwaway
+   * names (one failure each) therefore never pushes out a user or address with more failures.
+   */
   #evictOne(): boolean {
-    for (const [k, t] of this.#tracks) {
-      if (t.pending.length === 0 && !t.waiters?.size) {
-        this.#tracks.delete(k);
+    const counts = [...this.#byFails.keys()].filter((c) => c > 0).sort((a, b) => a - b);
+    const now = this.#now();
+    for (const c of counts) {
+      const oldest = this.#byFails.get(c)!.values().next().value;
+      if (oldest !== undefined && this.#idle(oldest) && now - oldest.lastFailAt > this.#forgetAfterMs) {
+        this.#drop(oldest);
+        return true;
+      }
+    }
+    const lowest = counts[0];
+    if (lowest === undefined) return false;
+    for (const t of this.#byFails.get(lowest)!.values()) {
+      if (this.#idle(t)) {
+        this.#drop(t);
         return true;
       }
     }
     return false;
   }
 
-  /** Settles request `seq`; returns the worst consecutive-failure count after it (0 unless rejected). */
-  #leave(tracks: readonly Track[], seq: number, outcome: Outcome | null): number {
-    const now = this.#now();
-    let failures = 0;
-    for (const t of tracks) {
-      if (outcome?.kind === 'ok') t.fails = 0;
-      else if (outcome?.kind === 'rejected') {
-        t.fails++;
-        t.lastFailAt = now;
-        failures = Math.max(failures, t.fails);
-      }
-      const i = t.pending.indexOf(seq);
-      if (i >= 0) t.pending.splice(i, 1);
-    }
-    for (const t of tracks) if (t.waiters?.size) for (const wake of [...t.waiters]) wake();
+  /** Drops keys with nothing left to remember, and shrinks the table back to its bound. */
+  #tidy(tracks: readonly Track[], wake: boolean): void {
     for (const t of tracks) {
       if (this.#tracks.get(t.key) !== t) continue;
-      if (t.fails === 0 && t.pending.length === 0 && !t.waiters?.size) this.#tracks.delete(t.key);
-      else if (outcome?.kind === 'rejected') {
-        // Most recently failed goes to the end, so eviction takes the stalest first.
-        this.#tracks.delete(t.key);
-        this.#tracks.set(t.key, t);
-      }
+      if (wake && t.waiters?.size) for (const w of [...t.waiters]) w();
+      if (this.#failsOf(t) === 0 && this.#idle(t)) this.#drop(t);
     }
-    // Requests in progress may push the table past its bound for a moment (they are bounded by the
-    // connection cap); once they settle it shrinks back.
-    while (this.#tracks.size > this.#maxTracked && this.#evictOne());
-    return failures;
+    // The bound is on what is remembered: keys with failures. A key without any exists only while a
+    // request for it is in progress, and those are bounded by the connection cap.
+    while (this.#remembered > this.#maxTracked && this.#evictOne());
   }
 
-  /** Sleeps `ms` on a timer; wakes early when a request for one of `tracks` settles or `signal` aborts. */
+  /** Sleeps `ms` on a timer; wakes early when a check for one of `tracks` settles or `signal` aborts. */
   #wait(ms: number, tracks: readonly Track[], signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) {
@@ -255,7 +390,7 @@ export class PenaltyAuthenticator implements Authenticator {
         for (const t of tracks) t.waiters?.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, Math.ceil(ms));
+      const timer = setTimeout(done, Number.isFinite(ms) ? Math.ceil(ms) : 2_147_483_647);
       signal.addEventListener('abort', done, { once: true });
       for (const t of tracks) (t.waiters ??= new Set()).add(done);
     });

@@ -24,14 +24,18 @@ export function canConnect(target: string | number): Promise<boolean> {
   });
 }
 
-/** Starts a daemon with `-m <tmpdir>` appended, in its own process group, and waits for its socket. */
-export async function startDaemon(cmd: string, args: readonly string[]): Promise<BenchTarget> {
+/**
+ * Starts a daemon with `-m <tmpdir>` appended, in its own process group, and waits for its socket.
+ * `onLog` sees every chunk of its stderr (its log), for scenarios that count log lines.
+ */
+export async function startDaemon(cmd: string, args: readonly string[], onLog?: (chunk: string) => void): Promise<BenchTarget> {
   const dir = mkdtempSync('/tmp/sat-bench-');
   const socket = join(dir, 'mux');
   // Own process group: saslauthd in the foreground SIGTERMs its whole group when it exits.
   const proc = spawn(cmd, [...args, '-m', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => {
+    onLog?.(d.toString());
     if (err.length < 4096) err += d.toString();
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -66,8 +70,8 @@ export async function startDaemon(cmd: string, args: readonly string[]): Promise
 }
 
 /** saslauthd-ts with these arguments, default logging (one line per request, to a pipe). */
-export function startOurDaemon(args: readonly string[]): Promise<BenchTarget> {
-  return startDaemon(process.execPath, [OUR_BIN, ...args]);
+export function startOurDaemon(args: readonly string[], onLog?: (chunk: string) => void): Promise<BenchTarget> {
+  return startDaemon(process.execPath, [OUR_BIN, ...args], onLog);
 }
 
 export function startRealDaemon(args: readonly string[]): Promise<BenchTarget> {

@@ -4,6 +4,7 @@ import { groupCpuMs } from './daemons.js';
 import { type LoadResult, runLoad } from './load.js';
 import type { BenchTarget, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
+import { runBruteForceBench } from './brute-force.js';
 
 const WARMUP_SECONDS = 3;
 
@@ -100,7 +101,8 @@ async function main(): Promise<number> {
       await s.teardown();
     }
   }
-  print(rows);
+  if (rows.length > 0) print(rows);
+  if (!only || only.some((n) => 'brute-force'.includes(n))) await runBruteForceBench();
   if (bad > 0) console.log(`\n${bad} wrong answers or errors from saslauthd-ts: see above`);
   return bad > 0 ? 1 : 0;
 }

@@ -4,6 +4,7 @@ import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
+import { PENALTY_SCOPES } from '../auth/penalty.js';
 
 /**
  * With `--config-file F`, the arguments F stands for come first and the command line after them, so
@@ -94,7 +95,10 @@ export function daemonProgram(): Command {
     .option('--link-option <link.key=value>', "override an option for one backend instance, e.g. shadow:alt.shadow-file=/path (repeatable)", collect, [])
     .option('--fail-delay <ms>', 'delay every NO by this many ms, jittered; 0 disables delay and penalty', integer(0, 600_000), DEFAULTS.failDelayMs)
     .option('--penalty-max <ms>', 'cap on the delay doubled per consecutive failure of a user or address', integer(0, 600_000), DEFAULTS.penaltyMaxMs)
-    .option('--trusted-addr <addr[/bits]>', 'client address or block exempt from the failure penalty (repeatable)', collect, [])
+    .option('--trusted-addr <addr[/bits]>', 'client address or block without an address penalty counter; its users keep theirs (repeatable)', collect, [])
+    .addOption(new Option('--penalty-scope <scope>', 'failure penalty counted per user, per client address (5th field), or both').argParser(oneOf(PENALTY_SCOPES)).default(DEFAULTS.penaltyScope))
+    .option('--penalty-max-held <n>', 'requests held at once per penalised user or address; more get NO unchecked', integer(1, 1_000_000), DEFAULTS.penaltyMaxHeld)
+    .option('--penalty-max-tracked <n>', 'users and addresses with failures remembered at once (lowest count forgotten first)', integer(1, 10_000_000), DEFAULTS.penaltyMaxTracked)
     .option('--flush-cache', 'tell the saslauthd-ts serving -m DIR to empty its credential cache (sends SIGUSR1), then exit')
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
@@ -210,7 +214,7 @@ function linkOptionValue(key: string, value: string, d: unknown): string | numbe
   return value;
 }
 
-type Policy = Pick<DaemonOptions, 'mechanisms' | 'routes' | 'chainContinueOn' | 'linkOptions' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs'>;
+type Policy = Pick<DaemonOptions, 'mechanisms' | 'routes' | 'chainContinueOn' | 'linkOptions' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs' | 'penaltyScope' | 'penaltyMaxHeld' | 'penaltyMaxTracked'>;
 
 /** -a chains, routes, per-link settings and the defence flags; every link name is checked here. */
 function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
@@ -256,5 +260,8 @@ function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
     failDelayMs: o['failDelay'] as number,
     penaltyMaxMs: o['penaltyMax'] as number,
     trustedAddrs: usage(() => (o['trustedAddr'] as string[]).map(parseTrustedAddr)),
+    penaltyScope: o['penaltyScope'] as DaemonOptions['penaltyScope'],
+    penaltyMaxHeld: o['penaltyMaxHeld'] as number,
+    penaltyMaxTracked: o['penaltyMaxTracked'] as number,
   };
 }

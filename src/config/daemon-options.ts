@@ -30,8 +30,14 @@ export interface DaemonOptions {
   readonly failDelayMs: number;
   /** `--penalty-max`: cap in milliseconds on the delay doubled per consecutive failure (Default: 15000). */
   readonly penaltyMaxMs: number;
-  /** `--trusted-addr`: client addresses/CIDR blocks never penalised (Default: none). */
+  /** `--trusted-addr`: client addresses/CIDR blocks without an address counter; their users still have theirs (Default: none). */
   readonly trustedAddrs: readonly string[];
+  /** `--penalty-scope`: penalty counters per user, per client address, or both (Default: both). */
+  readonly penaltyScope: 'user' | 'address' | 'both';
+  /** `--penalty-max-held`: requests held at once per penalised user or address; more get NO unchecked (Default: 4). */
+  readonly penaltyMaxHeld: number;
+  /** `--penalty-max-tracked`: users + addresses with failures remembered at once (Default: 65536). */
+  readonly penaltyMaxTracked: number;
   /** `-r`: fold a non-empty realm into the login as `login@realm`. */
   readonly realmConcat: boolean;
   /** `-d`, `-V`: debug logging. */
@@ -120,6 +126,9 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   failDelayMs: 2000,
   penaltyMaxMs: 15000,
   trustedAddrs: [],
+  penaltyScope: 'both',
+  penaltyMaxHeld: 4,
+  penaltyMaxTracked: 65536,
   realmConcat: false,
   logLevel: 'info',
   logFormat: 'text',

@@ -117,16 +117,17 @@ describe('penalty', () => {
     const { p } = setup();
     const took: (number | null)[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = timed(p, req('alice', 'wrong'));
+      // Distinct guesses: the same wrong password again is one guess and does not escalate (issue 11, 13a).
+      const r = timed(p, req('alice', `wrong ${i}`));
       await vi.advanceTimersByTimeAsync(20 * D);
       took.push(r.ms);
     }
     expect(took).toEqual([D, 2 * D, 4 * D, 8 * D, 8 * D, 8 * D]);
-    // The next attempt, right or wrong, is held before it is checked: a fast OK would give the password away.
+    // Checks are spaced by the current delay, counted from the last failure, not from each arrival:
+    // once it has passed, the right password is not held (issue 11, item 13: the real user).
     const ok = timed(p, req('alice', 'right'));
-    await vi.advanceTimersByTimeAsync(8 * D - 1);
-    expect(ok.ms).toBeNull();
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ok.ms).toBe(0);
     expect(ok.outcome).toEqual({ kind: 'ok', compat: 'OK', log: { penalty: 6 } });
     const after = timed(p, req('alice', 'wrong'));
     await vi.advanceTimersByTimeAsync(20 * D);
@@ -134,11 +135,17 @@ describe('penalty', () => {
     expect(p.tracked).toBe(1);
   });
 
-  it('counts attempts still in progress: parallel wrong passwords do not all get the base delay', async () => {
-    const { p } = setup();
-    const rs = Array.from({ length: 6 }, () => timed(p, req('alice', 'wrong')));
+  it('counts parallel failures as they settle; beyond the held cap a spent guess is answered at once', async () => {
+    const { p } = setup({ maxHeld: 6 });
+    const rs = Array.from({ length: 6 }, (_, i) => timed(p, req('alice', `wrong ${i}`)));
     await vi.advanceTimersByTimeAsync(30 * D);
     expect(rs.map((r) => r.ms)).toEqual([D, 2 * D, 4 * D, 8 * D, 8 * D, 8 * D]);
+    // With the default cap of 4 held per user, the first two of a burst of six to settle do not keep
+    // their connections for the delay (issue 11 item 12): their guesses are spent either way.
+    const q = setup().p;
+    const qs = Array.from({ length: 6 }, (_, i) => timed(q, req('alice', `wrong ${i}`)));
+    await vi.advanceTimersByTimeAsync(30 * D);
+    expect(qs.map((r) => r.ms)).toEqual([0, 0, 4 * D, 8 * D, 8 * D, 8 * D]);
   });
 
   it('does not hold parallel right passwords once the earlier ones succeed', async () => {
@@ -160,31 +167,32 @@ describe('penalty', () => {
   it('after a failure, holds a burst of right passwords only until the first one succeeds', async () => {
     const { p } = setup();
     const bad = timed(p, req('alice', 'wrong'));
-    await vi.advanceTimersByTimeAsync(20 * D);
-    expect(bad.ms).toBe(D);
+    await vi.advanceTimersByTimeAsync(0);
+    // Within the delay after the failure: held until it has passed, then one check at a time.
     const rs = Array.from({ length: 3 }, () => timed(p, req('alice', 'right')));
     await vi.advanceTimersByTimeAsync(D - 1);
     expect(rs.map((r) => r.ms)).toEqual([null, null, null]);
     await vi.advanceTimersByTimeAsync(1);
     expect(rs.map((r) => r.ms)).toEqual([D, D, D]);
+    expect(bad.ms).toBe(D);
     expect(p.tracked).toBe(0);
   });
 
   it('forgets a request aborted while it was held', async () => {
     const { p } = setup();
     const bad = timed(p, req('alice', 'wrong'));
-    await vi.advanceTimersByTimeAsync(20 * D);
+    await vi.advanceTimersByTimeAsync(0);
     const ctl = new AbortController();
     const held = timed(p, req('alice', 'right'), ctl.signal);
     await vi.advanceTimersByTimeAsync(10);
     ctl.abort();
     await vi.advanceTimersByTimeAsync(0);
     expect(held.outcome?.kind).toBe('unavailable');
-    expect(bad.ms).toBe(D);
-    // The aborted one no longer counts as in progress: the next attempt is held for one failure only.
+    // The aborted one no longer counts as held: the next attempt waits for one failure's delay only.
     const next = timed(p, req('alice', 'right'));
-    await vi.advanceTimersByTimeAsync(D);
-    expect(next.ms).toBe(D);
+    await vi.advanceTimersByTimeAsync(D - 10);
+    expect(next.ms).toBe(D - 10);
+    expect(bad.ms).toBe(D);
   });
 
   it('penalises a client address across users, and logs user, service and address', async () => {
@@ -202,16 +210,17 @@ describe('penalty', () => {
     expect(pen[0]?.['msg']).toBe('auth penalty: [user=bob] [service=smtp] [remote=192.0.2.7;5001] [failures=2] [delay=2000ms]');
   });
 
-  it('exempts trusted addresses from the penalty, not from the base delay', async () => {
+  it('exempts trusted addresses from the address counter, not from the user counter or the base delay', async () => {
+    // Issue 11 item 11: the 5th field is whatever the client wrote, so trust cannot lift the user's penalty.
     const { p } = setup({ trusted: trustedList(['10.0.0.0/8', '::1']) });
     const took: (number | null)[] = [];
-    for (const addr of ['10.1.2.3;1', '10.1.2.3;2', '::1;3', '::1;4']) {
-      const r = timed(p, req('alice', 'wrong', addr));
+    for (const [i, addr] of ['10.1.2.3;1', '10.1.2.3;2', '::1;3', '::1;4'].entries()) {
+      const r = timed(p, req(i % 2 === 0 ? 'alice' : 'bob', `wrong ${i}`, addr));
       await vi.advanceTimersByTimeAsync(20 * D);
       took.push(r.ms);
     }
-    expect(took).toEqual([D, D, D, D]);
-    expect(p.tracked).toBe(0);
+    expect(took).toEqual([D, D, 2 * D, 2 * D]);
+    expect(p.tracked).toBe(2);
   });
 
   it('forgets failures after a quiet hour', async () => {

@@ -84,6 +84,19 @@ describe('chain, route and defence flags', () => {
     expect(usage(['-a', 'shadow', '--fail-delay', '-1'])).toMatch(/fail-delay/);
   });
 
+  it('--penalty-scope, --penalty-max-held, --penalty-max-tracked (issue 11 items 10, 12, 13b)', () => {
+    const d = run(['-a', 'shadow']);
+    expect([d.penaltyScope, d.penaltyMaxHeld, d.penaltyMaxTracked]).toEqual(['both', 4, 65536]);
+    const o = run(['-a', 'shadow', '--penalty-scope', 'address', '--penalty-max-held', '8', '--penalty-max-tracked', '1000']);
+    expect([o.penaltyScope, o.penaltyMaxHeld, o.penaltyMaxTracked]).toEqual(['address', 8, 1000]);
+    expect(describeComposition(o)).toContain(
+      'fail delay: 2000 ms (+0..25% jitter), doubles per consecutive failure of a client address up to 15000 ms; one check at a time per penalised key, at most 8 held, 1000 remembered',
+    );
+    expect(usage(['-a', 'shadow', '--penalty-scope', 'realm'])).toMatch(/'realm' is not one of user, address, both/);
+    expect(usage(['-a', 'shadow', '--penalty-max-held', '0'])).toMatch(/must be between 1 and/);
+    expect(usage(['-a', 'shadow', '--penalty-max-tracked', 'many'])).toMatch(/is not a whole number/);
+  });
+
   it('-v with -a carries the options so the chains can be printed; --flush-cache needs no -a', () => {
     const v = parseDaemonArgs(['-v', '-a', 'shadow']);
     expect(v.kind === 'version' && v.options?.mechanisms).toEqual(['shadow']);

@@ -8,6 +8,8 @@ import { startOurs } from '../helpers/daemon.js';
 import { DAEMON_BIN } from '../helpers/paths.js';
 import { must, run } from '../helpers/run.js';
 import { verdict } from '../helpers/testsaslauthd.js';
+import { startUnixRecordingProxy } from '../helpers/recording-proxy.js';
+import { encodeRequest } from '../../src/protocol/index.js';
 import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
 
 // The headline case: a real Postfix smtpd (Debian package) asks our daemon through libsasl2's
@@ -211,6 +213,33 @@ describe('Postfix smtpd + swaks against saslauthd-ts', () => {
     } finally {
       await d.stop('SIGKILL');
       rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it('Postfix (libsasl2 2.1.28) sends no client address: the exact frame has four fields', async () => {
+    // Issue 11 item 13: so the per-user penalty is the only one a Postfix deployment gets.
+    const runDir = join(WORK, 'run3');
+    const proxyDir = join(WORK, 'rec');
+    mkdirSync(proxyDir, { mode: 0o755 });
+    chmodSync(proxyDir, 0o755);
+    writeMasterCf(false);
+    writeSmtpdConf(join(proxyDir, 'mux'));
+    await postfixRestart();
+    const d = await startOurs(['-a', 'shadow'], { dir: runDir });
+    const proxy = await startUnixRecordingProxy(join(proxyDir, 'mux'), d.socket);
+    try {
+      expect(await smtpAuth('PLAIN', USER, PASSWORD)).toBe(EXPECTED.plainGood);
+      expect(await smtpAuth('LOGIN', USER, 'not it')).toBe(EXPECTED.loginBad);
+      expect(proxy.sent()).toEqual([
+        encodeRequest([USER, PASSWORD, 'smtp', '']),
+        encodeRequest([USER, 'not it', 'smtp', '']),
+      ]);
+      expect(d.output()).not.toContain('[remote=');
+    } finally {
+      await proxy.close();
+      await d.stop('SIGKILL');
+      rmSync(runDir, { recursive: true, force: true });
+      rmSync(proxyDir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,58 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Secret } from './secret.js';
+
+export interface PasswordMemoryOptions {
+  /** Entries kept in each table; beyond it the least recently used is forgotten (Default: 65536). */
+  readonly maxEntries: number;
+  /** Ms a failed (user, password) pair is remembered (Default: 3 600 000). */
+  readonly failureTtlMs: number;
+  /** Ms the password that last succeeded for a user is remembered (Default: 7 days). */
+  readonly successTtlMs: number;
+  readonly now: () => number;
+}
+
+/**
+ * Recent (user, password) pairs, as keyed digests only: HMAC-SHA-256 under a key drawn at start and
+ * never written anywhere, so nothing kept here can be checked against a guess after a restart or
+ * outside this process. Dovecot's auth penalty does the same with a checksum of user and password,
+ * so that a client retrying one stale password does not escalate the penalty.
+ */
+export class PasswordMemory {
+  readonly #key = randomBytes(32);
+  /** digest → time of the last failure; Map order is least recently failed first. */
+  readonly #failed = new Map<string, number>();
+  /** user key → digest and time of the last success. */
+  readonly #succeeded = new Map<string, { digest: string; at: number }>();
+
+  constructor(private readonly o: PasswordMemoryOptions) {}
+
+  digest(user: string, password: Secret): string {
+    return createHmac('sha256', this.#key).update(user).update('\0').update(password.expose()).digest('base64url').slice(0, 22);
+  }
+
+  /** True when this pair failed within the failure TTL. */
+  failedRecently(digest: string): boolean {
+    const at = this.#failed.get(digest);
+    return at !== undefined && this.o.now() - at <= this.o.failureTtlMs;
+  }
+
+  noteFailure(user: string, digest: string): void {
+    this.#failed.delete(digest);
+    this.#failed.set(digest, this.o.now());
+    if (this.#succeeded.get(user)?.digest === digest) this.#succeeded.delete(user);
+    if (this.#failed.size > this.o.maxEntries) this.#failed.delete(this.#failed.keys().next().value!);
+  }
+
+  noteSuccess(user: string, digest: string): void {
+    this.#failed.delete(digest);
+    this.#succeeded.delete(user);
+    this.#succeeded.set(user, { digest, at: this.o.now() });
+    if (this.#succeeded.size > this.o.maxEntries) this.#succeeded.delete(this.#succeeded.keys().next().value!);
+  }
+
+  /** True when this is the password that last succeeded for `user`, within the success TTL. */
+  succeededRecently(user: string, digest: string): boolean {
+    const s = this.#succeeded.get(user);
+    return s !== undefined && s.digest === digest && this.o.now() - s.at <= this.o.successTtlMs;
+  }
+}
