@@ -136,6 +136,21 @@ describe('the Debian package', () => {
     real = null;
   });
 
+  it('postinst creates the system group sasl when it is missing (in a private copy of /etc)', async () => {
+    // sasl2-bin made the group on this machine; a mount namespace gives postinst an /etc without it.
+    const etc = join(work, 'etc');
+    const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', [
+      'set -e', `cp -a /etc '${etc}'`, `mount --bind '${etc}' /etc`, "sed -i '/^sasl:/d' /etc/group /etc/gshadow",
+      'if getent group sasl; then exit 3; fi', `/var/lib/dpkg/info/${PKG}.postinst configure >/dev/null 2>&1`, 'getent group sasl',
+    ].join('; ')], { timeoutMs: 120_000 });
+    rmSync(etc, { recursive: true, force: true });
+    expect(r.code).toBe(0);
+    const m = /^sasl:x:(\d+):$/.exec(r.stdout.trim());
+    expect(m, r.stdout + r.stderr).not.toBe(null);
+    expect(Number(m?.[1])).toBeLessThan(1000); // a system group
+    expect(gidOf('sasl')).toBeGreaterThan(0); // the real /etc/group is untouched
+  });
+
   it('its installed units pass systemd-analyze verify', async () => {
     const r = await run('systemd-analyze', ['verify', `${UNIT_DIR}/saslauthd-ts.socket`, `${UNIT_DIR}/saslauthd-ts.service`]);
     expect(r.stderr + r.stdout).toBe('');
