@@ -75,7 +75,7 @@ describe('documentation links', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     expect(readme.split('\n').length).toBeLessThanOrEqual(250);
     const lines = readme.split('\n').map((l) => l.trim());
-    expect(lines).toContain('apt-get update && apt-get install -y build-essential python3 libcrypt-dev libpam0g-dev libdb5.3-dev libkrb5-dev && npm ci && ./bin/saslauthd-ts -a shadow');
+    expect(lines).toContain('apt-get update && apt-get install -y build-essential python3 libcrypt-dev libpam0g-dev libdb5.3-dev libkrb5-dev && npm ci && npm run build && ./bin/saslauthd-ts -a shadow');
     expect(lines).toContain('bash .ci/install-deps && npm ci && npm test');
   });
 
