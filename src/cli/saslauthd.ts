@@ -118,9 +118,9 @@ function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier
       try {
         cmd = parseDaemonArgs(argv);
       } catch (e) {
-        throw new Error(`bad configuration: ${(e as Error).message}`);
+        throw new UsageError(`bad configuration: ${(e as Error).message}`);
       }
-      if (cmd.kind !== 'run') throw new Error('bad configuration: not a daemon command line');
+      if (cmd.kind !== 'run') throw new UsageError('bad configuration: not a daemon command line');
       const restartNeeded = await daemon.reload(cmd.options);
       if (restartNeeded.length > 0) {
         log.warn({ options: restartNeeded }, `reload: ${restartNeeded.join(', ')} changed; socket and process settings take effect only after a restart`);
