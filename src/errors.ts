@@ -53,6 +53,11 @@ export class UnknownMechanismError extends SaslauthdError {
   }
 }
 
+/** The native addon (or unix-dgram) was not built or cannot be loaded; the message names the file. */
+export class NativeAddonMissingError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_NATIVE_ADDON_MISSING';
+}
+
 /** A backend cannot work with its configuration (missing file, stale keytab, helper not built…). */
 export class BackendStartError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_BACKEND_START';

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { native } from '../native/binding.js';
+import { NativeAddonMissingError } from '../errors.js';
 
 /** The part of unix-dgram's socket we use (the package ships no types). */
 interface UnixDgramSocket {
@@ -60,7 +61,7 @@ export class UnixDatagramSender {
       if (r === 0) return 'sent';
       return r === -constants.errno.EAGAIN ? 'congested' : errnoName(r);
     }
-    if (unixDgram === null) throw new Error(`cannot send to ${this.address}: ${unixDgramLoadProblem ?? 'unix-dgram is not loaded'}`);
+    if (unixDgram === null) throw new NativeAddonMissingError(`cannot send to ${this.address}: ${unixDgramLoadProblem ?? 'unix-dgram is not loaded'}`);
     this.#socket ??= unixDgram.createSocket('unix_dgram');
     let result: SendResult = 'sent';
     // unix-dgram calls back synchronously: the send has happened (or failed) when send() returns.

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { NativeAddonMissingError } from '../errors.js';
 
 /** The raw addon's exports. Each feature file in addon/ adds its functions here. */
 export interface NativeBinding {
@@ -83,9 +84,7 @@ const ADDON_PATH = `${NATIVE_BUILD_DIR}saslauthd_native.node`;
  */
 export let nativeLoadProblem: string | null = null;
 
-export class NativeAddonMissingError extends Error {
-  readonly code = 'NATIVE_ADDON_MISSING';
-}
+export { NativeAddonMissingError };
 
 function load(): NativeBinding {
   try {
