@@ -31,6 +31,8 @@ export class Connection {
   #timer: NodeJS.Timeout | undefined;
   #extraBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Set once an answered connection is to close as soon as its reply is out. */
+  #dropping = false;
   readonly #closed: Promise<void>;
 
   constructor(
@@ -60,6 +62,20 @@ export class Connection {
     if (this.state !== 'reading') return false;
     this.log.warn({ conn: this.info.id }, `closing connection without a request: ${why}`);
     this.#destroy();
+    return true;
+  }
+
+  /**
+   * Drops a connection that has its reply and only waits for the client to close: the client has its
+   * answer, so this costs nobody anything. A reply not yet flushed is let out first (a few ms at
+   * most: it only waits for its write callback), then the connection closes.
+   */
+  dropIfAnswered(why: string): boolean {
+    if (this.state !== 'draining' || this.#dropping) return false;
+    this.#dropping = true;
+    this.log.debug({ conn: this.info.id }, `closing answered connection: ${why}`);
+    if (this.socket.writableFinished) this.#destroy();
+    else this.socket.once('finish', () => this.#destroy());
     return true;
   }
 

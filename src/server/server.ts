@@ -12,7 +12,7 @@ const LISTEN_BACKLOG = 4096;
 const SHUTDOWN_READ_GRACE_MS = 1000;
 
 export interface ServerOptions extends ConnectionOptions {
-  /** Connections held at once. At the cap the oldest one still waiting for its request is dropped to make room (Default: 1024). */
+  /** Connections held at once. At the cap an answered one, else the oldest one still waiting for its request, is dropped to make room (Default: 1024). */
   readonly maxConnections: number;
   /** Looks up the peer's credentials for a new socket (SO_PEERCRED); optional. */
   readonly peerCredentials?: (socket: Socket) => ConnectionInfo['peer'];
@@ -64,7 +64,7 @@ export class Server {
     }
     if (this.#connections.size >= this.options.maxConnections && !this.#evictOldestIdle()) {
       this.#stats.refused++;
-      this.log.warn({ conn: id, max: this.options.maxConnections }, 'connection limit reached and every slot is busy authenticating; closing new connection');
+      this.log.warn({ conn: id, max: this.options.maxConnections, ...this.#states() }, 'connection limit reached and every slot is busy with a request or a reply going out; closing new connection');
       socket.destroy();
       return;
     }
@@ -75,13 +75,32 @@ export class Server {
     this.log.debug({ conn: id, peer_uid: peer?.uid, peer_pid: peer?.pid }, 'connection accepted');
   }
 
-  /** Sets are ordered by insertion, so the first reading connection found is the oldest. */
+  /** Connections per state, for the log line of a refused connection. */
+  #states(): Record<string, number> {
+    const n: Record<string, number> = {};
+    for (const c of this.#connections) n[c.state] = (n[c.state] ?? 0) + 1;
+    return n;
+  }
+
+  /**
+   * Makes room for a new connection. First choice: an answered connection that only waits for its
+   * client to close. A bot cycling many connections through fast NOs (beyond the penalty's held cap)
+   * keeps most slots in that state, and refusing newcomers then would let it lock out every other
+   * user although no slot was doing anything (issue 11 item 12). Only then the oldest connection
+   * that has not sent a whole request (a slow or stalled client). Sets are ordered by insertion, so
+   * the first one found of each kind is the oldest. A request being decided is never dropped. An
+   * answered connection whose reply is still being flushed leaves the count now and closes once the
+   * reply is out, so the open sockets exceed the cap only for that moment, by at most the cap.
+   */
   #evictOldestIdle(): boolean {
-    for (const c of this.#connections) {
-      if (c.dropIfReading(`connection limit ${this.options.maxConnections} reached`)) {
-        this.#connections.delete(c);
-        this.#stats.dropped++;
-        return true;
+    const why = `connection limit ${this.options.maxConnections} reached`;
+    for (const drop of [(c: Connection) => c.dropIfAnswered(why), (c: Connection) => c.dropIfReading(why)]) {
+      for (const c of this.#connections) {
+        if (drop(c)) {
+          this.#connections.delete(c);
+          this.#stats.dropped++;
+          return true;
+        }
       }
     }
     return false;
