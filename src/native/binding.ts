@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** The raw addon's exports. Each feature file in addon/ adds its functions here. */
 export interface NativeBinding {
@@ -71,7 +73,19 @@ export interface PasswdLookup {
 
 const require = createRequire(import.meta.url);
 
-// src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root.
-export const NATIVE_BUILD_DIR = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+/**
+ * build/Release of the checkout this module runs from: src/native/*.ts (tests) and dist/native/*.js
+ * (installed) sit two levels below the root, dist-bench/src/native/*.js (the benchmark) three; the
+ * first build/Release holding the addon going up is ours.
+ */
+function findBuildDir(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'build', 'Release');
+    if (existsSync(join(candidate, 'saslauthd_native.node'))) return `${candidate}/`;
+    if (dirname(dir) === dir) throw new Error(`saslauthd_native.node not found in any build/Release above ${fileURLToPath(import.meta.url)}: run npx node-gyp rebuild`);
+  }
+}
 
-export const native: NativeBinding = require('../../build/Release/saslauthd_native.node') as NativeBinding;
+export const NATIVE_BUILD_DIR = findBuildDir();
+
+export const native: NativeBinding = require(join(NATIVE_BUILD_DIR, 'saslauthd_native.node')) as NativeBinding;
