@@ -1,4 +1,5 @@
 import { type AuthRequest, type Authenticator, type Outcome } from './authenticator.js';
+import { InvariantError, UnreachableError } from '../errors.js';
 
 /**
  * When a link hands the request to the next one (Dovecot's result_failure / result_internalfail):
@@ -30,7 +31,7 @@ function continues(o: Outcome, on: ReadonlySet<ContinueOn>): boolean {
       return on.has('rejected') || (o.code === 'unknown-user' && on.has('unknown'));
     default: {
       const never: never = o;
-      throw new Error(`unhandled outcome ${String(never)}`);
+      throw new UnreachableError(`unhandled outcome ${String(never)}`);
     }
   }
 }
@@ -45,7 +46,7 @@ export class ChainAuthenticator implements Authenticator {
   readonly mech: string;
 
   constructor(readonly links: readonly ChainLink[]) {
-    if (links.length === 0) throw new Error('a chain needs at least one backend');
+    if (links.length === 0) throw new InvariantError('a chain needs at least one backend');
     this.mech = links.map((l) => l.name).join(',');
   }
 
@@ -68,7 +69,7 @@ export class ChainAuthenticator implements Authenticator {
       if (o.kind === 'unavailable') down ??= o;
       if (!continues(o, link.continueOn)) break;
     }
-    if (last === null) throw new Error('chain ran no link');
+    if (last === null) throw new InvariantError('chain ran no link');
     const reason = notes.join('; ');
     if (last.kind === 'rejected' && last.code === 'unknown-user' && down !== null && down.kind === 'unavailable') {
       return { ...down, reason, log: { via, ...down.log } };

@@ -9,6 +9,7 @@ import { PenaltyAuthenticator, trustedList } from './penalty.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
 import { createAuthenticator } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
+import { BackendStartError } from '../errors.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -122,7 +123,7 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
       try {
         backends.set(name, await createAuthenticator(mechOfLink(name), { options: linkOptions, crypt: ctx.crypt, log: ctx.log }));
       } catch (e) {
-        throw new Error(name === mechOfLink(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
+        throw new BackendStartError(name === mechOfLink(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
       }
     }
   } catch (e) {

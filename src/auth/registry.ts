@@ -11,6 +11,7 @@ import { GetpwentAuthenticator } from './getpwent.js';
 import { createPamAuthenticator } from './pam/factory.js';
 import { createSasldbAuthenticator } from './sasldb.js';
 import { createKerberos5Authenticator } from './kerberos5/factory.js';
+import { UnknownMechanismError } from '../errors.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {
@@ -47,12 +48,7 @@ const FACTORIES: ReadonlyMap<string, BackendFactory> = new Map<string, BackendFa
 
 export const MECHANISMS: readonly string[] = [...FACTORIES.keys()];
 
-export class UnknownMechanismError extends Error {
-  readonly code = 'UNKNOWN_MECH';
-  constructor(readonly mech: string) {
-    super(`unknown authentication mechanism: ${mech} (available: ${MECHANISMS.join(', ')})`);
-  }
-}
+export { UnknownMechanismError };
 
 export function isMechanism(name: string): boolean {
   return FACTORIES.has(name.toLowerCase());
@@ -61,6 +57,6 @@ export function isMechanism(name: string): boolean {
 /** Builds the backend for `-a`; fails at start-up, naming the problem, when it cannot work. */
 export async function createAuthenticator(mech: string, ctx: BackendContext): Promise<Authenticator> {
   const f = FACTORIES.get(mech.toLowerCase());
-  if (!f) throw new UnknownMechanismError(mech);
+  if (!f) throw new UnknownMechanismError(mech, MECHANISMS);
   return f(ctx);
 }

@@ -5,6 +5,7 @@ import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
 import { PENALTY_SCOPES } from '../auth/penalty.js';
+import { UsageError } from '../errors.js';
 
 /**
  * With `--config-file F`, the arguments F stands for come first and the command line after them, so
@@ -28,9 +29,7 @@ export type DaemonCommand =
   | { readonly kind: 'version'; readonly options: DaemonOptions | null }
   | { readonly kind: 'flush-cache'; readonly runDir: string };
 
-export class UsageError extends Error {
-  readonly code = 'USAGE';
-}
+export { UsageError };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
@@ -202,14 +201,14 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
 /** A --link-option value typed like the option's default: whole numbers and yes/no where those are expected. */
 function linkOptionValue(key: string, value: string, d: unknown): string | number | boolean {
   if (typeof d === 'number') {
-    if (!/^\d+$/.test(value)) throw new Error(`--link-option: ${key} needs a whole number, got '${value}'`);
+    if (!/^\d+$/.test(value)) throw new UsageError(`--link-option: ${key} needs a whole number, got '${value}'`);
     return Number(value);
   }
   if (typeof d === 'boolean') {
     const v = value.toLowerCase();
     if (['1', 'true', 'yes', 'on'].includes(v)) return true;
     if (['0', 'false', 'no', 'off'].includes(v)) return false;
-    throw new Error(`--link-option: ${key} needs yes or no, got '${value}'`);
+    throw new UsageError(`--link-option: ${key} needs yes or no, got '${value}'`);
   }
   return value;
 }

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { FilterParser } from 'ldapts';
 import { KNOWN_TOKENS, expandTokens, unknownToken } from '../auth/ldap/tokens.js';
 import { ConfigError, type ConfEntry, readSaslauthdConf } from './saslauthd-conf.js';
+import { UnreachableError } from '../errors.js';
 
 export type LdapScope = 'sub' | 'one' | 'base';
 export type LdapDeref = 'never' | 'search' | 'find' | 'always';
@@ -279,7 +280,7 @@ export function buildLdapConfig(entries: readonly ConfEntry[], file: string): Ld
         break;
       default: {
         const never: never = spec.kind;
-        throw new Error(`unhandled key kind ${String(never)}`);
+        throw new UnreachableError(`unhandled key kind ${String(never)}`);
       }
     }
     cfg[spec.field] = parsed;

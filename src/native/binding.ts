@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { NativeAddonMissingError } from '../errors.js';
 
 /** The raw addon's exports. Each feature file in addon/ adds its functions here. */
 export interface NativeBinding {
@@ -73,19 +73,35 @@ export interface PasswdLookup {
 
 const require = createRequire(import.meta.url);
 
+// src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root;
+// the benchmark's copy, dist-bench/src/native/*.js, three. Only that exact layout looks one level
+// higher: an installed package never searches its parents for an addon to load.
+const BENCH_BUILD = basename(fileURLToPath(new URL('../..', import.meta.url))) === 'dist-bench';
+export const NATIVE_BUILD_DIR = fileURLToPath(new URL(BENCH_BUILD ? '../../../build/Release/' : '../../build/Release/', import.meta.url));
+
+const ADDON_PATH = `${NATIVE_BUILD_DIR}saslauthd_native.node`;
+
 /**
- * build/Release of the checkout this module runs from: src/native/*.ts (tests) and dist/native/*.js
- * (installed) sit two levels below the root, dist-bench/src/native/*.js (the benchmark) three; the
- * first build/Release holding the addon going up is ours.
+ * Why the addon could not be loaded (null once loaded). A package installed with its install
+ * scripts blocked (npm 11's allowScripts, --ignore-scripts) has no build/ directory; the CLI checks
+ * this before anything else and names the fix, rather than letting the first call throw.
  */
-function findBuildDir(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'build', 'Release');
-    if (existsSync(join(candidate, 'saslauthd_native.node'))) return `${candidate}/`;
-    if (dirname(dir) === dir) throw new Error(`saslauthd_native.node not found in any build/Release above ${fileURLToPath(import.meta.url)}: run npx node-gyp rebuild`);
+export let nativeLoadProblem: string | null = null;
+
+export { NativeAddonMissingError };
+
+function load(): NativeBinding {
+  try {
+    return require(ADDON_PATH) as NativeBinding;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    nativeLoadProblem = `${ADDON_PATH}: ${err.code === 'MODULE_NOT_FOUND' ? 'no such file' : err.message.split('\n')[0] ?? String(e)}`;
+    // Every function throws the same clear error, so a caller that skipped the check still fails closed.
+    const missing = (): never => {
+      throw new NativeAddonMissingError(`the native addon is not loaded: ${nativeLoadProblem as string}`);
+    };
+    return new Proxy({} as NativeBinding, { get: () => missing });
   }
 }
 
-export const NATIVE_BUILD_DIR = findBuildDir();
-
-export const native: NativeBinding = require(join(NATIVE_BUILD_DIR, 'saslauthd_native.node')) as NativeBinding;
+export const native: NativeBinding = load();

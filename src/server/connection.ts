@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
 import type { ConnectionInfo, RequestHandler } from './request-handler.js';
 import { protocolReply } from './reply-text.js';
+import { AbortedError, UnreachableError } from '../errors.js';
 
 export interface ConnectionOptions {
   /** Milliseconds from accept to a whole request; then the connection is closed without a reply (Default: 5000). */
@@ -128,7 +129,7 @@ export class Connection {
       }
       default: {
         const never: never = r;
-        throw new Error(`unhandled decode result ${String(never)}`);
+        throw new UnreachableError(`unhandled decode result ${String(never)}`);
       }
     }
   }
@@ -161,7 +162,7 @@ export class Connection {
   #onClose(): void {
     if (this.state === 'authenticating') {
       this.log.debug({ conn: this.info.id }, 'client closed while its request was being decided');
-      this.#abort.abort(new Error('client closed'));
+      this.#abort.abort(new AbortedError('client closed'));
     }
     this.state = 'closed';
     clearTimeout(this.#timer);

@@ -5,6 +5,7 @@ import { Secret } from '../auth/secret.js';
 import { bracketed } from '../log/escape.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
 import { protocolReply, replyText } from './reply-text.js';
+import { DeadlineError, PoolFullError } from '../errors.js';
 
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
@@ -107,7 +108,7 @@ export class RequestHandler {
     try {
       outcome = await this.#withDeadline(authenticator, req, abort);
     } catch (e) {
-      outcome = (e as { code?: unknown }).code === 'POOL_FULL'
+      outcome = (e as { code?: unknown }).code === PoolFullError.code
         ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
         : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
@@ -124,7 +125,7 @@ export class RequestHandler {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => {
-        abort.abort(new Error('authentication deadline passed'));
+        abort.abort(new DeadlineError('authentication deadline passed'));
         resolve(unavailable('timeout', `no answer from ${a.mech} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
       }, this.options.authTimeoutMs);
     });

@@ -8,6 +8,8 @@ import type { ConnectionInfo, RequestHandler } from './request-handler.js';
  * TCP does), so a burst of clients needs room; the kernel caps this at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+/** How long SIGTERM waits for a connected client's request to arrive before closing it (ms). */
+const SHUTDOWN_READ_GRACE_MS = 1000;
 
 export interface ServerOptions extends ConnectionOptions {
   /** Connections held at once. At the cap the oldest one still waiting for its request is dropped to make room (Default: 1024). */
@@ -100,12 +102,17 @@ export class Server {
   }
 
   /**
-   * Stops accepting, drops connections that have not sent a request, lets requests in progress
-   * get their answers, and cuts whatever is left after `timeoutMs`.
+   * Stops accepting, gives connections that have not sent their request yet a short grace to do
+   * so, lets requests in progress get their answers, and cuts whatever is left after `timeoutMs`.
    */
   async close(timeoutMs: number): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
-    for (const c of this.#connections) c.dropIfReading('shutting down');
+    // A client accepted just before the stop is usually writing its request at this moment; on a
+    // restart (socket activation, a package upgrade) dropping it would lose that request while
+    // every later one waits safely in the backlog for the next process.
+    const grace = setTimeout(() => {
+      for (const c of this.#connections) c.dropIfReading('shutting down');
+    }, Math.min(SHUTDOWN_READ_GRACE_MS, timeoutMs));
     const all = Promise.all([...this.#connections].map((c) => c.closed));
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<'cut'>((resolve) => {
@@ -113,6 +120,7 @@ export class Server {
     });
     const r = await Promise.race([all, cut]);
     clearTimeout(timer);
+    clearTimeout(grace);
     if (r === 'cut') {
       this.log.warn({ open: this.#connections.size }, 'shutdown deadline passed; closing remaining connections');
       for (const c of this.#connections) c.destroy();

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DaemonOptions } from '../../config/daemon-options.js';
 import { NATIVE_BUILD_DIR } from '../../native/binding.js';
 import { PamAuthenticator } from './pam.js';
+import { BackendStartError } from '../../errors.js';
 
 /** Built by node-gyp beside the addon (binding.gyp target saslauthd_pam_helper). */
 export const PAM_HELPER_PATH = join(NATIVE_BUILD_DIR, 'saslauthd_pam_helper');
@@ -13,7 +14,7 @@ export function createPamAuthenticator(o: DaemonOptions, log: Logger, helperPath
   try {
     accessSync(helperPath, constants.X_OK);
   } catch (e) {
-    throw new Error(`PAM helper ${helperPath} is not executable (${(e as NodeJS.ErrnoException).code}); run npm run install to build it`);
+    throw new BackendStartError(`PAM helper ${helperPath} is not executable (${(e as NodeJS.ErrnoException).code}); run npm run install to build it`);
   }
   const a = new PamAuthenticator(
     {
