@@ -15,7 +15,6 @@ export default defineConfig({
     include: [
       'test/protocol/**/*.test.ts',
       'test/server/*-inprocess.test.ts',
-      'test/server/access.test.ts',
       'test/auth/account-check.test.ts',
       'test/auth/cache.test.ts',
       'test/auth/chain.test.ts',
