@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LDAP_DEFAULTS, buildLdapConfig, loadLdapConfig, parseBool, parseServerUri } from '../../src/config/ldap-config.js';
 import { ConfigError, parseSaslauthdConf } from '../../src/config/saslauthd-conf.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 const F = '/etc/test.conf';
 const build = (text: string) => buildLdapConfig(parseSaslauthdConf(text, F), F);

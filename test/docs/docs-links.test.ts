@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { daemonProgram } from '../../src/cli/daemon-args.js';
-import { ROOT } from '../helpers/paths.js';
+import { ROOT } from '../fixtures/paths.js';
 
 /** README.md and every page under docs/: the documentation a reader follows links through. */
 function pages(): string[] {
@@ -69,6 +69,26 @@ describe('documentation links', () => {
     }
     expect(broken).toEqual([]);
     expect(checked).toBeGreaterThan(50);
+  });
+
+  it('every file or directory of this repository that the documentation names in `code` exists', () => {
+    const missing: string[] = [];
+    let checked = 0;
+    for (const page of pages()) {
+      let fenced = false;
+      for (const line of readFileSync(page, 'utf8').split('\n')) {
+        if (line.startsWith('```')) fenced = !fenced;
+        if (fenced || /^( {4}|\t)/.test(line)) continue;
+        for (const m of line.matchAll(/`((?:src|test|bench|systemd|debian|man|\.ci)\/[^`\s]*)`/g)) {
+          const path = m[1]!;
+          if (/[<>*{]/.test(path)) continue; // a pattern, not a path
+          checked++;
+          if (!existsSync(join(ROOT, path))) missing.push(`${relative(ROOT, page)}: ${path}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
   });
 
   it('README.md is a front page: at most 250 lines, with the two promised set-up lines verbatim', () => {
