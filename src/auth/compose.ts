@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { DaemonOptions } from '../config/daemon-options.js';
-import { mechOfLink } from '../config/auth-policy.js';
+import type { DaemonOptions } from '../cli/daemon-options.js';
+import { mechOfLink } from './chain-spec.js';
 import type { Crypt } from '../native/crypt.js';
 import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';

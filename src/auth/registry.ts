@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
-import type { DaemonOptions } from '../config/daemon-options.js';
+import type { DaemonOptions } from '../cli/daemon-options.js';
 import type { Crypt } from '../native/crypt.js';
 import type { Authenticator } from './authenticator.js';
-import { LdapAuthenticator } from './ldap.js';
-import { RimapAuthenticator, rimapOptionsFrom } from './rimap/rimap.js';
-import { ShadowAuthenticator } from './shadow.js';
-import { DEFAULT_SASLAUTHD_CONF } from '../config/saslauthd-conf.js';
-import { loadLdapConfig } from '../config/ldap-config.js';
-import { GetpwentAuthenticator } from './getpwent.js';
-import { createPamAuthenticator } from './pam/factory.js';
-import { createSasldbAuthenticator } from './sasldb.js';
-import { createKerberos5Authenticator } from './kerberos5/factory.js';
+import { LdapAuthenticator } from './backends/ldap/ldap.js';
+import { RimapAuthenticator, rimapOptionsFrom } from './backends/rimap/rimap.js';
+import { ShadowAuthenticator } from './backends/shadow/shadow.js';
+import { DEFAULT_SASLAUTHD_CONF } from './backends/saslauthd-conf.js';
+import { loadLdapConfig } from './backends/ldap/config.js';
+import { GetpwentAuthenticator } from './backends/getpwent/getpwent.js';
+import { createPamAuthenticator } from './backends/pam/factory.js';
+import { createSasldbAuthenticator } from './backends/sasldb/sasldb.js';
+import { createKerberos5Authenticator } from './backends/kerberos5/factory.js';
 
 /** What a backend factory may use. */
 export interface BackendContext {

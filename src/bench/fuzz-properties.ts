@@ -6,9 +6,9 @@
  * parse fails, not only a crash. Add new readers to FUZZ_TARGETS.
  */
 import fc from 'fast-check';
-import { parsePasswd, parseShadow } from '../auth/shadow-parser.js';
-import { LDAP_KEYS, buildLdapConfig } from '../config/ldap-config.js';
-import { ConfigError, parseSaslauthdConf } from '../config/saslauthd-conf.js';
+import { parsePasswd, parseShadow } from '../auth/backends/shadow/shadow-parser.js';
+import { LDAP_KEYS, buildLdapConfig } from '../auth/backends/ldap/config.js';
+import { ConfigError, parseSaslauthdConf } from '../auth/backends/saslauthd-conf.js';
 import {
   type DecodeResult,
   MAX_FIELD_BYTES,

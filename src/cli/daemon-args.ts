@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
+import { DEFAULTS, type DaemonOptions } from './daemon-options.js';
 import { MECHANISMS, isMechanism } from '../auth/registry.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
@@ -21,7 +21,7 @@ export function withConfigFile(argv: readonly string[]): string[] {
   return [...argsFromEnvFile(file), ...argv];
 }
 import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
-import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../config/auth-policy.js';
+import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../auth/chain-spec.js';
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean; readonly notices: readonly string[] }

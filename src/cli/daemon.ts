@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
-import type { DaemonOptions } from '../config/daemon-options.js';
+import type { DaemonOptions } from './daemon-options.js';
 import type { PrivilegeTarget } from '../auth/privilege.js';
 import { Crypt } from '../native/crypt.js';
 import { peerCredentialsOf } from '../native/peercred.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { MECHANISMS } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
 import { describeComposition } from '../auth/compose.js';
-import { mechOfLink } from '../config/auth-policy.js';
+import { mechOfLink } from '../auth/chain-spec.js';
 import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';

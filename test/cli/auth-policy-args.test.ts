@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeComposition } from '../../src/auth/compose.js';
 import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
-import { DEFAULTS } from '../../src/config/daemon-options.js';
+import { DEFAULTS } from '../../src/cli/daemon-options.js';
 
 const run = (args: string[]) => {
   const c = parseDaemonArgs(args);

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LDAP_DEFAULTS, buildLdapConfig, loadLdapConfig, parseBool, parseServerUri } from '../../src/config/ldap-config.js';
-import { ConfigError, parseSaslauthdConf } from '../../src/config/saslauthd-conf.js';
+import { LDAP_DEFAULTS, buildLdapConfig, loadLdapConfig, parseBool, parseServerUri } from '../../src/auth/backends/ldap/config.js';
+import { ConfigError, parseSaslauthdConf } from '../../src/auth/backends/saslauthd-conf.js';
 import { DAEMON_BIN } from '../helpers/paths.js';
 import { run } from '../helpers/run.js';
 

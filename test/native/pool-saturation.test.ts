@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShadowAuthenticator } from '../../src/auth/shadow.js';
+import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
 import { runLoad } from '../../src/bench/load.js';
 import { Crypt } from '../../src/native/crypt.js';
 import { encodeRequest, RequestDecoder, type RawRequest } from '../../src/protocol/index.js';

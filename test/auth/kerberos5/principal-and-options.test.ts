@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kerberos5OptionsFrom } from '../../../src/auth/kerberos5/options.js';
-import { formPrincipalName } from '../../../src/auth/kerberos5/principal.js';
+import { kerberos5OptionsFrom } from '../../../src/auth/backends/kerberos5/options.js';
+import { formPrincipalName } from '../../../src/auth/backends/kerberos5/principal.js';
 
 const none = { convKrb4Instance: false, serviceInstances: new Map<string, string>() };
 const smtpMail = { convKrb4Instance: false, serviceInstances: new Map([['smtp', 'mail']]) };

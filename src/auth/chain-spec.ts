@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CONTINUE_ON, type ContinueOn } from '../auth/chain.js';
+import { CONTINUE_ON, type ContinueOn } from './chain.js';
 
 /**
  * Pure parsers for the chain, routing and defence flags. Each throws an Error whose message names

@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { killProcessTree } from './process-tree.js';
 import { type HelperReply, type HelperRequest, HelperReplyDecoder, encodeHelperRequest } from './protocol.js';
-import { escapeLogValue } from '../../log/escape.js';
+import { escapeLogValue } from '../../../log/escape.js';
 
 /** How one request to a helper ended. */
 export type HelperResult =

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { KRB5_ERR, Krb5, principalLabel, type Krb5Result, Krb5TimeoutError, type Krb5ServerArgs } from '../../native/krb5.js';
-import { PoolFullError } from '../../native/pool.js';
-import { type AuthRequest, type Authenticator, type Outcome, rejected, unavailable } from '../authenticator.js';
-import { type PrivilegeTarget, unreadableBy } from '../privilege.js';
+import { KRB5_ERR, Krb5, principalLabel, type Krb5Result, Krb5TimeoutError, type Krb5ServerArgs } from '../../../native/krb5.js';
+import { PoolFullError } from '../../../native/pool.js';
+import { type AuthRequest, type Authenticator, type Outcome, rejected, unavailable } from '../../authenticator.js';
+import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import type { Kerberos5Options } from './options.js';
 import { KRB5_COMPAT, krb5Text, outcomeOf } from './outcomes.js';
 import { formPrincipalName } from './principal.js';

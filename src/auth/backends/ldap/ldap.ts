@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import { FilterParser, InvalidCredentialsError, NoSuchAttributeError, NoSuchObjectError, ResultCodeError } from 'ldapts';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/saslauthd-conf.js';
-import type { LdapConfig } from '../config/ldap-config.js';
-import type { Crypt } from '../native/crypt.js';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected } from './authenticator.js';
-import { matchesAny } from './ldap/password-schemes.js';
-import { outcomeOfError } from './ldap/result-codes.js';
-import { type ServerEntry, ServerSet } from './ldap/server-set.js';
-import { type TokenContext, expandTokens } from './ldap/tokens.js';
+import { ConfigError } from '../saslauthd-conf.js';
+import type { LdapConfig } from './config.js';
+import type { Crypt } from '../../../native/crypt.js';
+import { type AuthRequest, type Authenticator, type Outcome, ok, rejected } from '../../authenticator.js';
+import { matchesAny } from './password-schemes.js';
+import { outcomeOfError } from './result-codes.js';
+import { type ServerEntry, ServerSet } from './server-set.js';
+import { type TokenContext, expandTokens } from './tokens.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';

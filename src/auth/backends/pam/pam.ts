@@ -8,11 +8,11 @@ import {
   ok,
   rejected,
   unavailable,
-} from '../authenticator.js';
+} from '../../authenticator.js';
 import { PamHelperPool, type PoolResult } from './helper-pool.js';
 import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
-import { escapeLogValue } from '../../log/escape.js';
+import { escapeLogValue } from '../../../log/escape.js';
 
 export interface PamOptions {
   /** Path of the saslauthd_pam_helper executable (Default: build/Release/saslauthd_pam_helper). */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, DEFAULT_SASLAUTHD_CONF, readSaslauthdConf } from '../../config/saslauthd-conf.js';
-import { parseBool } from '../../config/ldap-config.js';
+import { ConfigError, DEFAULT_SASLAUTHD_CONF, readSaslauthdConf } from '../saslauthd-conf.js';
+import { parseBool } from '../ldap/config.js';
 
 /** Everything `-a kerberos5` needs, validated once at start-up. */
 export interface Kerberos5Options {

@@ -1,5 +1,5 @@
-import { KRB5_ERR, type Krb5Result, principalLabel } from '../../native/krb5.js';
-import { type Outcome, ok, rejected, unavailable } from '../authenticator.js';
+import { KRB5_ERR, type Krb5Result, principalLabel } from '../../../native/krb5.js';
+import { type Outcome, ok, rejected, unavailable } from '../../authenticator.js';
 
 /** saslauthd's kerberos5 reply texts (auth_krb5.c, 2.1.28), sent with --compat-replies. */
 export const KRB5_COMPAT = {

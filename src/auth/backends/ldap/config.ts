@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { FilterParser } from 'ldapts';
-import { KNOWN_TOKENS, expandTokens, unknownToken } from '../auth/ldap/tokens.js';
-import { ConfigError, type ConfEntry, readSaslauthdConf } from './saslauthd-conf.js';
+import { KNOWN_TOKENS, expandTokens, unknownToken } from './tokens.js';
+import { ConfigError, type ConfEntry, readSaslauthdConf } from '../saslauthd-conf.js';
 
 export type LdapScope = 'sub' | 'one' | 'base';
 export type LdapDeref = 'never' | 'search' | 'find' | 'always';

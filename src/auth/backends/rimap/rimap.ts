@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from 'pino';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from '../authenticator.js';
+import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from '../../authenticator.js';
 import { RimapError } from './errors.js';
 import { hasLineBreakOrNul, printable } from './imap-codec.js';
 import { ImapConnection, type TlsSettings } from './imap-connection.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { BindRequest, Client, ResultCodeError, type SearchOptions, type SearchResult } from 'ldapts';
-import type { LdapServer } from '../../config/ldap-config.js';
+import type { LdapServer } from './config.js';
 import { LdapTransportError } from './errors.js';
 import { isServerDown } from './result-codes.js';
 

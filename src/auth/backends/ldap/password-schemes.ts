@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Crypt } from '../../native/crypt.js';
+import type { Crypt } from '../../../native/crypt.js';
 
 /** Digest schemes of RFC 2307 / OpenLDAP: `{SCHEME}base64(digest[+salt])`. */
 const DIGESTS: Readonly<Record<string, { alg: string; len: number; salted: boolean }>> = {

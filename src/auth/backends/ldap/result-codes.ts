@@ -1,5 +1,5 @@
 import { ResultCodeError } from 'ldapts';
-import { type Outcome, type RejectCode, rejected, unavailable } from '../authenticator.js';
+import { type Outcome, type RejectCode, rejected, unavailable } from '../../authenticator.js';
 import { LdapServiceBindError, LdapTransportError } from './errors.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Crypt } from '../native/crypt.js';
+import type { Crypt } from '../../../native/crypt.js';
 import {
   type AccountCheck,
   type AuthRequest,
@@ -8,9 +8,9 @@ import {
   ok,
   rejected,
   unavailable,
-} from './authenticator.js';
+} from '../../authenticator.js';
 import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from './shadow-parser.js';
-import { type PrivilegeTarget, unreadableBy } from './privilege.js';
+import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import { WatchedFile } from './watched-file.js';
 
 export interface ShadowOptions {

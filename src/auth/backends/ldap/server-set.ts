@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LdapServer } from '../../config/ldap-config.js';
+import type { LdapServer } from './config.js';
 import { type ConnectionSettings, LdapConnection } from './connection.js';
 import { LdapServiceBindError, LdapTransportError } from './errors.js';
 

@@ -5,7 +5,7 @@
  * lets `,` and `+` through: a DN injection in fastbind).
  */
 
-import { splitLogin } from '../login-parts.js';
+import { splitLogin } from '../../login-parts.js';
 
 export type TokenContext = {
   /** The full login (after -r). */

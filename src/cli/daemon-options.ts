@@ -1,6 +1,6 @@
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import type { ContinueOn } from '../auth/chain.js';
-import type { RouteSpec } from './auth-policy.js';
+import type { RouteSpec } from '../auth/chain-spec.js';
 
 /** Everything the saslauthd-ts command line decides, validated. */
 export interface DaemonOptions {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { PasswdLookup } from '../native/binding.js';
-import { native } from '../native/binding.js';
-import type { Crypt } from '../native/crypt.js';
-import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from './authenticator.js';
-import { escapeLogValue } from '../log/escape.js';
+import type { PasswdLookup } from '../../../native/binding.js';
+import { native } from '../../../native/binding.js';
+import type { Crypt } from '../../../native/crypt.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from '../../authenticator.js';
+import { escapeLogValue } from '../../../log/escape.js';
 
 export interface GetpwentOptions {
   /** getpwnam_r through NSS (Default: the native addon's). Tests may pass their own. */

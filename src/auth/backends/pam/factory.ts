@@ -1,8 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { DaemonOptions } from '../../config/daemon-options.js';
-import { NATIVE_BUILD_DIR } from '../../native/binding.js';
+import type { DaemonOptions } from '../../../cli/daemon-options.js';
+import { NATIVE_BUILD_DIR } from '../../../native/binding.js';
 import { PamAuthenticator } from './pam.js';
 
 /** Built by node-gyp beside the addon (binding.gyp target saslauthd_pam_helper). */

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
-import { native, type SasldbRead } from '../native/binding.js';
-import type { WorkPool } from '../native/pool.js';
-import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable, withLog } from './authenticator.js';
-import { type PrivilegeTarget, unreadableBy } from './privilege.js';
+import { native, type SasldbRead } from '../../../native/binding.js';
+import type { WorkPool } from '../../../native/pool.js';
+import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable, withLog } from '../../authenticator.js';
+import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 
 /** Where libsasl2 and saslauthd look (SASL_DB_PATH on Debian). saslauthd reads no other file. */
 export const DEFAULT_SASLDB = '/etc/sasldb2';
