@@ -90,12 +90,16 @@ export const unavailable = (code: UnavailableCode, reason: string, compat: strin
 });
 
 /**
- * What every backend (shadow, getpwent, pam, ldap, rimap) and every wrapper (cache, chain, delay)
+ * What every backend (shadow, getpwent, pam, ldap, rimap, sasldb, kerberos5) and every wrapper (request
+ * policy, penalty, routing, cache, chain)
  * implements. The server only ever sees this interface.
  */
 export interface Authenticator {
-  /** Mechanism name as shown in logs (`shadow`, `ldap`, `ldap,shadow`…). */
-  readonly mech: string;
+  /**
+   * The backend's name (`shadow`, `ldap`), or for a chain the chain (`ldap,shadow`); the per-request
+   * log line shows it as saslauthd's `mech=`.
+   */
+  readonly name: string;
   /**
    * Decides one request. Must not throw for a bad password or a dead server: those are outcomes.
    * Must stop work and settle soon after `signal` aborts.

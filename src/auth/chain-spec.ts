@@ -10,22 +10,22 @@ import { CONTINUE_ON, type ContinueOn } from './chain.js';
 export interface RouteSpec {
   readonly on: 'service' | 'realm';
   readonly value: string;
-  /** Link names in order (`ldap`, `shadow:alt`). */
+  /** Backend names in order (`ldap`, `shadow:alt`). */
   readonly chain: readonly string[];
 }
 
-/** A chain link name: a mechanism, optionally with an instance label: `shadow`, `shadow:alt`. */
-export function parseLinkName(raw: string, flag: string): string {
+/** A backend name in a chain: a backend type, optionally with an instance label: `shadow`, `shadow:alt`. */
+export function parseBackendName(raw: string, flag: string): string {
   const name = raw.trim().toLowerCase();
-  if (!/^[a-z0-9_-]+(:[a-z0-9_-]+)?$/.test(name)) throw new Error(`${flag}: '${raw}' is not a backend name (mech or mech:label)`);
+  if (!/^[a-z0-9_-]+(:[a-z0-9_-]+)?$/.test(name)) throw new Error(`${flag}: '${raw}' is not a backend name (type or type:label)`);
   return name;
 }
 
-/** The mechanism part of a link name. */
-export const mechOfLink = (link: string): string => link.split(':')[0] ?? link;
+/** The type of a backend instance (`shadow:alt` → `shadow`): which definition builds it. */
+export const backendType = (name: string): string => name.split(':')[0] ?? name;
 
 export function parseChain(raw: string, flag: string): string[] {
-  const links = raw.split(',').map((l) => parseLinkName(l, flag));
+  const links = raw.split(',').map((l) => parseBackendName(l, flag));
   if (new Set(links).size !== links.length) throw new Error(`${flag}: '${raw}' names a backend twice`);
   return links;
 }
@@ -50,7 +50,7 @@ export function parseRoute(raw: string): RouteSpec {
  */
 export function parseContinueOn(raw: string): [string, ContinueOn[]] {
   const eq = raw.indexOf('=');
-  const link = eq < 0 ? '*' : parseLinkName(raw.slice(0, eq), '--chain-continue-on');
+  const link = eq < 0 ? '*' : parseBackendName(raw.slice(0, eq), '--chain-continue-on');
   const list = (eq < 0 ? raw : raw.slice(eq + 1)).split(',').map((s) => s.trim().toLowerCase());
   if (list.length === 1 && list[0] === 'none') return [link, []];
   for (const v of list) {
@@ -61,15 +61,12 @@ export function parseContinueOn(raw: string): [string, ContinueOn[]] {
   return [link, [...new Set(list as ContinueOn[])]];
 }
 
-/** `--link-option LINK.KEY=VALUE`, e.g. `shadow:alt.shadow-file=/etc/alt/shadow`. */
-export function parseLinkOption(raw: string): { link: string; key: string; value: string } {
+/** `--link-option BACKEND.KEY=VALUE`, e.g. `shadow:alt.shadow-file=/etc/alt/shadow`. */
+export function parseLinkOption(raw: string): { backend: string; key: string; value: string } {
   const m = /^([^.=]+)\.([a-z0-9-]+)=(.*)$/i.exec(raw);
   if (m === null) throw new Error(`--link-option: '${raw}' is not LINK.KEY=VALUE (e.g. shadow:alt.shadow-file=/etc/alt/shadow)`);
-  return { link: parseLinkName(m[1]!, '--link-option'), key: m[2]!.toLowerCase(), value: m[3]! };
+  return { backend: parseBackendName(m[1]!, '--link-option'), key: m[2]!.toLowerCase(), value: m[3]! };
 }
-
-/** kebab-case flag name → DaemonOptions field (`shadow-file` → `shadowFile`). */
-export const camelOf = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Checks an address or CIDR block for `--trusted-addr`. */
 export function parseTrustedAddr(raw: string): string {

@@ -42,11 +42,11 @@ function continues(o: Outcome, on: ReadonlySet<ContinueOn>): boolean {
  * backend might have known them (Dovecot answers internal failure here too).
  */
 export class ChainAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
 
   constructor(readonly links: readonly ChainLink[]) {
     if (links.length === 0) throw new Error('a chain needs at least one backend');
-    this.mech = links.map((l) => l.name).join(',');
+    this.name = links.map((l) => l.name).join(',');
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -76,14 +76,17 @@ export class ChainAuthenticator implements Authenticator {
     return last.kind === 'ok' ? last : { ...last, reason, log: { via, ...last.log } };
   }
 
+  /** The chain in one line, then what each backend says of itself (their first lines, their names, are in it). */
   describe(): string[] {
-    const parts = this.links.map((l, i) =>
-      i === this.links.length - 1 ? l.name : `${l.name} [next on: ${[...l.continueOn].join(', ') || 'nothing'}]`,
-    );
-    return [parts.join(' -> ')];
+    return [describeChain(this.links.map((l) => [l.name, l.continueOn])), ...this.links.flatMap((l) => l.authenticator.describe().slice(1))];
   }
 
   async close(): Promise<void> {
     await Promise.all(this.links.map((l) => l.authenticator.close()));
   }
+}
+
+/** `ldap [next on: unknown, unavailable] -> shadow`: for `-v` (nothing built) and describe(). */
+export function describeChain(links: readonly (readonly [string, ReadonlySet<ContinueOn>])[]): string {
+  return links.map(([name, on], i) => (i === links.length - 1 ? name : `${name} [next on: ${[...on].join(', ') || 'nothing'}]`)).join(' -> ');
 }

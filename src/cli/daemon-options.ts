@@ -1,17 +1,22 @@
 import type { LogFormat, LogLevel } from '../log/logger.js';
+import type { CompositionOptions } from '../auth/compose.js';
 import type { ContinueOn } from '../auth/chain.js';
 import type { RouteSpec } from '../auth/chain-spec.js';
+import type { FlagValue } from '../auth/backends/definition.js';
 
-/** Everything the saslauthd-ts command line decides, validated. */
-export interface DaemonOptions {
-  /** `-a`: the default chain: link names in order (`ldap,shadow`; `mech:label` names a second instance). */
-  readonly mechanisms: readonly string[];
+/**
+ * Everything the saslauthd-ts command line decides, validated. Only the CLI holds this bag: auth gets
+ * the CompositionOptions part, the server its own options, each backend its own typed options.
+ */
+export interface DaemonOptions extends CompositionOptions {
+  /** `-a`: the default chain: backend names in order (`ldap,shadow`; `type:label` names a second instance). */
+  readonly chain: readonly string[];
   /** `-O`: backend option (rimap host, ldap config path); last one wins. */
   readonly mechOption: string | null;
   /** `-m`: run directory; the socket is `<runDir>/mux` (Default: /run/saslauthd). */
   readonly runDir: string;
-  /** `-n`: how many authentications run at once (Default: 5). 0 is taken as 1. */
-  readonly threads: number;
+  /** `-n`: authentications decided at once, a concurrency cap (Default: 5). 0 is taken as 1. */
+  readonly concurrency: number;
   /** `-c`: credential cache on. */
   readonly cache: boolean;
   /** `-s`: cache size in KiB. */
@@ -22,10 +27,12 @@ export interface DaemonOptions {
   readonly cacheStaleOnOutageSec: number;
   /** `--route`: requests for a service or realm go to another chain, first match wins (Default: none). */
   readonly routes: readonly RouteSpec[];
-  /** `--chain-continue-on`: per link name (or `*` for all) the outcomes that pass to the next link (Default: unknown, unavailable). */
+  /** `--chain-continue-on`: per backend name (or `*` for all) the outcomes that pass to the next backend (Default: unknown, unavailable). */
   readonly chainContinueOn: Readonly<Record<string, readonly ContinueOn[]>>;
-  /** `--link-option`: per link name, DaemonOptions fields overridden for that backend instance (Default: none). */
-  readonly linkOptions: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
+  /** Every backend's own flags (their tables in src/auth/backends/<name>/index.ts), by key; defaults filled in. */
+  readonly backendFlags: Readonly<Record<string, FlagValue>>;
+  /** `--link-option`: per backend name, keys of that backend's flag table (and `mech-option`) set for that instance (Default: none). */
+  readonly backendOverrides: Readonly<Record<string, Readonly<Record<string, FlagValue>>>>;
   /** `--fail-delay`: milliseconds every NO waits, jittered up to +25%; 0 turns delay and penalty off (Default: 2000). */
   readonly failDelayMs: number;
   /** `--penalty-max`: cap in milliseconds on the delay doubled per consecutive failure (Default: 15000). */
@@ -47,8 +54,6 @@ export interface DaemonOptions {
   readonly compatReplies: boolean;
   /** `--allow-realm`: realms (lower-case) a request may carry; others are refused (Default: none = any realm). */
   readonly allowedRealms: readonly string[];
-  readonly passwdFile: string;
-  readonly shadowFile: string;
   /** Socket file mode (Default: 0o777, like saslauthd: access is governed by the run directory). */
   readonly socketMode: number;
   readonly socketOwner: string | null;
@@ -64,14 +69,6 @@ export interface DaemonOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds one authentication may take before it is answered NO (Default: 30000). */
   readonly authTimeoutMs: number;
-  /** `--pam-service`: PAM service for every request, or null to use the request's service (Default: null). */
-  readonly pamService: string | null;
-  /** `--pam-timeout`: milliseconds one PAM conversation may take before its helper is killed (Default: 10000). */
-  readonly pamTimeoutMs: number;
-  /** `--pam-fail-delay`: milliseconds a PAM authentication failure waits before NO, holding no helper (Default: 2000). */
-  readonly pamFailDelayMs: number;
-  /** `--pam-queue`: requests that may wait for a free PAM helper; more are answered NO at once (Default: 1024). */
-  readonly pamQueue: number;
   /** Milliseconds SIGTERM waits for requests in progress before cutting them (Default: 10000). */
   readonly shutdownTimeoutMs: number;
   /** `--config-file`: Debian-style variables file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS) read at start and on SIGHUP (Default: none). */
@@ -86,43 +83,21 @@ export interface DaemonOptions {
   readonly user: string | null;
   /** `--group`: group for the drop (Default: the user's primary group). */
   readonly group: string | null;
-  /** `--rimap-starttls`: upgrade plaintext rimap connections with STARTTLS (Default: false). */
-  readonly rimapStarttls: boolean;
-  /** `--rimap-ca`: PEM file of CAs trusted for the IMAP server (Default: Node's roots + the system bundle). */
-  readonly rimapCa: string | null;
-  /** `--rimap-insecure`: do not verify the IMAP server's certificate (Default: false). */
-  readonly rimapInsecure: boolean;
-  /** `--rimap-auth`: auto (AUTHENTICATE PLAIN when offered, else LOGIN), plain or login (Default: auto). */
-  readonly rimapAuth: 'auto' | 'plain' | 'login';
-  /** `--rimap-timeout`: milliseconds for one whole rimap check, every server included (Default: 15000). */
-  readonly rimapTimeoutMs: number;
-  /** `--rimap-connect-timeout`: milliseconds for one connect (Default: 5000). */
-  readonly rimapConnectTimeoutMs: number;
-  /** `--rimap-read-timeout`: milliseconds one read from the IMAP server may wait (Default: 10000). */
-  readonly rimapReadTimeoutMs: number;
-  /** `--rimap-max-connections`: connections open at once to each IMAP server (Default: 16). */
-  readonly rimapMaxConnections: number;
-  /** `--rimap-max-queue`: requests waiting for a connection slot, per server (Default: 1024). */
-  readonly rimapMaxQueue: number;
-  /** `--rimap-spare-connections`: connections per server kept connected and greeted for the next request (Default: 2). */
-  readonly rimapSpareConnections: number;
-  /** `--krb5-timeout`: milliseconds for one whole kerberos5 check, KDC round trips included (Default: 10000). */
-  readonly krb5TimeoutMs: number;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
 
-export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
+export const DEFAULTS: Omit<DaemonOptions, 'chain' | 'backendFlags'> = {
   mechOption: null,
   runDir: DEFAULT_RUN_DIR,
-  threads: 5,
+  concurrency: 5,
   cache: false,
   cacheSizeKiB: 964,
   cacheTtlSec: 28800,
   cacheStaleOnOutageSec: 0,
   routes: [],
   chainContinueOn: {},
-  linkOptions: {},
+  backendOverrides: {},
   failDelayMs: 2000,
   penaltyMaxMs: 15000,
   trustedAddrs: [],
@@ -134,8 +109,6 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   logFormat: 'text',
   compatReplies: false,
   allowedRealms: [],
-  passwdFile: '/etc/passwd',
-  shadowFile: '/etc/shadow',
   socketMode: 0o777,
   socketOwner: null,
   socketGroup: null,
@@ -145,10 +118,6 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   requestTimeoutMs: 5000,
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
-  pamService: null,
-  pamTimeoutMs: 10000,
-  pamFailDelayMs: 2000,
-  pamQueue: 1024,
   shutdownTimeoutMs: 10000,
   configFile: null,
   syslogSocket: null,
@@ -156,15 +125,4 @@ export const DEFAULTS: Omit<DaemonOptions, 'mechanisms'> = {
   allowGids: [],
   user: null,
   group: null,
-  rimapStarttls: false,
-  rimapCa: null,
-  rimapInsecure: false,
-  rimapAuth: 'auto',
-  rimapTimeoutMs: 15000,
-  rimapConnectTimeoutMs: 5000,
-  rimapReadTimeoutMs: 10000,
-  rimapMaxConnections: 16,
-  rimapMaxQueue: 1024,
-  rimapSpareConnections: 2,
-  krb5TimeoutMs: 10000,
 };

@@ -79,8 +79,8 @@ export class RequestHandler {
     for (const resolve of f.idle) resolve();
   }
 
-  get mech(): string {
-    return this.authenticator.mech;
+  get name(): string {
+    return this.authenticator.name;
   }
 
   /**
@@ -101,7 +101,7 @@ export class RequestHandler {
     // The log names the user as the backends get it (after -r), which only the authenticator knows.
     const login = authenticator.loginFor?.(req) ?? req.login;
     const started = performance.now();
-    this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.mech }, 'authenticating');
+    this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.name }, 'authenticating');
     this.#enter(authenticator);
     let outcome: Outcome;
     try {
@@ -116,7 +116,7 @@ export class RequestHandler {
     }
     this.#stats[outcome.kind]++;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
-    this.#logOutcome(conn, { ...req, login }, authenticator.mech, outcome, ms);
+    this.#logOutcome(conn, { ...req, login }, authenticator.name, outcome, ms);
     return replyText(outcome, this.options.compatReplies);
   }
 
@@ -125,7 +125,7 @@ export class RequestHandler {
     const deadline = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => {
         abort.abort(new Error('authentication deadline passed'));
-        resolve(unavailable('timeout', `no answer from ${a.mech} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
+        resolve(unavailable('timeout', `no answer from ${a.name} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
       }, this.options.authTimeoutMs);
     });
     try {

@@ -10,7 +10,7 @@ export class FakeAuthenticator implements Authenticator {
   closed = 0;
 
   constructor(
-    readonly mech: string,
+    readonly name: string,
     public users: Record<string, string> = {},
   ) {}
 
@@ -23,7 +23,7 @@ export class FakeAuthenticator implements Authenticator {
   }
 
   describe(): string[] {
-    return [`fake ${this.mech}`];
+    return [`fake ${this.name}`];
   }
 
   async close(): Promise<void> {

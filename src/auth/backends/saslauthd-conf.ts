@@ -64,3 +64,10 @@ export function readSaslauthdConf(file: string): ConfEntry[] {
   }
   return parseSaslauthdConf(text, file);
 }
+
+export function parseBool(v: string): boolean | null {
+  const s = v.toLowerCase();
+  if (['yes', 'y', 'true', 't', 'on', '1'].includes(s)) return true;
+  if (['no', 'n', 'false', 'f', 'off', '0'].includes(s)) return false;
+  return null;
+}

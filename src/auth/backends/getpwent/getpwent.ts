@@ -18,7 +18,7 @@ const SHADOWED = 'passwd entry holds no hash (x or *): shadowed passwords need -
 
 /** `-a getpwent`: getpwnam_r(3) through NSS and crypt(3) against pw_passwd. */
 export class GetpwentAuthenticator implements Authenticator {
-  readonly mech = 'getpwent';
+  readonly name = 'getpwent';
   readonly #lookup: (name: string) => Promise<PasswdLookup>;
   #warnedShadowed = false;
 

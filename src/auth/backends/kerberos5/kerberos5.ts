@@ -22,7 +22,7 @@ interface StartupState {
  * krb5_verify_init_creds against the keytab, so only a KDC holding our key can say yes.
  */
 export class Kerberos5Authenticator implements Authenticator {
-  readonly mech = 'kerberos5';
+  readonly name = 'kerberos5';
 
   private constructor(
     private readonly o: Kerberos5Options,

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, DEFAULT_SASLAUTHD_CONF, readSaslauthdConf } from '../saslauthd-conf.js';
-import { parseBool } from '../ldap/config.js';
+import { ConfigError, DEFAULT_SASLAUTHD_CONF, parseBool, readSaslauthdConf } from '../saslauthd-conf.js';
 
 /** Everything `-a kerberos5` needs, validated once at start-up. */
 export interface Kerberos5Options {
@@ -27,11 +26,15 @@ export interface Kerberos5Flags {
   /** `-O`: the config file. */
   readonly mechOption: string | null;
   readonly krb5TimeoutMs: number;
-  readonly threads: number;
+  /** `-n`: libkrb5 calls at once. */
+  readonly concurrency: number;
 }
 
 const INSTANCE_KEY = /^krb5_(.+)_instance$/;
 const KNOWN = new Set(['krb5_keytab', 'krb5_verify_principal', 'krb5_servername', 'krb5_conv_krb4_instance']);
+
+/** The saslauthd.conf keys `-a kerberos5` reads (`krb5_<service>_instance` stands for one per service). */
+export const KERBEROS5_KEYS: readonly string[] = [...KNOWN, 'krb5_<service>_instance'];
 
 /**
  * Reads the krb5_* keys as saslauthd does: from `-O FILE` if given, else from /etc/saslauthd.conf if
@@ -80,7 +83,7 @@ export function kerberos5OptionsFrom(flags: Kerberos5Flags): { options: Kerberos
     }
   }
   return {
-    options: { configFile: file, keytab, verifyService, serverName, convKrb4Instance, serviceInstances, timeoutMs: flags.krb5TimeoutMs, concurrency: flags.threads },
+    options: { configFile: file, keytab, verifyService, serverName, convKrb4Instance, serviceInstances, timeoutMs: flags.krb5TimeoutMs, concurrency: flags.concurrency },
     warnings,
   };
 }

@@ -1,7 +1,9 @@
 import { accessSync, constants } from 'node:fs';
 import { FilterParser } from 'ldapts';
 import { KNOWN_TOKENS, expandTokens, unknownToken } from './tokens.js';
-import { ConfigError, type ConfEntry, readSaslauthdConf } from '../saslauthd-conf.js';
+import { ConfigError, type ConfEntry, parseBool, readSaslauthdConf } from '../saslauthd-conf.js';
+
+export { parseBool } from '../saslauthd-conf.js';
 
 export type LdapScope = 'sub' | 'one' | 'base';
 export type LdapDeref = 'never' | 'search' | 'find' | 'always';
@@ -172,12 +174,6 @@ export const LDAP_DEFAULTS: Omit<LdapConfig, 'file'> = {
 };
 
 /** Yes/No/True/False/On/Off/1/0 in any case; anything else is an error (saslauthd guesses). */
-export function parseBool(v: string): boolean | null {
-  const s = v.toLowerCase();
-  if (['yes', 'y', 'true', 't', 'on', '1'].includes(s)) return true;
-  if (['no', 'n', 'false', 'f', 'off', '0'].includes(s)) return false;
-  return null;
-}
 
 /** Parses one ldap_servers URI (ldapi:// takes a %-encoded socket path, or Debian's default). */
 export function parseServerUri(uri: string): LdapServer | string {

@@ -51,7 +51,7 @@ type Lookup = { kind: 'one'; dn: string; values: Buffer[] } | { kind: 'none' } |
 
 /** `-a ldap`: saslauthd.conf-compatible LDAP authentication (bind, fastbind, custom) with group checks. */
 export class LdapAuthenticator implements Authenticator {
-  readonly mech = 'ldap';
+  readonly name = 'ldap';
   readonly #servers: ServerSet;
   readonly #groupCheck: boolean;
   readonly #nobodyDn: string;

@@ -122,7 +122,7 @@ export function outcomeOfReply(r: HelperReply): { outcome: Outcome; authFailed: 
 
 /** `-a pam`: PAM in a supervised pool of helper processes, with the failure delay applied here. */
 export class PamAuthenticator implements Authenticator {
-  readonly mech = 'pam';
+  readonly name = 'pam';
   readonly #pool: PamHelperPool;
   readonly #seen = new Set<string>();
   readonly #pamDir: string;

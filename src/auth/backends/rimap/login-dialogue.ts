@@ -4,7 +4,8 @@ import type { ImapConnection, TlsSettings } from './imap-connection.js';
 import type { RimapTarget } from './target.js';
 
 /** Which command carries the credentials: `auto` prefers AUTHENTICATE PLAIN when the server offers it. */
-export type RimapAuthMode = 'auto' | 'plain' | 'login';
+export const RIMAP_AUTH_MODES = ['auto', 'plain', 'login'] as const;
+export type RimapAuthMode = (typeof RIMAP_AUTH_MODES)[number];
 
 export interface DialogueSettings {
   /** Upgrade plaintext connections with STARTTLS even when the server does not demand it. */

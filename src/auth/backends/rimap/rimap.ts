@@ -7,6 +7,8 @@ import { hasLineBreakOrNul, printable } from './imap-codec.js';
 import { ImapConnection, type TlsSettings } from './imap-connection.js';
 import { ConnectionLimiter } from './limiter.js';
 import { LoginDialogue, type RimapAuthMode, type Verdict } from './login-dialogue.js';
+
+export { RIMAP_AUTH_MODES, type RimapAuthMode } from './login-dialogue.js';
 import { SparePool } from './spare-pool.js';
 import { type RimapTarget, parseTargets } from './target.js';
 
@@ -52,7 +54,7 @@ type Attempt = { readonly outcome: Outcome; readonly final: boolean };
 
 /** `-a rimap`: asks a remote IMAP server whether the login and password are right. */
 export class RimapAuthenticator implements Authenticator {
-  readonly mech = 'rimap';
+  readonly name = 'rimap';
   readonly #limiters = new Map<string, ConnectionLimiter>();
   readonly #conns = new Set<ImapConnection>();
   readonly #spares = new Map<string, SparePool>();

@@ -57,7 +57,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * A file that never holds still is *unavailable* (NO on the wire; a chain may try the next backend).
  */
 export class SasldbAuthenticator implements Authenticator {
-  readonly mech = 'sasldb';
+  readonly name = 'sasldb';
   readonly #hostname: () => string;
   readonly #read: NonNullable<SasldbOptions['read']>;
   readonly #settleMs: number;

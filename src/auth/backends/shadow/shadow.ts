@@ -56,7 +56,7 @@ function pickDummy(entries: ReadonlyMap<string, ShadowEntry>): string {
 
 /** `-a shadow`: /etc/passwd + /etc/shadow and crypt(3), with shadow(5) account ageing. */
 export class ShadowAuthenticator implements Authenticator {
-  readonly mech = 'shadow';
+  readonly name = 'shadow';
   readonly #passwd: WatchedFile<Parsed<PasswdEntry>>;
   readonly #shadow: WatchedFile<Tables['shadow']>;
   readonly #now: () => number;
