@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
 import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
-import { type FlagValue, defaultValues } from './backends/definition.js';
+import { type BackendDefinition, type FlagValue, defaultValues } from './backends/definition.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
 import { type RouteSpec, backendType } from './chain-spec.js';
@@ -14,6 +14,8 @@ import { SharedBackend } from './shared-backend.js';
 export interface ComposeContext {
   readonly crypt: Crypt;
   readonly log: Logger;
+  /** Looks up a backend definition by type (Default: the registry's); tests pass fakes. */
+  readonly definition?: (type: string) => BackendDefinition;
 }
 
 /** What composition reads: auth's own settings, not the daemon's whole option bag. */
@@ -150,7 +152,7 @@ class Composed implements ComposedAuthenticator {
 
 /** One backend instance from its definition, its flags and its `--link-option` overrides. */
 async function createBackend(o: CompositionOptions, name: string, ctx: ComposeContext): Promise<Authenticator> {
-  const def = backendNamed(backendType(name));
+  const def = (ctx.definition ?? backendNamed)(backendType(name));
   const own = o.backendOverrides[name] ?? {};
   const values: Record<string, FlagValue> = defaultValues(def);
   for (const k of Object.keys(values)) values[k] = own[k] !== undefined ? own[k]! : (o.backendFlags[k] ?? values[k]!);

@@ -45,14 +45,11 @@ export class RoutingAuthenticator implements Authenticator {
   describe(): string[] {
     // The first line of a chain (or a lone backend) is its name: the route's line says it.
     const [first = this.fallback.name, ...rest] = this.fallback.describe();
-    return [
-      `chain (-a): ${first}`,
-      ...rest,
-      ...this.#routes.flatMap((r) => {
-        const [head = r.name, ...more] = r.target.describe();
-        return [`route ${r.label}: ${head}`, ...more];
-      }),
-    ];
+    const routes = this.#routes.map((r) => {
+      const [head = r.name, ...more] = r.target.describe();
+      return { line: `route ${r.label}: ${head}`, more };
+    });
+    return [`chain (-a): ${first}`, ...routes.map((r) => r.line), ...rest, ...routes.flatMap((r) => r.more)];
   }
 
   async close(): Promise<void> {

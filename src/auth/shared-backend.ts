@@ -1,4 +1,5 @@
-import type { AccountCheck, AuthRequest, Authenticator, Outcome } from './authenticator.js';
+import { PoolFullError } from '../native/pool.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, unavailable } from './authenticator.js';
 import type { PrivilegeTarget } from './privilege.js';
 
 /**
@@ -22,8 +23,18 @@ export class SharedBackend implements Authenticator {
     return this.backend.accountCheck;
   }
 
-  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
-    return this.backend.authenticate(req, signal);
+  /**
+   * A full native work queue (crypt, sasldb) is load shedding, not a backend fault: it becomes the
+   * outcome `unavailable('overloaded')` here, so chains, the cache and the penalty see it as pam's and
+   * rimap's own overload outcomes, and the server never has to recognise an exception.
+   */
+  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    try {
+      return await this.backend.authenticate(req, signal);
+    } catch (e) {
+      if (e instanceof PoolFullError) return unavailable('overloaded', e.message, 'NO internal mechanism failure');
+      throw e;
+    }
   }
 
   describe(): string[] {

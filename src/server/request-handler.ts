@@ -4,6 +4,7 @@ import { unavailable } from '../auth/authenticator.js';
 import { Secret } from '../auth/secret.js';
 import { bracketed } from '../log/escape.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
+import type { ConnectionInfo } from './connection-info.js';
 import { protocolReply, replyText } from './reply-text.js';
 
 export interface HandlerOptions {
@@ -13,12 +14,6 @@ export interface HandlerOptions {
   readonly authTimeoutMs: number;
 }
 
-/** Who is asking: for log lines. */
-export interface ConnectionInfo {
-  readonly id: number;
-  /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
-}
 
 /**
  * Validates a decoded request, asks the authenticator under a deadline, logs one line
@@ -83,6 +78,12 @@ export class RequestHandler {
     return this.authenticator.name;
   }
 
+  /** A field longer than saslauthd's MAX_REQ_LEN: logged, and answered from the one reply mapping. */
+  refuseTooLong(conn: ConnectionInfo, field: string, length: number): string {
+    this.log.error({ conn: conn.id, field, length }, `${field} exceeded MAX_REQ_LEN: 256`);
+    return protocolReply('too-long', this.options.compatReplies);
+  }
+
   /**
    * `abort` belongs to the caller's connection (aborted when the client goes away); the deadline
    * aborts it too, so one controller serves both.
@@ -107,9 +108,8 @@ export class RequestHandler {
     try {
       outcome = await this.#withDeadline(authenticator, req, abort);
     } catch (e) {
-      outcome = (e as { code?: unknown }).code === 'POOL_FULL'
-        ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
-        : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+      // Expected failures (overload included) are outcomes; a throw is a bug in some backend.
+      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
       password.wipe();
       this.#leave(authenticator);
