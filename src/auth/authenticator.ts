@@ -48,7 +48,7 @@ export type Outcome =
       readonly compat: string;
       readonly log?: OutcomeLog;
       /**
-       * The account check of the backend that accepted, set by a chain (which link accepted is known
+       * The account check of the backend that accepted, set by a chain (which backend accepted is known
        * only here); the credential cache keeps it with the entry and asks it on every hit.
        */
       readonly recheck?: AccountCheck;

@@ -25,9 +25,9 @@ export function parseBackendName(raw: string, flag: string): string {
 export const backendType = (name: string): string => name.split(':')[0] ?? name;
 
 export function parseChain(raw: string, flag: string): string[] {
-  const links = raw.split(',').map((l) => parseBackendName(l, flag));
-  if (new Set(links).size !== links.length) throw new Error(`${flag}: '${raw}' names a backend twice`);
-  return links;
+  const names = raw.split(',').map((n) => parseBackendName(n, flag));
+  if (new Set(names).size !== names.length) throw new Error(`${flag}: '${raw}' names a backend twice`);
+  return names;
 }
 
 export function parseRoute(raw: string): RouteSpec {
@@ -45,26 +45,26 @@ export function parseRoute(raw: string): RouteSpec {
 }
 
 /**
- * `--chain-continue-on [LINK=]LIST`: LIST is `unknown`, `unavailable`, `rejected` (comma-separated) or
- * `none`. Without `LINK=` it sets the default for every link. Returns [link or '*', outcomes].
+ * `--chain-continue-on [BACKEND=]LIST`: LIST is `unknown`, `unavailable`, `rejected` (comma-separated) or
+ * `none`. Without `BACKEND=` it sets the default for every backend. Returns [backend name or '*', outcomes].
  */
 export function parseContinueOn(raw: string): [string, ContinueOn[]] {
   const eq = raw.indexOf('=');
-  const link = eq < 0 ? '*' : parseBackendName(raw.slice(0, eq), '--chain-continue-on');
+  const name = eq < 0 ? '*' : parseBackendName(raw.slice(0, eq), '--chain-continue-on');
   const list = (eq < 0 ? raw : raw.slice(eq + 1)).split(',').map((s) => s.trim().toLowerCase());
-  if (list.length === 1 && list[0] === 'none') return [link, []];
+  if (list.length === 1 && list[0] === 'none') return [name, []];
   for (const v of list) {
     if (!(CONTINUE_ON as readonly string[]).includes(v)) {
       throw new Error(`--chain-continue-on: '${v}' is not one of ${CONTINUE_ON.join(', ')}, none`);
     }
   }
-  return [link, [...new Set(list as ContinueOn[])]];
+  return [name, [...new Set(list as ContinueOn[])]];
 }
 
 /** `--link-option BACKEND.KEY=VALUE`, e.g. `shadow:alt.shadow-file=/etc/alt/shadow`. */
 export function parseLinkOption(raw: string): { backend: string; key: string; value: string } {
   const m = /^([^.=]+)\.([a-z0-9-]+)=(.*)$/i.exec(raw);
-  if (m === null) throw new Error(`--link-option: '${raw}' is not LINK.KEY=VALUE (e.g. shadow:alt.shadow-file=/etc/alt/shadow)`);
+  if (m === null) throw new Error(`--link-option: '${raw}' is not BACKEND.KEY=VALUE (e.g. shadow:alt.shadow-file=/etc/alt/shadow)`);
   return { backend: parseBackendName(m[1]!, '--link-option'), key: m[2]!.toLowerCase(), value: m[3]! };
 }
 
