@@ -123,7 +123,10 @@ export class Daemon {
     return new Server(
       this.handler,
       {
-        ...this.#options,
+        // The server gets its own settings, not the daemon's whole option bag.
+        maxConnections: this.#options.maxConnections,
+        requestTimeoutMs: this.#options.requestTimeoutMs,
+        drainTimeoutMs: this.#options.drainTimeoutMs,
         fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS,
         // Supplementary groups are only needed to check --allow-gid.
         peerCredentials: (s) => peerCredentialsOf(s, this.access.allowGids.length > 0),
