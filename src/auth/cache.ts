@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 import { escapeLogValue } from '../log/escape.js';
+import { UnreachableError } from '../errors.js';
 
 export interface CredentialCacheOptions {
   /** `-t`: an entry answers for this many ms after the backend last accepted it (Default: 28 800 000). */
@@ -227,7 +228,7 @@ export class CacheAuthenticator implements Authenticator {
         return outcome;
       default: {
         const never: never = outcome;
-        throw new Error(`unhandled outcome ${String(never)}`);
+        throw new UnreachableError(`unhandled outcome ${String(never)}`);
       }
     }
   }

@@ -1,4 +1,5 @@
 import { type AuthRequest, type Authenticator, type Outcome } from './authenticator.js';
+import { InvariantError, UnreachableError } from '../errors.js';
 
 /**
  * When a backend in a chain hands the request to the next one (Dovecot's result_failure / result_internalfail):
@@ -31,7 +32,7 @@ function continues(o: Outcome, on: ReadonlySet<ContinueOn>): boolean {
       return on.has('rejected') || (o.code === 'unknown-user' && on.has('unknown'));
     default: {
       const never: never = o;
-      throw new Error(`unhandled outcome ${String(never)}`);
+      throw new UnreachableError(`unhandled outcome ${String(never)}`);
     }
   }
 }
@@ -46,7 +47,7 @@ export class ChainAuthenticator implements Authenticator {
   readonly name: string;
 
   constructor(readonly members: readonly ChainMember[]) {
-    if (members.length === 0) throw new Error('a chain needs at least one backend');
+    if (members.length === 0) throw new InvariantError('a chain needs at least one backend');
     this.name = members.map((m) => m.name).join(',');
   }
 
@@ -69,7 +70,7 @@ export class ChainAuthenticator implements Authenticator {
       if (o.kind === 'unavailable') down ??= o;
       if (!continues(o, member.continueOn)) break;
     }
-    if (last === null) throw new Error('chain ran no backend');
+    if (last === null) throw new InvariantError('chain ran no backend');
     const reason = notes.join('; ');
     if (last.kind === 'rejected' && last.code === 'unknown-user' && down !== null && down.kind === 'unavailable') {
       return { ...down, reason, log: { via, ...down.log } };

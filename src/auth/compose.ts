@@ -10,6 +10,7 @@ import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-pol
 import { backendNamed } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
+import { BackendStartError } from '../errors.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -170,7 +171,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
       try {
         backends.set(name, new SharedBackend(name, await createBackend(options, name, ctx), names.length > 1));
       } catch (e) {
-        throw new Error(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
+        throw new BackendStartError(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
       }
     }
   } catch (e) {

@@ -4,6 +4,7 @@ import { bracketed } from '../log/escape.js';
 import { type AuthRequest, type Authenticator, type Outcome, rejected, unavailable, withLog } from './authenticator.js';
 import { PasswordMemory } from './password-memory.js';
 import { addressKey, userKey } from './penalty-keys.js';
+import { UsageError } from '../errors.js';
 
 /** `--penalty-scope`: which counters a request is held and counted by. */
 export type PenaltyScope = 'user' | 'address' | 'both';
@@ -64,13 +65,13 @@ export function trustedList(specs: readonly string[]): BlockList {
   for (const spec of specs) {
     const [addr = '', bits, ...rest] = spec.split('/');
     const family = isIP(addr);
-    if (family === 0 || rest.length > 0) throw new Error(`--trusted-addr: '${spec}' is not an IP address or CIDR block`);
+    if (family === 0 || rest.length > 0) throw new UsageError(`--trusted-addr: '${spec}' is not an IP address or CIDR block`);
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (bits === undefined) {
       list.addAddress(addr, type);
     } else {
       const prefix = Number(bits);
-      if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new Error(`--trusted-addr: '${spec}' has a bad prefix length`);
+      if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) throw new UsageError(`--trusted-addr: '${spec}' has a bad prefix length`);
       list.addSubnet(addr, prefix, type);
     }
   }

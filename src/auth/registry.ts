@@ -6,6 +6,7 @@ import { pam } from './backends/pam/index.js';
 import { rimap } from './backends/rimap/index.js';
 import { sasldb } from './backends/sasldb/index.js';
 import { shadow } from './backends/shadow/index.js';
+import { UnknownMechanismError } from '../errors.js';
 
 /** Every backend, in the order `-v` lists them and help shows their flags. */
 export const BACKENDS: readonly BackendDefinition[] = [sasldb, getpwent, kerberos5, pam, shadow, ldap, rimap] as BackendDefinition[];
@@ -13,17 +14,12 @@ export const BACKENDS: readonly BackendDefinition[] = [sasldb, getpwent, kerbero
 /** The names `-a` accepts. */
 export const BACKEND_NAMES: readonly string[] = BACKENDS.map((b) => b.name);
 
-export class UnknownMechanismError extends Error {
-  readonly code = 'UNKNOWN_MECH';
-  constructor(readonly mech: string) {
-    super(`unknown authentication mechanism: ${mech} (available: ${BACKEND_NAMES.join(', ')})`);
-  }
-}
+export { UnknownMechanismError };
 
 /** The definition for an `-a` name (any case); throws UnknownMechanismError for a name we lack. */
 export function backendNamed(name: string): BackendDefinition {
   const def = BACKENDS.find((b) => b.name === name.toLowerCase());
-  if (def === undefined) throw new UnknownMechanismError(name);
+  if (def === undefined) throw new UnknownMechanismError(name, BACKEND_NAMES);
   return def;
 }
 

@@ -6,6 +6,7 @@ import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
 import { PENALTY_SCOPES } from '../auth/penalty.js';
+import { UsageError } from '../errors.js';
 
 /**
  * With `--config-file F`, the arguments F stands for come first and the command line after them, so
@@ -29,9 +30,7 @@ export type DaemonCommand =
   | { readonly kind: 'version'; readonly options: DaemonOptions | null }
   | { readonly kind: 'flush-cache'; readonly runDir: string };
 
-export class UsageError extends Error {
-  readonly code = 'USAGE';
-}
+export { UsageError };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];

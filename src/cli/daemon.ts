@@ -11,6 +11,7 @@ import { Server } from '../server/server.js';
 import { dropPrivileges, resolveTarget } from './privileges.js';
 import { bindUmask, prepareSocketFile, removeOwnSocket, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
+import { PrivilegeDropError, ShuttingDownError, UsageError } from '../errors.js';
 
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
@@ -34,7 +35,7 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
  * (passwords may have changed), and the old one is closed once its requests are done.
  */
 async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<ComposedAuthenticator> {
-  if (options.chain.length === 0) throw new Error('no authentication mechanism specified');
+  if (options.chain.length === 0) throw new UsageError('no authentication mechanism specified');
   return compose(options, { crypt, log });
 }
 
@@ -43,7 +44,7 @@ function resolveIds(values: readonly string[], flag: string, resolve: (v: string
     try {
       return resolve(v);
     } catch (e) {
-      throw new Error(`${flag}: ${(e as Error).message}`);
+      throw new UsageError(`${flag}: ${(e as Error).message}`);
     }
   });
 }
@@ -76,7 +77,7 @@ export class Daemon {
       allowGids: resolveIds(options.allowGids, '--allow-gid', gidOf),
     };
     const dropTo = options.user !== null ? resolveTarget(options.user, options.group) : null;
-    if (dropTo && process.getuid?.() !== 0) throw new Error(`--user ${dropTo.user} needs the daemon to start as root`);
+    if (dropTo && process.getuid?.() !== 0) throw new PrivilegeDropError(`--user ${dropTo.user} needs the daemon to start as root`);
     const authenticator = await buildAuthenticator(options, crypt, log);
     if (dropTo) {
       const problem = authenticator.unprivilegedProblem
@@ -84,7 +85,7 @@ export class Daemon {
         : `-a ${authenticator.name} needs root to work, so --user cannot be used with it`;
       if (problem !== null) {
         await authenticator.close();
-        throw new Error(`cannot drop privileges to ${dropTo.user}: ${problem}`);
+        throw new PrivilegeDropError(`cannot drop privileges to ${dropTo.user}: ${problem}`);
       }
     }
     const handler = new RequestHandler(authenticator, handlerOptions(options), log);
@@ -206,7 +207,7 @@ export class Daemon {
    * that changed but need a restart.
    */
   async reload(next: DaemonOptions): Promise<string[]> {
-    if (this.#closing) throw new Error('shutting down');
+    if (this.#closing) throw new ShuttingDownError('shutting down');
     const cur = this.#options;
     const restartNeeded = RESTART_ONLY.filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
     // Those keep their running values, so what #options says stays what is in force.

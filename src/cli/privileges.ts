@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { PrivilegeTarget } from '../auth/privilege.js';
 import { gidOf, uidOf } from '../server/ids.js';
+import { PrivilegeDropError, UsageError } from '../errors.js';
 
 function primaryGid(uid: number): number | null {
   for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -16,21 +17,21 @@ export function resolveTarget(user: string, group: string | null): PrivilegeTarg
   try {
     uid = uidOf(user);
   } catch (e) {
-    throw new Error(`--user: ${(e as Error).message}`);
+    throw new UsageError(`--user: ${(e as Error).message}`);
   }
   let gid: number;
   if (group !== null) {
     try {
       gid = gidOf(group);
     } catch (e) {
-      throw new Error(`--group: ${(e as Error).message}`);
+      throw new UsageError(`--group: ${(e as Error).message}`);
     }
   } else {
     const g = primaryGid(uid);
-    if (g === null) throw new Error(`--user ${user}: no primary group in /etc/passwd; give --group`);
+    if (g === null) throw new UsageError(`--user ${user}: no primary group in /etc/passwd; give --group`);
     gid = g;
   }
-  if (uid === 0) throw new Error(`--user ${user} is root; there is nothing to drop`);
+  if (uid === 0) throw new UsageError(`--user ${user} is root; there is nothing to drop`);
   return { user, uid, gid, groups: [gid] };
 }
 
@@ -40,13 +41,13 @@ export function resolveTarget(user: string, group: string | null): PrivilegeTarg
  */
 export function dropPrivileges(t: PrivilegeTarget): void {
   if (!process.setgroups || !process.setgid || !process.setuid || !process.getuid) {
-    throw new Error('this platform cannot change user ids');
+    throw new PrivilegeDropError('this platform cannot change user ids');
   }
   process.setgroups([...t.groups]);
   process.setgid(t.gid);
   process.setuid(t.uid);
   if (process.getuid() !== t.uid || process.geteuid?.() !== t.uid || process.getgid?.() !== t.gid || process.getegid?.() !== t.gid) {
-    throw new Error('privilege drop did not take effect');
+    throw new PrivilegeDropError('privilege drop did not take effect');
   }
   let regained = false;
   try {
@@ -55,5 +56,5 @@ export function dropPrivileges(t: PrivilegeTarget): void {
   } catch {
     // expected: root is gone
   }
-  if (regained) throw new Error('privilege drop is not permanent (setuid(0) succeeded)');
+  if (regained) throw new PrivilegeDropError('privilege drop is not permanent (setuid(0) succeeded)');
 }

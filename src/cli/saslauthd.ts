@@ -8,6 +8,7 @@ import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
 import { UsageError, parseDaemonArgs } from './daemon-args.js';
 import { VERSION } from './version.js';
+import { missingNativeParts } from './native-check.js';
 
 /** Entry point of `saslauthd-ts`; returns the exit code (the process keeps running while it serves). */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -25,6 +26,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.kind === 'flush-cache') return sendFlushSignal(cmd.runDir);
+  const missing = missingNativeParts();
+  if (missing !== null) {
+    process.stderr.write(`saslauthd-ts: ${missing}\n`);
+    return 1;
+  }
   // Node starts its inspector on SIGUSR1 unless a listener exists; ours flushes the cache instead.
   let onFlush: () => void = () => {};
   const usr1 = (): void => onFlush();
@@ -37,6 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.concurrency * (krb5 ? 2 : 1) + 4));
   const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
   const notifier = ServiceNotifier.fromEnv(log);
+  log.info({ version: VERSION, node: process.version }, `saslauthd-ts ${VERSION} starting (Node.js ${process.version})`);
   for (const n of cmd.notices) log.warn(n);
 
   let inherited: InheritedListener[] | null;
@@ -111,9 +118,9 @@ function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier
       try {
         cmd = parseDaemonArgs(argv);
       } catch (e) {
-        throw new Error(`bad configuration: ${(e as Error).message}`);
+        throw new UsageError(`bad configuration: ${(e as Error).message}`);
       }
-      if (cmd.kind !== 'run') throw new Error('bad configuration: not a daemon command line');
+      if (cmd.kind !== 'run') throw new UsageError('bad configuration: not a daemon command line');
       const restartNeeded = await daemon.reload(cmd.options);
       if (restartNeeded.length > 0) {
         log.warn({ options: restartNeeded }, `reload: ${restartNeeded.join(', ')} changed; socket and process settings take effect only after a restart`);

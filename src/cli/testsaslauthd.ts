@@ -5,7 +5,8 @@ import { isOkReply } from '../protocol/index.js';
 import { integer } from './parse-values.js';
 
 const USAGE = 'testsaslauthd-ts: usage: testsaslauthd-ts -u username -p password\n' +
-  '              [-r realm] [-s servicename] [-f socket path] [-R repeat] [-a client address] [--verbose]\n';
+  '              [-r realm] [-s servicename] [-f socket path] [-R repeat] [-a client address] [--verbose]\n' +
+  '              [--timeout ms]\n';
 
 /**
  * testsaslauthd with the same flags, output and exit codes (0 when the last try succeeded, 255

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { ReplyDecoder, encodeRequest } from '../protocol/index.js';
+import { ClientError } from '../errors.js';
 
 export interface ClientRequest {
   readonly login: string | Uint8Array;
@@ -10,15 +11,7 @@ export interface ClientRequest {
   readonly clientAddr?: string | Uint8Array | undefined;
 }
 
-/** What went wrong talking to the daemon, in testsaslauthd's words. */
-export class ClientError extends Error {
-  constructor(
-    readonly code: 'CONNECT' | 'WRITE' | 'SIZE_READ' | 'BAD_RESPONSE' | 'READ' | 'TIMEOUT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ClientError };
 
 export interface ClientOptions {
   /** Milliseconds for the whole exchange (Default: 30000). */

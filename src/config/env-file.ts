@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { EnvFileError } from '../errors.js';
 
 /** Debian's /etc/default/saslauthd variables that make up the command line. */
 export const ENV_FILE_VARIABLES = ['MECHANISMS', 'MECH_OPTIONS', 'THREADS', 'OPTIONS'] as const;
 export type EnvFileVariables = Partial<Record<(typeof ENV_FILE_VARIABLES)[number], string>>;
 
-export class EnvFileError extends Error {
-  readonly code = 'ENV_FILE';
-}
+export { EnvFileError };
 
 /**
  * Splits a value into words as sh would for `$OPTIONS` inside quotes-aware assignment parsing:

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { native } from '../native/binding.js';
+import { NativeAddonMissingError } from '../errors.js';
 
 /** The part of unix-dgram's socket we use (the package ships no types). */
 interface UnixDgramSocket {
@@ -8,8 +9,28 @@ interface UnixDgramSocket {
   close(): void;
 }
 
-const require = createRequire(import.meta.url);
-const unixDgram = require('unix-dgram') as { createSocket(type: 'unix_dgram'): UnixDgramSocket };
+type UnixDgram = { createSocket(type: 'unix_dgram'): UnixDgramSocket };
+
+/**
+ * Why unix-dgram could not be loaded (its install script did not build it), or null. Kept, not
+ * thrown at import, so the CLI can name the fix instead of printing a module-resolution stack.
+ */
+export let unixDgramLoadProblem: string | null = null;
+
+function loadUnixDgram(): UnixDgram | null {
+  try {
+    return createRequire(import.meta.url)('unix-dgram') as UnixDgram;
+  } catch (e) {
+    const first = (e as Error).message.split('\n')[0] ?? String(e);
+    // The `bindings` package's message goes on to list a dozen guessed paths.
+    unixDgramLoadProblem = first.startsWith('Could not locate the bindings file')
+      ? 'unix-dgram: its compiled part (build/Release/unix_dgram.node) is missing'
+      : `unix-dgram: ${first}`;
+    return null;
+  }
+}
+
+const unixDgram = loadUnixDgram();
 
 /** `sent`, `congested` (the receiver's queue is full: EAGAIN), or the errno name (ENOENT, ECONNREFUSED…). */
 export type SendResult = 'sent' | 'congested' | string;
@@ -40,6 +61,7 @@ export class UnixDatagramSender {
       if (r === 0) return 'sent';
       return r === -constants.errno.EAGAIN ? 'congested' : errnoName(r);
     }
+    if (unixDgram === null) throw new NativeAddonMissingError(`cannot send to ${this.address}: ${unixDgramLoadProblem ?? 'unix-dgram is not loaded'}`);
     this.#socket ??= unixDgram.createSocket('unix_dgram');
     let result: SendResult = 'sent';
     // unix-dgram calls back synchronously: the send has happened (or failed) when send() returns.

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { NativeAddonMissingError } from '../errors.js';
 
 /** The raw addon's exports. Each feature file in addon/ adds its functions here. */
 export interface NativeBinding {
@@ -74,4 +75,29 @@ const require = createRequire(import.meta.url);
 // src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root.
 export const NATIVE_BUILD_DIR = fileURLToPath(new URL('../../build/Release/', import.meta.url));
 
-export const native: NativeBinding = require('../../build/Release/saslauthd_native.node') as NativeBinding;
+const ADDON_PATH = `${NATIVE_BUILD_DIR}saslauthd_native.node`;
+
+/**
+ * Why the addon could not be loaded (null once loaded). A package installed with its install
+ * scripts blocked (npm 11's allowScripts, --ignore-scripts) has no build/ directory; the CLI checks
+ * this before anything else and names the fix, rather than letting the first call throw.
+ */
+export let nativeLoadProblem: string | null = null;
+
+export { NativeAddonMissingError };
+
+function load(): NativeBinding {
+  try {
+    return require(ADDON_PATH) as NativeBinding;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    nativeLoadProblem = `${ADDON_PATH}: ${err.code === 'MODULE_NOT_FOUND' ? 'no such file' : err.message.split('\n')[0] ?? String(e)}`;
+    // Every function throws the same clear error, so a caller that skipped the check still fails closed.
+    const missing = (): never => {
+      throw new NativeAddonMissingError(`the native addon is not loaded: ${nativeLoadProblem as string}`);
+    };
+    return new Proxy({} as NativeBinding, { get: () => missing });
+  }
+}
+
+export const native: NativeBinding = load();

@@ -1,5 +1,6 @@
 import { type Krb5AuthArgs, type Krb5Result, type Krb5ServerArgs, native } from './binding.js';
 import { WorkPool } from './pool.js';
+import { AbortedError, Krb5TimeoutError } from '../errors.js';
 
 export type { Krb5AuthArgs, Krb5Result, Krb5ServerArgs };
 
@@ -9,13 +10,7 @@ export const KRB5_ERR: Readonly<Record<string, number>> = native.krb5ErrorCodes;
 /** A principal for humans: libkrb5 shows a realm still to be found from krb5.conf as a bare trailing `@`. */
 export const principalLabel = (p: string): string => (p.endsWith('@') ? `${p.slice(0, -1)} (realm from krb5.conf [domain_realm])` : p);
 
-/** Thrown when a call did not finish within its deadline; the libkrb5 thread still holds its slot. */
-export class Krb5TimeoutError extends Error {
-  readonly code = 'KRB5_TIMEOUT';
-  constructor(readonly ms: number) {
-    super(`no answer from libkrb5 within ${ms} ms`);
-  }
-}
+export { Krb5TimeoutError };
 
 /**
  * MIT libkrb5 calls on a bounded pool. libkrb5 blocks (KDC round trips) and cannot be interrupted,
@@ -52,7 +47,7 @@ export class Krb5 {
         deadline.abort(e);
         reject(e);
       }, ms);
-      const onAbort = (): void => reject(signal?.reason ?? new Error('aborted'));
+      const onAbort = (): void => reject(signal?.reason ?? new AbortedError('aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
       start(both)
         .then(resolve, reject)

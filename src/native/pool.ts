@@ -1,3 +1,5 @@
+import { InvalidArgumentError, PoolFullError } from '../errors.js';
+
 /**
  * Bounds how many native jobs run at once. libuv's pool runs them; this queue makes sure at most
  * `size` of ours are in it, so fs and dns work still get threads and a burst queues here, in order,
@@ -13,7 +15,7 @@ export class WorkPool {
     /** Jobs allowed to wait for a slot; beyond this `run` fails with PoolFullError. */
     readonly maxQueue: number = 4096,
   ) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be >= 1, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`pool size must be >= 1, got ${size}`);
   }
 
   get running(): number {
@@ -54,9 +56,4 @@ export class WorkPool {
   }
 }
 
-export class PoolFullError extends Error {
-  readonly code = 'POOL_FULL';
-  constructor(max: number) {
-    super(`native work queue is full (${max} waiting)`);
-  }
-}
+export { PoolFullError };

@@ -1,10 +1,11 @@
 import { MAX_REPLY_BYTES } from './limits.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** One counted string: 2-byte big-endian length, then ASCII text (no NUL, no newline). */
 export function encodeReply(text: string): Buffer {
   const body = Buffer.from(text, 'latin1');
-  if (body.length > MAX_REPLY_BYTES) throw new RangeError(`reply longer than ${MAX_REPLY_BYTES} bytes`);
-  if (/[\0\r\n]/.test(text)) throw new RangeError('reply contains NUL or a line break');
+  if (body.length > MAX_REPLY_BYTES) throw new InvalidArgumentError(`reply longer than ${MAX_REPLY_BYTES} bytes`);
+  if (/[\0\r\n]/.test(text)) throw new InvalidArgumentError('reply contains NUL or a line break');
   const out = Buffer.alloc(2 + body.length);
   out.writeUInt16BE(body.length, 0);
   body.copy(out, 2);

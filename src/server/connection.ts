@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { RequestHandler } from './request-handler.js';
+import { AbortedError, UnreachableError } from '../errors.js';
 
 export interface ConnectionOptions {
   /** Milliseconds from accept to a whole request; then the connection is closed without a reply (Default: 5000). */
@@ -29,6 +30,8 @@ export class Connection {
   #timer: NodeJS.Timeout | undefined;
   #extraBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Set once an answered connection is to close as soon as its reply is out. */
+  #dropping = false;
   readonly #closed: Promise<void>;
 
   constructor(
@@ -58,6 +61,20 @@ export class Connection {
     if (this.state !== 'reading') return false;
     this.log.warn({ conn: this.info.id }, `closing connection without a request: ${why}`);
     this.#destroy();
+    return true;
+  }
+
+  /**
+   * Drops a connection that has its reply and only waits for the client to close: the client has its
+   * answer, so this costs nobody anything. A reply not yet flushed is let out first (a few ms at
+   * most: it only waits for its write callback), then the connection closes.
+   */
+  dropIfAnswered(why: string): boolean {
+    if (this.state !== 'draining' || this.#dropping) return false;
+    this.#dropping = true;
+    this.log.debug({ conn: this.info.id }, `closing answered connection: ${why}`);
+    if (this.socket.writableFinished) this.#destroy();
+    else this.socket.once('finish', () => this.#destroy());
     return true;
   }
 
@@ -126,7 +143,7 @@ export class Connection {
       }
       default: {
         const never: never = r;
-        throw new Error(`unhandled decode result ${String(never)}`);
+        throw new UnreachableError(`unhandled decode result ${String(never)}`);
       }
     }
   }
@@ -159,7 +176,7 @@ export class Connection {
   #onClose(): void {
     if (this.state === 'authenticating') {
       this.log.debug({ conn: this.info.id }, 'client closed while its request was being decided');
-      this.#abort.abort(new Error('client closed'));
+      this.#abort.abort(new AbortedError('client closed'));
     }
     this.state = 'closed';
     clearTimeout(this.#timer);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { UnknownIdError } from '../errors.js';
 
 /** Resolves a user or group given by name or number, from /etc/passwd or /etc/group (no NSS needed for these). */
 function lookup(file: string, nameOrId: string, what: string): number {
@@ -7,7 +8,7 @@ function lookup(file: string, nameOrId: string, what: string): number {
     const f = line.split(':');
     if (f[0] === nameOrId && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
   }
-  throw new Error(`${what} '${nameOrId}' does not exist (looked in ${file})`);
+  throw new UnknownIdError(`${what} '${nameOrId}' does not exist (looked in ${file})`);
 }
 
 export const uidOf = (user: string): number => lookup('/etc/passwd', user, 'user');

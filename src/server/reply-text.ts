@@ -1,4 +1,5 @@
 import type { Outcome } from '../auth/authenticator.js';
+import { UnreachableError } from '../errors.js';
 
 /**
  * The one place where outcomes become wire text. libsasl2 keeps only the first two bytes, so by
@@ -17,7 +18,7 @@ export function replyText(outcome: Outcome, compat: boolean): string {
       return compat && outcome.compat.startsWith('NO') ? outcome.compat : UNIFORM_FAILURE;
     default: {
       const never: never = outcome;
-      throw new Error(`unhandled outcome ${String(never)}`);
+      throw new UnreachableError(`unhandled outcome ${String(never)}`);
     }
   }
 }

@@ -6,6 +6,7 @@ import { bracketed } from '../log/escape.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { protocolReply, replyText } from './reply-text.js';
+import { DeadlineError } from '../errors.js';
 
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
@@ -124,7 +125,7 @@ export class RequestHandler {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => {
-        abort.abort(new Error('authentication deadline passed'));
+        abort.abort(new DeadlineError('authentication deadline passed'));
         resolve(unavailable('timeout', `no answer from ${a.name} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
       }, this.options.authTimeoutMs);
     });

@@ -1,6 +1,7 @@
 import { type Stats, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { groupName, userName } from './ids.js';
+import { UnsafeRunDirError } from '../errors.js';
 
 /**
  * Whoever may write to the run directory, or to any directory above it, can swap `mux` for a symlink
@@ -19,9 +20,7 @@ import { groupName, userName } from './ids.js';
 /** The directories the walk looked at end in `missing` when the last component does not exist yet. */
 export type RunDirState = { readonly kind: 'exists'; readonly realPath: string } | { readonly kind: 'missing'; readonly parent: string };
 
-export class UnsafeRunDirError extends Error {
-  readonly code = 'UNSAFE_RUN_DIR';
-}
+export { UnsafeRunDirError };
 
 const S_ISVTX = 0o1000;
 const MAX_SYMLINKS = 40;

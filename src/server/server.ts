@@ -9,9 +9,11 @@ import type { RequestHandler } from './request-handler.js';
  * TCP does), so a burst of clients needs room; the kernel caps this at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+/** How long SIGTERM waits for a connected client's request to arrive before closing it (ms). */
+const SHUTDOWN_READ_GRACE_MS = 1000;
 
 export interface ServerOptions extends ConnectionOptions {
-  /** Connections held at once. At the cap the oldest one still waiting for its request is dropped to make room (Default: 1024). */
+  /** Connections held at once. At the cap an answered one, else the oldest one still waiting for its request, is dropped to make room (Default: 1024). */
   readonly maxConnections: number;
   /** Looks up the peer's credentials for a new socket (SO_PEERCRED); optional. */
   readonly peerCredentials?: (socket: Socket) => PeerCredentials;
@@ -63,7 +65,7 @@ export class Server {
     }
     if (this.#connections.size >= this.options.maxConnections && !this.#evictOldestIdle()) {
       this.#stats.refused++;
-      this.log.warn({ conn: id, max: this.options.maxConnections }, 'connection limit reached and every slot is busy authenticating; closing new connection');
+      this.log.warn({ conn: id, max: this.options.maxConnections, ...this.#states() }, 'connection limit reached and every slot is busy with a request or a reply going out; closing new connection');
       socket.destroy();
       return;
     }
@@ -74,13 +76,32 @@ export class Server {
     this.log.debug({ conn: id, peer_uid: peer?.uid, peer_pid: peer?.pid }, 'connection accepted');
   }
 
-  /** Sets are ordered by insertion, so the first reading connection found is the oldest. */
+  /** Connections per state, for the log line of a refused connection. */
+  #states(): Record<string, number> {
+    const n: Record<string, number> = {};
+    for (const c of this.#connections) n[c.state] = (n[c.state] ?? 0) + 1;
+    return n;
+  }
+
+  /**
+   * Makes room for a new connection. First choice: an answered connection that only waits for its
+   * client to close. A bot cycling many connections through fast NOs (beyond the penalty's held cap)
+   * keeps most slots in that state, and refusing newcomers then would let it lock out every other
+   * user although no slot was doing anything (issue 11 item 12). Only then the oldest connection
+   * that has not sent a whole request (a slow or stalled client). Sets are ordered by insertion, so
+   * the first one found of each kind is the oldest. A request being decided is never dropped. An
+   * answered connection whose reply is still being flushed leaves the count now and closes once the
+   * reply is out, so the open sockets exceed the cap only for that moment, by at most the cap.
+   */
   #evictOldestIdle(): boolean {
-    for (const c of this.#connections) {
-      if (c.dropIfReading(`connection limit ${this.options.maxConnections} reached`)) {
-        this.#connections.delete(c);
-        this.#stats.dropped++;
-        return true;
+    const why = `connection limit ${this.options.maxConnections} reached`;
+    for (const drop of [(c: Connection) => c.dropIfAnswered(why), (c: Connection) => c.dropIfReading(why)]) {
+      for (const c of this.#connections) {
+        if (drop(c)) {
+          this.#connections.delete(c);
+          this.#stats.dropped++;
+          return true;
+        }
       }
     }
     return false;
@@ -101,12 +122,17 @@ export class Server {
   }
 
   /**
-   * Stops accepting, drops connections that have not sent a request, lets requests in progress
-   * get their answers, and cuts whatever is left after `timeoutMs`.
+   * Stops accepting, gives connections that have not sent their request yet a short grace to do
+   * so, lets requests in progress get their answers, and cuts whatever is left after `timeoutMs`.
    */
   async close(timeoutMs: number): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
-    for (const c of this.#connections) c.dropIfReading('shutting down');
+    // A client accepted just before the stop is usually writing its request at this moment; on a
+    // restart (socket activation, a package upgrade) dropping it would lose that request while
+    // every later one waits safely in the backlog for the next process.
+    const grace = setTimeout(() => {
+      for (const c of this.#connections) c.dropIfReading('shutting down');
+    }, Math.min(SHUTDOWN_READ_GRACE_MS, timeoutMs));
     const all = Promise.all([...this.#connections].map((c) => c.closed));
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<'cut'>((resolve) => {
@@ -114,6 +140,7 @@ export class Server {
     });
     const r = await Promise.race([all, cut]);
     clearTimeout(timer);
+    clearTimeout(grace);
     if (r === 'cut') {
       this.log.warn({ open: this.#connections.size }, 'shutdown deadline passed; closing remaining connections');
       for (const c of this.#connections) c.destroy();

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { gidOf, groupExists, groupName, uidOf, userName } from './ids.js';
 import { checkRunDir } from './run-dir.js';
+import { SocketFileError } from '../errors.js';
 
 export interface SocketFileOptions {
   /** Run directory (`-m`); the socket is `<runDir>/mux`. */
@@ -18,9 +19,7 @@ export interface SocketFileOptions {
   readonly runDirGroup: string | null;
 }
 
-export class SocketFileError extends Error {
-  readonly code = 'SOCKET_FILE';
-}
+export { SocketFileError };
 
 /** sun_path holds 108 bytes with the terminating NUL; saslauthd silently truncates longer paths. */
 const SUN_PATH_MAX = 107;

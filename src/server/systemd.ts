@@ -2,6 +2,7 @@ import { fstatSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { UnixDatagramSender } from '../io/unix-datagram.js';
 import { native } from '../native/binding.js';
+import { ActivationError } from '../errors.js';
 
 /** A listening socket handed over by the service manager (socket activation). */
 export interface InheritedListener {
@@ -12,9 +13,7 @@ export interface InheritedListener {
   readonly path: string | null;
 }
 
-export class ActivationError extends Error {
-  readonly code = 'SOCKET_ACTIVATION';
-}
+export { ActivationError };
 
 /** sd_listen_fds(3): passed descriptors start at 3. */
 const SD_LISTEN_FDS_START = 3;

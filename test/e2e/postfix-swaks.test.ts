@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gidOf } from '../../src/server/ids.js';
 import { startOurs } from '../helpers/daemon.js';
 import { DAEMON_BIN } from '../helpers/paths.js';
+import { PostfixLock } from '../helpers/postfix.js';
 import { must, run } from '../helpers/run.js';
 import { verdict } from '../helpers/testsaslauthd.js';
 import { startUnixRecordingProxy } from '../helpers/recording-proxy.js';
@@ -24,6 +25,8 @@ const USER = 'sat_pf_alice';
 const PASSWORD = 'Pf pass 1';
 let wasInSasl = false;
 let createdSpoolVar = false;
+// test/packaging drives the same Postfix; one file at a time.
+const postfixLock = new PostfixLock();
 
 const lock = (cmd: string, ...args: string[]): Promise<string> => must('flock', ['-w', '60', '/tmp/sat-users.lock', cmd, ...args]);
 
@@ -160,6 +163,7 @@ async function restoreEtc(): Promise<void> {
 }
 
 beforeAll(async () => {
+  await postfixLock.take();
   await postfixStop();
   // A leftover of an interrupted run is ours, not the machine's: take the package state as the backup.
   if (existsSync('/etc/postfix/main.cf') && readFileSync('/etc/postfix/main.cf', 'utf8').startsWith(MARK)) {
@@ -176,7 +180,7 @@ beforeAll(async () => {
   // Debian's documented set-up: Postfix joins group sasl, which owns the socket (or its directory).
   if (!wasInSasl) await lock('gpasswd', '-a', 'postfix', 'sasl');
   writeMainCf();
-}, 120_000);
+}, 960_000);
 
 afterAll(async () => {
   await postfixStop();
@@ -187,6 +191,7 @@ afterAll(async () => {
   await removeUser(USER);
   rmSync(WORK, { recursive: true, force: true });
   rmSync(BACKUP, { force: true });
+  postfixLock.release();
 }, 120_000);
 
 describe('Postfix smtpd + swaks against saslauthd-ts', () => {

@@ -42,22 +42,24 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function rawRequest(socket: string, clientAddr: string): Promise<string> {
+async function rawRequest(socket: string, password: string, clientAddr: string): Promise<string> {
   const c = await rawConnect(socket);
-  c.write(encodeRequest([RAW_LOGIN, 'wrong pw', RAW_SERVICE, RAW_REALM, clientAddr]));
+  c.write(encodeRequest([RAW_LOGIN, password, RAW_SERVICE, RAW_REALM, clientAddr]));
   const reply = await c.closed;
   return reply.subarray(2).toString();
 }
 
 /**
  * What Postfix (no 5th field) and a hostile local client send: the issue's login twice through
- * Debian's testsaslauthd, the raw request twice (two addresses), then a right password.
+ * Debian's testsaslauthd, the raw request twice (two addresses), then a right password. Each login's
+ * two wrong passwords differ: the same wrong password retried does not escalate the penalty (issue 11
+ * item 13a), and the second failure's `auth penalty:` line is one of the lines under test.
  */
 async function attack(d: RunningDaemon): Promise<void> {
   expect(await verdict(d.socket, FORGING_LOGIN, 'wrong pw', { service: 'smtp' })).toBe('NO');
   expect(await verdict(d.socket, FORGING_LOGIN, 'wrong pw 2', { service: 'smtp' })).toBe('NO');
-  expect(await rawRequest(d.socket, ADDR_A)).toBe('NO authentication failed');
-  expect(await rawRequest(d.socket, ADDR_B)).toBe('NO authentication failed');
+  expect(await rawRequest(d.socket, 'wrong pw', ADDR_A)).toBe('NO authentication failed');
+  expect(await rawRequest(d.socket, 'wrong pw 2', ADDR_B)).toBe('NO authentication failed');
   expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
 }
 

@@ -139,7 +139,15 @@ describe('client-written values cannot forge log lines', () => {
         const s: Sample = { login: l, service, realm, clientAddr: addr };
         const seen = { login: wire(l), service: wire(service), realm: wire(realm), clientAddr: addr === null ? null : wire(addr) };
         const [t, j, y] = await Promise.all([linesFor('text', s), linesFor('json', s), linesFor('syslog', s)]);
-        expect(y.length).toBe(t.length);
+        // The same records in every format, in the same order, none lost on the syslog socket. The
+        // penalty's debug line 'held by the failure penalty' is left out of the comparison: whether a
+        // request is held depends on whether it arrives before the previous failure's check interval
+        // is over (~1 ms here), which varies between the three runs; each held line is checked below.
+        const kinds = (lines: readonly string[]): string[] =>
+          lines.filter((x) => !x.includes('held by the failure penalty')).map((x) => /authenticating|auth (failure|success|penalty):/.exec(x)?.[0] ?? x);
+        const expected = ['authenticating', 'auth failure:', 'authenticating', 'auth penalty:', 'auth failure:', 'authenticating', 'auth penalty:', 'auth failure:', 'authenticating', 'auth success:'];
+        for (const lines of [t, j, y]) expect(kinds(lines)).toEqual(expected);
+        for (const lines of [t, j, y]) expect(lines.length - expected.length).toBeLessThanOrEqual(3);
         for (const [format, lines] of [['text', t], ['json', j], ['syslog', y]] as const) {
           expect(lines.filter((x) => x.includes('auth failure:')).length).toBe(3);
           expect(lines.filter((x) => x.includes('auth success:')).length).toBe(1);

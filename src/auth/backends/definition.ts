@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Crypt } from '../../native/crypt.js';
 import type { Authenticator } from '../authenticator.js';
+import { UsageError } from '../../errors.js';
 
 /** A flag's value once parsed: text, a whole number, a switch, or null for "not set". */
 export type FlagValue = string | number | boolean | null;
@@ -22,7 +23,7 @@ export interface BackendFlag {
   readonly help: string;
   /** Value when the flag is not given (null: unset). */
   readonly default: FlagValue;
-  /** Parses and checks one value; throws an Error saying what is wrong. Absent: the text as given. */
+  /** Parses and checks one value; throws a UsageError saying what is wrong. Absent: the text as given. */
   readonly parse?: (raw: string) => FlagValue;
 }
 
@@ -65,9 +66,9 @@ export interface BackendDefinition<O = unknown> {
 /** Whole numbers between min and max, for a flag's parse. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
   return (raw) => {
-    if (!/^-?\d+$/.test(raw)) throw new Error(`'${raw}' is not a whole number.`);
+    if (!/^-?\d+$/.test(raw)) throw new UsageError(`'${raw}' is not a whole number.`);
     const n = Number(raw);
-    if (n < min || n > max) throw new Error(`'${raw}' must be between ${min} and ${max}.`);
+    if (n < min || n > max) throw new UsageError(`'${raw}' must be between ${min} and ${max}.`);
     return n;
   };
 }
@@ -75,7 +76,7 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (raw: s
 /** One of a fixed list, for a flag's parse. */
 export function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
   return (raw) => {
-    if (!(choices as readonly string[]).includes(raw)) throw new Error(`'${raw}' is not one of ${choices.join(', ')}.`);
+    if (!(choices as readonly string[]).includes(raw)) throw new UsageError(`'${raw}' is not one of ${choices.join(', ')}.`);
     return raw as T;
   };
 }
@@ -85,7 +86,7 @@ export function yesNo(raw: string): boolean {
   const v = raw.toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new Error(`needs yes or no, got '${raw}'`);
+  throw new UsageError(`needs yes or no, got '${raw}'`);
 }
 
 /** Every flag at its default: what a backend gets when the command line says nothing. */

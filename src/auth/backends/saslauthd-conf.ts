@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../../errors.js';
 
 /** saslauthd's config file, used by ldap (and krb5/httpform upstream). */
 export const DEFAULT_SASLAUTHD_CONF = '/etc/saslauthd.conf';
@@ -12,17 +13,7 @@ export interface ConfEntry {
 }
 
 /** A config problem, naming the file, the line and the key so an admin can go straight to it. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
-  constructor(
-    readonly file: string,
-    readonly line: number | null,
-    readonly key: string | null,
-    readonly problem: string,
-  ) {
-    super(`${file}${line !== null ? `:${line}` : ''}: ${key !== null ? `${key}: ` : ''}${problem}`);
-  }
-}
+export { ConfigError };
 
 // saslauthd's cfile reader stops at about 4 KiB per line; we allow the same and say so instead of splitting.
 const MAX_LINE = 4096;

@@ -9,7 +9,7 @@ test('at most max slots; waiters are served in order; a full queue fails fast', 
   const order: string[] = [];
   const c = l.acquire(never).then((r) => (order.push('c'), r));
   const d = l.acquire(never).then((r) => (order.push('d'), r));
-  await expect(l.acquire(never)).rejects.toMatchObject({ code: 'overloaded' });
+  await expect(l.acquire(never)).rejects.toMatchObject({ code: 'SASLD_ERR_RIMAP', reason: 'overloaded' });
   expect([l.active, l.waiting]).toEqual([2, 2]);
   a();
   a(); // a second release is ignored
@@ -30,9 +30,9 @@ test('an aborted waiter leaves the queue and does not take a slot', async () => 
   const ctl = new AbortController();
   const waiting = l.acquire(ctl.signal);
   ctl.abort();
-  await expect(waiting).rejects.toMatchObject({ code: 'aborted' });
+  await expect(waiting).rejects.toMatchObject({ code: 'SASLD_ERR_RIMAP', reason: 'aborted' });
   expect(l.waiting).toBe(0);
   release();
   expect(l.active).toBe(0);
-  await expect(l.acquire(ctl.signal)).rejects.toMatchObject({ code: 'aborted' });
+  await expect(l.acquire(ctl.signal)).rejects.toMatchObject({ code: 'SASLD_ERR_RIMAP', reason: 'aborted' });
 });

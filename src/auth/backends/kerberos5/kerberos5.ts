@@ -6,6 +6,7 @@ import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import type { Kerberos5Options } from './options.js';
 import { KRB5_COMPAT, krb5Text, outcomeOf } from './outcomes.js';
 import { formPrincipalName } from './principal.js';
+import { BackendStartError } from '../../../errors.js';
 
 /** How long the start-up check waits for the KDC before starting anyway (ms). */
 const START_PROBE_MS = 5000;
@@ -58,18 +59,18 @@ export class Kerberos5Authenticator implements Authenticator {
       case 'kdc': {
         const c = r.code;
         if (c === KRB5_ERR['KRB5KDC_ERR_PREAUTH_FAILED'] || c === KRB5_ERR['KRB5KRB_AP_ERR_BAD_INTEGRITY']) {
-          throw new Error(`kerberos5: the KDC rejects the key in ${r.keytabName} for ${principalLabel(r.serverPrincipal)}: the keytab is stale or from another KDC (${krb5Text(r)})`);
+          throw new BackendStartError(`kerberos5: the KDC rejects the key in ${r.keytabName} for ${principalLabel(r.serverPrincipal)}: the keytab is stale or from another KDC (${krb5Text(r)})`);
         }
         log.warn({ keytab: r.keytabName, principal: r.serverPrincipal }, `kerberos5: could not check the keytab key with the KDC: ${krb5Text(r)}; starting anyway`);
         break;
       }
       case 'keytab':
       case 'keytab-entry':
-        throw new Error(`kerberos5: keytab ${r.keytabName || keytabLabel}${from}: no usable key for the verify principal ${principalLabel(r.serverPrincipal) || `${o.verifyService}/${o.serverName ?? '<this host>'}`} (krb5_verify_principal/krb5_servername): ${krb5Text(r)}`);
+        throw new BackendStartError(`kerberos5: keytab ${r.keytabName || keytabLabel}${from}: no usable key for the verify principal ${principalLabel(r.serverPrincipal) || `${o.verifyService}/${o.serverName ?? '<this host>'}`} (krb5_verify_principal/krb5_servername): ${krb5Text(r)}`);
       case 'server-name':
-        throw new Error(`kerberos5: cannot make the verify principal ${o.verifyService}/${o.serverName ?? '<this host>'}${from}: ${krb5Text(r)}`);
+        throw new BackendStartError(`kerberos5: cannot make the verify principal ${o.verifyService}/${o.serverName ?? '<this host>'}${from}: ${krb5Text(r)}`);
       default:
-        throw new Error(`kerberos5: libkrb5 failed at start-up (${r.stage}): ${krb5Text(r)} (KRB5_CONFIG: ${process.env['KRB5_CONFIG'] ?? '/etc/krb5.conf'})`);
+        throw new BackendStartError(`kerberos5: libkrb5 failed at start-up (${r.stage}): ${krb5Text(r)} (KRB5_CONFIG: ${process.env['KRB5_CONFIG'] ?? '/etc/krb5.conf'})`);
     }
     const kdc = r.stage === 'ok' ? 'reachable, accepts the keytab key' : `NOT checked: ${krb5Text(r)}`;
     return new Kerberos5Authenticator(o, krb5, { keytab: r.keytabName, verifyPrincipal: r.serverPrincipal, kdc }, log);

@@ -4,6 +4,7 @@ import { KNOWN_TOKENS, expandTokens, unknownToken } from './tokens.js';
 import { ConfigError, type ConfEntry, parseBool, readSaslauthdConf } from '../saslauthd-conf.js';
 
 export { parseBool } from '../saslauthd-conf.js';
+import { UnreachableError } from '../../../errors.js';
 
 export type LdapScope = 'sub' | 'one' | 'base';
 export type LdapDeref = 'never' | 'search' | 'find' | 'always';
@@ -275,7 +276,7 @@ export function buildLdapConfig(entries: readonly ConfEntry[], file: string): Ld
         break;
       default: {
         const never: never = spec.kind;
-        throw new Error(`unhandled key kind ${String(never)}`);
+        throw new UnreachableError(`unhandled key kind ${String(never)}`);
       }
     }
     cfg[spec.field] = parsed;

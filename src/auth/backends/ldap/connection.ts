@@ -5,6 +5,7 @@ import { BindRequest, Client, ResultCodeError, type SearchOptions, type SearchRe
 import type { LdapServer } from './config.js';
 import { LdapTransportError } from './errors.js';
 import { isServerDown } from './result-codes.js';
+import { RefusedOperationError } from '../../../errors.js';
 
 /** A result code or network failure that means "this server cannot answer now", not "no". */
 export function toTransport(e: unknown): LdapTransportError | null {
@@ -103,18 +104,18 @@ export class LdapConnection {
    * some servers answer with success whatever the password. Anonymous means not calling bind at all.
    */
   async bind(dn: string, password: Buffer, signal: AbortSignal): Promise<void> {
-    if (dn.trim() === '' || password.length === 0) throw new Error(`refusing a simple bind with an empty ${dn.trim() === '' ? 'DN' : 'password'}`);
+    if (dn.trim() === '' || password.length === 0) throw new RefusedOperationError(`refusing a simple bind with an empty ${dn.trim() === '' ? 'DN' : 'password'}`);
     this.boundAs = 'none';
     await this.#guard(() => this.#internals._sendBind(new BytesBindRequest(this.#internals._nextMessageId(), dn, password)), signal);
   }
 
   async search(base: string, options: SearchOptions, signal: AbortSignal): Promise<SearchResult> {
-    if (this.boundAs === 'user') throw new Error('refusing to search on a user-bound connection');
+    if (this.boundAs === 'user') throw new RefusedOperationError('refusing to search on a user-bound connection');
     return this.#guard(() => this.#client.search(base, options), signal);
   }
 
   async compare(dn: string, attribute: string, value: string, signal: AbortSignal): Promise<boolean> {
-    if (this.boundAs === 'user') throw new Error('refusing to compare on a user-bound connection');
+    if (this.boundAs === 'user') throw new RefusedOperationError('refusing to compare on a user-bound connection');
     return this.#guard(() => this.#client.compare(dn, attribute, value), signal);
   }
 

@@ -11,6 +11,7 @@ import { matchesAny } from './password-schemes.js';
 import { outcomeOfError } from './result-codes.js';
 import { type ServerEntry, ServerSet } from './server-set.js';
 import { type TokenContext, expandTokens } from './tokens.js';
+import { UnreachableError } from '../../../errors.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';
@@ -144,7 +145,7 @@ export class LdapAuthenticator implements Authenticator {
               return rejected('invalid-input', 'the user search returned only referrals (not followed)', NO);
             default: {
               const never: never = found;
-              throw new Error(`unhandled lookup ${String(never)}`);
+              throw new UnreachableError(`unhandled lookup ${String(never)}`);
             }
           }
         }
@@ -163,7 +164,7 @@ export class LdapAuthenticator implements Authenticator {
       }
       default: {
         const never: never = c.authMethod;
-        throw new Error(`unhandled method ${String(never)}`);
+        throw new UnreachableError(`unhandled method ${String(never)}`);
       }
     }
     if (c.authMethod !== 'custom') {

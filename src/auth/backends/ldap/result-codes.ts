@@ -1,6 +1,7 @@
 import { ResultCodeError } from 'ldapts';
 import { type Outcome, type RejectCode, rejected, unavailable } from '../../authenticator.js';
 import { LdapServiceBindError, LdapTransportError } from './errors.js';
+import { UnreachableError } from '../../../errors.js';
 
 /**
  * What an LDAP result code (RFC 4511 4.1.9) received while deciding a request means.
@@ -75,7 +76,7 @@ export function isServerDown(e: unknown): e is ResultCodeError {
  */
 export function outcomeOfError(err: unknown, op: string, compat: string): Outcome {
   if (err instanceof LdapTransportError) {
-    const code = err.code === 'timeout' ? 'timeout' : 'connect-failed';
+    const code = err.reason === 'timeout' ? 'timeout' : 'connect-failed';
     return unavailable(code, `LDAP server unavailable: ${err.message}`, compat);
   }
   // The service bind uses no request data; when it fails every request fails alike.
@@ -91,7 +92,7 @@ export function outcomeOfError(err: unknown, op: string, compat: string): Outcom
         return rejected(v.code, what, compat);
       default: {
         const never: never = v;
-        throw new Error(`unhandled verdict ${String(never)}`);
+        throw new UnreachableError(`unhandled verdict ${String(never)}`);
       }
     }
   }

@@ -194,7 +194,7 @@ export class ServerSet {
       } catch (err) {
         if (!(err instanceof LdapTransportError)) throw err;
         last = err;
-        if (err.code === 'aborted' || signal.aborted) throw err;
+        if (err.reason === 'aborted' || signal.aborted) throw err;
         e.search.drainIdle();
         e.bind.drainIdle();
         this.#markDown(e, err);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NATIVE_BUILD_DIR } from '../../../native/binding.js';
 import { PamAuthenticator } from './pam.js';
+import { BackendStartError } from '../../../errors.js';
 
 /** Built by node-gyp beside the addon (binding.gyp target saslauthd_pam_helper). */
 export const PAM_HELPER_PATH = join(NATIVE_BUILD_DIR, 'saslauthd_pam_helper');
@@ -26,7 +27,7 @@ export function createPamAuthenticator(o: PamFlags, log: Logger, helperPath = PA
   try {
     accessSync(helperPath, constants.X_OK);
   } catch (e) {
-    throw new Error(`PAM helper ${helperPath} is not executable (${(e as NodeJS.ErrnoException).code}); run npm run install to build it`);
+    throw new BackendStartError(`PAM helper ${helperPath} is not executable (${(e as NodeJS.ErrnoException).code}); run npm run install to build it`);
   }
   const a = new PamAuthenticator(
     {

@@ -13,6 +13,7 @@ import { PamHelperPool, type PoolResult } from './helper-pool.js';
 import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
 import { escapeLogValue } from '../../../log/escape.js';
+import { UnreachableError, UsageError } from '../../../errors.js';
 
 export interface PamOptions {
   /** Path of the saslauthd_pam_helper executable (Default: build/Release/saslauthd_pam_helper). */
@@ -115,7 +116,7 @@ export function outcomeOfReply(r: HelperReply): { outcome: Outcome; authFailed: 
     }
     default: {
       const never: never = r.stage;
-      throw new Error(`unhandled PAM stage ${String(never)}`);
+      throw new UnreachableError(`unhandled PAM stage ${String(never)}`);
     }
   }
 }
@@ -132,7 +133,7 @@ export class PamAuthenticator implements Authenticator {
     private readonly log: Logger,
   ) {
     if (options.forcedService !== null && !isValidPamService(options.forcedService)) {
-      throw new Error(`--pam-service: '${options.forcedService}' is not a usable PAM service name`);
+      throw new UsageError(`--pam-service: '${options.forcedService}' is not a usable PAM service name`);
     }
     this.#pamDir = options.pamDir ?? '/etc/pam.d';
     this.#pool = new PamHelperPool(
@@ -215,7 +216,7 @@ export class PamAuthenticator implements Authenticator {
         return unavailable('backend-error', 'PAM helpers are shutting down', COMPAT_START);
       default: {
         const never: never = r;
-        throw new Error(`unhandled pool result ${String(never)}`);
+        throw new UnreachableError(`unhandled pool result ${String(never)}`);
       }
     }
   }

@@ -5,6 +5,7 @@
  *   request: u32 BE length | u16-counted service, login, password, rhost | u8 has_rhost
  *   reply:   u32 BE length | u8 stage | i32 BE PAM code | u32 BE fail delay (µs) | u16-counted text
  */
+import { HelperProtocolError, InvalidArgumentError } from '../../../errors.js';
 
 /**
  * Where PAM stopped: 'ok' means pam_authenticate and pam_acct_mgmt both returned PAM_SUCCESS and a
@@ -35,7 +36,7 @@ const STAGES: readonly PamStage[] = ['ok', 'start', 'auth', 'acct', 'unasked'];
 const MAX_REPLY = 4096;
 
 function counted(b: Buffer): Buffer {
-  if (b.length > 0xffff) throw new RangeError('field too long for the PAM helper protocol');
+  if (b.length > 0xffff) throw new InvalidArgumentError('field too long for the PAM helper protocol');
   const len = Buffer.alloc(2);
   len.writeUInt16BE(b.length);
   return Buffer.concat([len, b]);
@@ -62,9 +63,7 @@ export function encodeHelperRequest(r: HelperRequest): Buffer {
   return frame;
 }
 
-export class HelperProtocolError extends Error {
-  readonly code = 'PAM_HELPER_PROTOCOL';
-}
+export { HelperProtocolError };
 
 /** Collects reply frames from the helper's stdout, however the chunks are split. */
 export class HelperReplyDecoder {

@@ -2,6 +2,7 @@
  * The few IMAP4rev1 pieces a LOGIN/AUTHENTICATE client needs (RFC 3501, 7888, 4959): response
  * parsing, capability lists, and argument encoding. Pure.
  */
+import { RefusedOperationError } from '../../../errors.js';
 
 export type Status = 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREAUTH';
 
@@ -97,7 +98,7 @@ export type Argument =
   | { readonly kind: 'literal'; readonly header: Buffer; readonly bytes: Buffer; readonly nonSync: boolean };
 
 export function encodeArgument(value: Uint8Array, nonSync: boolean): Argument {
-  if (hasLineBreakOrNul(value)) throw new Error('CR, LF and NUL cannot be sent in an IMAP argument');
+  if (hasLineBreakOrNul(value)) throw new RefusedOperationError('CR, LF and NUL cannot be sent in an IMAP argument');
   const sevenBit = value.every((b) => b < 0x80);
   if (sevenBit) {
     const out: number[] = [0x22];

@@ -5,6 +5,7 @@ import { RimapError } from './errors.js';
 import { type Response, parseResponse } from './imap-codec.js';
 import { LineReader, LineTooLongError } from './line-reader.js';
 import type { RimapTarget } from './target.js';
+import { InvariantError } from '../../../errors.js';
 
 /** TLS settings shared by implicit TLS and STARTTLS. */
 export interface TlsSettings {
@@ -115,7 +116,7 @@ export class ImapConnection {
     if (queued) return Promise.resolve(queued);
     if (this.#failure) return Promise.reject(this.#failure);
     if (signal.aborted) return Promise.reject(new RimapError('aborted', 'request aborted'));
-    if (this.#waiter) return Promise.reject(new Error('ImapConnection: concurrent reads'));
+    if (this.#waiter) return Promise.reject(new InvariantError('ImapConnection: concurrent reads'));
     return new Promise<Buffer>((resolve, reject) => {
       const finish = (): void => {
         clearTimeout(timer);

@@ -2,9 +2,8 @@
  * IMAP response framing: bytes in, whole response lines out (CRLF removed, any `{n}` literal the
  * server sends inlined), leftovers kept. Pure: no sockets, timers or logs.
  */
-export class LineTooLongError extends Error {
-  readonly code = 'LINE_TOO_LONG';
-}
+import { LineTooLongError } from '../../../errors.js';
+export { LineTooLongError };
 
 const CR = 0x0d;
 const LF = 0x0a;

@@ -2,6 +2,7 @@ import { RimapError } from './errors.js';
 import { type Response, capabilitiesIn, encodeArgument, printable, saslPlain } from './imap-codec.js';
 import type { ImapConnection, TlsSettings } from './imap-connection.js';
 import type { RimapTarget } from './target.js';
+import { UnreachableError } from '../../../errors.js';
 
 /** Which command carries the credentials: `auto` prefers AUTHENTICATE PLAIN when the server offers it. */
 export const RIMAP_AUTH_MODES = ['auto', 'plain', 'login'] as const;
@@ -88,7 +89,7 @@ export class LoginDialogue {
     try {
       return await this.conn.read(this.#readDeadline(), this.signal);
     } catch (e) {
-      if (e instanceof RimapError && e.code === 'closed' && this.#bye !== null) {
+      if (e instanceof RimapError && e.reason === 'closed' && this.#bye !== null) {
         throw new RimapError('unavailable', `server said BYE: ${printable(this.#bye)}`);
       }
       throw e;
@@ -241,7 +242,7 @@ export class LoginDialogue {
         throw new RimapError('protocol', `unexpected continuation from the server: + ${printable(r.text)}`);
       default: {
         const never: never = r;
-        throw new Error(`unhandled response ${String(never)}`);
+        throw new UnreachableError(`unhandled response ${String(never)}`);
       }
     }
   }

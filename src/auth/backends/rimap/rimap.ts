@@ -11,6 +11,7 @@ import { LoginDialogue, type RimapAuthMode, type Verdict } from './login-dialogu
 export { RIMAP_AUTH_MODES, type RimapAuthMode } from './login-dialogue.js';
 import { SparePool } from './spare-pool.js';
 import { type RimapTarget, parseTargets } from './target.js';
+import { DeadlineError, InvariantError, UnreachableError, UsageError } from '../../../errors.js';
 
 /** saslauthd's rimap reply texts (auth_rimap.c), sent with --compat-replies. */
 export const RIMAP_COMPAT = {
@@ -108,7 +109,7 @@ export class RimapAuthenticator implements Authenticator {
     const ctl = new AbortController();
     const onAbort = (): void => ctl.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => ctl.abort(new Error('--rimap-timeout passed')), this.options.timeoutMs);
+    const timer = setTimeout(() => ctl.abort(new DeadlineError('--rimap-timeout passed')), this.options.timeoutMs);
     try {
       let last: Outcome | null = null;
       for (const target of this.options.targets) {
@@ -118,7 +119,7 @@ export class RimapAuthenticator implements Authenticator {
         if (ctl.signal.aborted) break;
         this.log.debug({ server: target.label, reason: a.outcome.kind === 'ok' ? '' : a.outcome.reason }, 'rimap: trying the next server');
       }
-      if (last === null) throw new Error('rimap: no servers configured');
+      if (last === null) throw new InvariantError('rimap: no servers configured');
       return last;
     } finally {
       clearTimeout(timer);
@@ -204,7 +205,7 @@ export class RimapAuthenticator implements Authenticator {
       return unavailable('backend-error', `${target.label}: internal error: ${(e as Error).message}`, RIMAP_COMPAT.unexpected);
     }
     const why = `${target.label}: ${e.message}`;
-    switch (e.code) {
+    switch (e.reason) {
       case 'connect':
       case 'tls':
         return unavailable('connect-failed', why, RIMAP_COMPAT.contact);
@@ -224,8 +225,8 @@ export class RimapAuthenticator implements Authenticator {
       case 'overloaded':
         return unavailable('overloaded', why, RIMAP_COMPAT.unavailable);
       default: {
-        const never: never = e.code;
-        throw new Error(`unhandled rimap error ${String(never)}`);
+        const never: never = e.reason;
+        throw new UnreachableError(`unhandled rimap error ${String(never)}`);
       }
     }
   }
@@ -253,9 +254,9 @@ function readCa(path: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`--rimap-ca '${path}': cannot read: ${(e as Error).message}`);
+    throw new UsageError(`--rimap-ca '${path}': cannot read: ${(e as Error).message}`);
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--rimap-ca '${path}': no PEM certificate in the file`);
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--rimap-ca '${path}': no PEM certificate in the file`);
   return text;
 }
 

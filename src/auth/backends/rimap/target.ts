@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { TargetError } from '../../../errors.js';
 
 /** One remote IMAP server from `-O`. */
 export interface RimapTarget {
@@ -17,9 +18,7 @@ export const IMAPS_PORT = 993;
 /** saslauthd passes the port part to getaddrinfo as a service, so `host/imap` works there too. */
 const SERVICE_PORTS: Readonly<Record<string, number>> = { imap: IMAP_PORT, imap2: IMAP_PORT, imaps: IMAPS_PORT };
 
-export class TargetError extends Error {
-  readonly code = 'RIMAP_TARGET';
-}
+export { TargetError };
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 

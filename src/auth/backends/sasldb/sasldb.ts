@@ -5,6 +5,7 @@ import { native, type SasldbRead } from '../../../native/binding.js';
 import type { WorkPool } from '../../../native/pool.js';
 import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable, withLog } from '../../authenticator.js';
 import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
+import { BackendStartError, UsageError } from '../../../errors.js';
 
 /** Where libsasl2 and saslauthd look (SASL_DB_PATH on Debian). saslauthd reads no other file. */
 export const DEFAULT_SASLDB = '/etc/sasldb2';
@@ -67,7 +68,7 @@ export class SasldbAuthenticator implements Authenticator {
     readonly options: SasldbOptions,
     private readonly log: Logger,
   ) {
-    if (!isAbsolute(options.file)) throw new Error(`the sasldb file must be an absolute path, got '${options.file}' (-O${CHAIN_HINT})`);
+    if (!isAbsolute(options.file)) throw new UsageError(`the sasldb file must be an absolute path, got '${options.file}' (-O${CHAIN_HINT})`);
     this.#hostname = options.hostname ?? hostname;
     this.#read = options.read ?? ((f, l, r, p) => native.sasldbLookup(f, l, r, p));
     this.#settleMs = options.settleMs ?? 50;
@@ -80,10 +81,10 @@ export class SasldbAuthenticator implements Authenticator {
     for (let i = 0; ; i++) {
       const r = await this.#read(f, '', '', Buffer.alloc(0));
       if (r.status === 'missing') {
-        throw new Error(`${f} does not exist (create users with: saslpasswd2 -f ${f} -c USER; -O FILE names another file)`);
+        throw new BackendStartError(`${f} does not exist (create users with: saslpasswd2 -f ${f} -c USER; -O FILE names another file)`);
       }
       if (r.status !== 'error') return;
-      if (r.stable || i >= 5) throw new Error(`cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'} (-O${CHAIN_HINT})`);
+      if (r.stable || i >= 5) throw new BackendStartError(`cannot read ${f} as a sasldb2 (Berkeley DB hash) file: ${r.error ?? 'unknown error'} (-O${CHAIN_HINT})`);
       await new Promise((res) => setTimeout(res, 20)); // being rewritten right now: look again
     }
   }

@@ -4,6 +4,7 @@
  * newline (a file caught mid-write) is skipped and reported, so a damaged entry can only make a
  * user unknown, never drop an expiry date and let someone in.
  */
+import { UserFileLineError as LineError } from '../../../errors.js';
 
 export interface PasswdEntry {
   readonly name: string;
@@ -37,8 +38,6 @@ export interface Parsed<T> {
   readonly entries: ReadonlyMap<string, T>;
   readonly problems: readonly ParseProblem[];
 }
-
-class LineError extends Error {}
 
 function lines(text: string, problems: ParseProblem[]): Array<[number, string]> {
   const raw = text.split('\n');

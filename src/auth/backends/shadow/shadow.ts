@@ -12,6 +12,7 @@ import {
 import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type Parsed, type PasswdEntry, type ShadowEntry } from './shadow-parser.js';
 import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import { WatchedFile } from './watched-file.js';
+import { UnreachableError } from '../../../errors.js';
 
 export interface ShadowOptions {
   /** passwd(5) file (Default: /etc/passwd). */
@@ -160,7 +161,7 @@ export class ShadowAuthenticator implements Authenticator {
         return rejected('account-inactive', 'account inactive (password expired + inactive days)', 'NO Account expired');
       default: {
         const never: never = state;
-        throw new Error(`unhandled account state ${String(never)}`);
+        throw new UnreachableError(`unhandled account state ${String(never)}`);
       }
     }
   }

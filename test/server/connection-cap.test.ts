@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type Socket, connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeRequest } from '../../src/protocol/index.js';
+import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
+import { eventually, type UserFiles, userFiles } from '../helpers/user-files.js';
+import { verdict } from '../helpers/testsaslauthd.js';
+
+// Which connection makes room at --max-connections (issue 11 item 12). A bot cycling connections
+// through fast NOs keeps most slots answered-but-not-yet-closed-by-the-client; those must give way to
+// a new client (Debian's testsaslauthd here), while a request still being decided never does.
+
+const USER = 'sat_cap_u1';
+const PASSWORD = 'cap right pw';
+const CAP = 4;
+const NO = (() => {
+  const text = 'NO authentication failed';
+  const b = Buffer.alloc(2 + text.length);
+  b.writeUInt16BE(text.length, 0);
+  b.write(text, 2, 'latin1');
+  return b;
+})();
+
+let tmp: string;
+let files: UserFiles;
+let d: RunningDaemon | undefined;
+const open: Socket[] = [];
+
+interface Lingerer {
+  readonly received: () => Buffer;
+  /** Resolves when the daemon has closed its side. */
+  readonly closed: Promise<void>;
+}
+
+/** Sends a wrong password and then never closes its side: the daemon's reply waits for the drain timeout. */
+function lingerer(socket: string): Lingerer {
+  const s = connect({ path: socket, allowHalfOpen: true });
+  open.push(s);
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.on('error', () => {});
+  s.once('connect', () => s.write(encodeRequest([USER, 'wrong pw', 'smtp', ''])));
+  // allowHalfOpen: the daemon's close shows as 'end' here ('close' would wait for our own end).
+  return { received: () => Buffer.concat(chunks), closed: new Promise((r) => s.once('end', () => r())) };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync('/tmp/sat_cap-');
+  files = await userFiles(join(tmp, 'users'), { [USER]: PASSWORD });
+});
+afterEach(async () => {
+  for (const s of open.splice(0)) s.destroy();
+  await d?.stop();
+  d = undefined;
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const start = (extra: string[]): Promise<RunningDaemon> =>
+  startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--max-connections', String(CAP), '--drain-timeout', '30000', '-V', ...extra]);
+
+describe('connection cap: what makes room for a new client', () => {
+  it('answered connections whose client has not closed yet give way to a new client, with their reply intact', async () => {
+    d = await start(['--fail-delay', '0']);
+    const held = Array.from({ length: CAP }, () => lingerer(d!.socket));
+    await eventually(() => held.every((h) => h.received().length >= NO.length), 'every lingering client to get its NO', 10_000);
+    // Every slot is taken by a connection that has its answer and only waits for its client.
+    expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
+    // The oldest answered one made room, and nothing but its reply was ever sent on it.
+    await held[0]!.closed;
+    for (const h of held) expect(h.received()).toEqual(NO);
+    expect(d.output()).toContain('closing answered connection: connection limit 4 reached');
+  }, 30_000);
+
+  it('a request still being decided (held for its failure delay) is never dropped; the newcomer is refused instead', async () => {
+    d = await start(['--fail-delay', '4000', '--penalty-max', '4000']);
+    const t0 = performance.now();
+    const held = Array.from({ length: CAP }, () => lingerer(d!.socket));
+    // 'authenticating' is logged as a request is handed to the penalty, whose NO then waits 4000 ms.
+    await eventually(() => (d!.output().match(/DEBUG authenticating conn=\d+ user=sat_cap_u1/g) ?? []).length === CAP, 'four requests being decided', 10_000);
+    // All four wait for their NO (4000 ms after arrival): a newcomer finds no slot it may take.
+    const refused = await verdict(d.socket, USER, PASSWORD).catch((e: Error) => e.message);
+    expect(performance.now() - t0).toBeLessThan(4000);
+    // Closed unanswered: testsaslauthd reads EOF ('size read failed'), or dies of SIGPIPE (code null)
+    // when the close comes before its write.
+    expect(refused).toMatch(/size read failed|code=null stdout="" /);
+    expect(d.output()).toContain('every slot is busy with a request or a reply going out');
+    await eventually(() => held.every((h) => h.received().length >= NO.length), 'the held requests to get their NO', 10_000);
+    for (const h of held) expect(h.received()).toEqual(NO);
+  }, 30_000);
+});
