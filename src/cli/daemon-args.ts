@@ -39,7 +39,7 @@ export function daemonProgram(): Command {
   const program = new Command('saslauthd-ts')
     .description('SASL authentication daemon (saslauthd-compatible socket protocol)')
     .helpOption('-h, --help', 'show this help and exit')
-    .option('-a, --mech <name>', `backend, or a chain of backends tried in order (ldap,shadow): ${BACKEND_NAMES.join(', ')}`)
+    .option('-a, --mech <name>', `backend, or a comma-separated chain of backends: ${BACKEND_NAMES.join(', ')}`)
     .option('-O, --mech-option <option>', `backend option (${BACKENDS.filter((b) => b.mechOption !== undefined).map((b) => `${b.name}: ${b.mechOption}`).join('; ')})`)
     .option('-H, --rimap-host <host>', 'rimap host: the old spelling of -O (deprecated in saslauthd(8) too), same as -O for every backend')
     .option('-m, --run-dir <dir>', 'run directory; the socket is <dir>/mux', absolutePath, DEFAULTS.runDir)
