@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeAddonMissingError } from '../errors.js';
 
@@ -72,8 +73,11 @@ export interface PasswdLookup {
 
 const require = createRequire(import.meta.url);
 
-// src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root.
-export const NATIVE_BUILD_DIR = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+// src/native/*.ts (tests) and dist/native/*.js (installed) both sit two levels below the root;
+// the benchmark's copy, dist-bench/src/native/*.js, three. Only that exact layout looks one level
+// higher: an installed package never searches its parents for an addon to load.
+const BENCH_BUILD = basename(fileURLToPath(new URL('../..', import.meta.url))) === 'dist-bench';
+export const NATIVE_BUILD_DIR = fileURLToPath(new URL(BENCH_BUILD ? '../../../build/Release/' : '../../build/Release/', import.meta.url));
 
 const ADDON_PATH = `${NATIVE_BUILD_DIR}saslauthd_native.node`;
 

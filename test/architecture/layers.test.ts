@@ -24,9 +24,6 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   auth: ['errors', 'native', 'log', 'protocol'],
   server: ['errors', 'protocol', 'native', 'io', 'log', 'auth'],
   cli: ['errors', 'protocol', 'native', 'io', 'log', 'client', 'config', 'auth', 'server'],
-  // Benchmarks still under src/ until they move to bench/ (issue 12 item 5): they may use anything,
-  // and nothing may use them.
-  bench: ['errors', 'protocol', 'native', 'io', 'log', 'client', 'config', 'auth', 'server', 'cli'],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -82,9 +79,11 @@ describe('layers (docs/development.md)', () => {
     expect(against).toEqual([]);
   });
 
-  it('nothing but the benchmarks imports the benchmarks', () => {
-    const bench = RELATIVE.filter((i) => layerOf(i.file) !== 'bench' && layerOf(resolve(dirname(i.file), i.spec)) === 'bench');
-    expect(bench.map(where)).toEqual([]);
+  it('src/ imports no package the build output could lack: no devDependency', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> };
+    const dev = new Set(Object.keys(pkg.devDependencies ?? {}));
+    const bare = IMPORTS.filter((i) => !i.spec.startsWith('.') && !i.spec.startsWith('node:'));
+    expect(bare.filter((i) => dev.has(i.spec.startsWith('@') ? i.spec.split('/').slice(0, 2).join('/') : i.spec.split('/')[0]!)).map(where)).toEqual([]);
   });
 
   it('auth and server never see the daemon-wide option bag; the server never looks for pool overload', () => {

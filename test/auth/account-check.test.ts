@@ -6,7 +6,7 @@ import { GetpwentAuthenticator } from '../../src/auth/backends/getpwent/getpwent
 import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
 import type { PasswdLookup } from '../../src/native/binding.js';
 import type { Crypt } from '../../src/native/crypt.js';
-import { req } from '../helpers/fake-authenticator.js';
+import { req } from '../fixtures/fake-authenticator.js';
 
 // The account checks the credential cache asks on every hit (issue 11 item 7): what shadow and
 // getpwent refuse without the password. They must never run a crypt: a hit stays cheap.

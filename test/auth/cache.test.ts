@@ -6,7 +6,7 @@ import { CacheAuthenticator, CredentialCache, ENTRY_OVERHEAD_BYTES } from '../..
 import { type Outcome, rejected, unavailable } from '../../src/auth/authenticator.js';
 import { ChainAuthenticator, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
 import { Secret } from '../../src/auth/secret.js';
-import { FakeAuthenticator, down, req } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator, down, req } from '../fixtures/fake-authenticator.js';
 
 const log = pino({ level: 'silent' });
 const signal = new AbortController().signal;

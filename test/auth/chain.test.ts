@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
 import { RoutingAuthenticator } from '../../src/auth/routing.js';
-import { FakeAuthenticator, down, req } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator, down, req } from '../fixtures/fake-authenticator.js';
 
 const signal = new AbortController().signal;
 

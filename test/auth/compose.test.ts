@@ -7,7 +7,7 @@ import { buildAuthenticator } from '../../src/auth/compose.js';
 import { Secret } from '../../src/auth/secret.js';
 import { parseDaemonArgs } from '../../src/cli/daemon-args.js';
 import { Crypt } from '../../src/native/crypt.js';
-import { type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 const log = pino({ level: 'silent' });
 const signal = new AbortController().signal;

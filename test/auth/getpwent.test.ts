@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { must } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { must } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // getpwent reads pw_passwd through NSS, so the user under test needs its hash in /etc/passwd itself.
 // Only that one sat_pam_ line is edited (under the same flock as useradd in the test helpers), and

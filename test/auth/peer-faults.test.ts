@@ -2,13 +2,13 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../src/protocol/index.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type DovecotUser, type RunningDovecot, startDovecot } from '../helpers/dovecot.js';
-import { childrenOf, processesMatching } from '../helpers/pam.js';
-import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../helpers/slapd.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { canConnect } from '../../src/bench/daemons.js';
-import { HOST, type Kdc, createKdc } from '../helpers/kdc.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type DovecotUser, type RunningDovecot, startDovecot } from '../fixtures/dovecot.js';
+import { childrenOf, processesMatching } from '../fixtures/pam.js';
+import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../fixtures/slapd.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { canConnect } from '../fixtures/daemon.js';
+import { HOST, type Kdc, createKdc } from '../fixtures/kdc.js';
 
 /**
  * Issue 5, faults with real peers: the backend server is SIGKILLed while 8 clients keep the daemon

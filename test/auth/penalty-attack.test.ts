@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
 import { PenaltyAuthenticator, type PenaltyOptions, trustedList } from '../../src/auth/penalty.js';
 import { Secret } from '../../src/auth/secret.js';
-import { FakeAuthenticator } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator } from '../fixtures/fake-authenticator.js';
 
 // Items 9–13 of issue 11: the penalty limits the guess *rate* under parallel attack, folds keys as
 // the backends do, keeps users under penalty in a full table, and spares the real user.

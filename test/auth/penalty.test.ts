@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
 import { PenaltyAuthenticator, type PenaltyOptions, hostOfClientAddr, trustedList } from '../../src/auth/penalty.js';
 import { Secret } from '../../src/auth/secret.js';
-import { FakeAuthenticator } from '../helpers/fake-authenticator.js';
+import { FakeAuthenticator } from '../fixtures/fake-authenticator.js';
 
 const D = 1000;
 const signal = new AbortController().signal;

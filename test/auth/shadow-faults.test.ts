@@ -2,10 +2,10 @@ import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../src/protocol/index.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { mkpasswd } from '../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { mkpasswd } from '../fixtures/users.js';
 
 // The shadow file is rewritten under load, both as admins' tools do it (write a copy, rename over)
 // and as a careless editor does (truncate in place, write in two pieces). Whatever the daemon reads

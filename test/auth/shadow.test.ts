@@ -6,7 +6,7 @@ import type { Outcome } from '../../src/auth/authenticator.js';
 import { Secret } from '../../src/auth/secret.js';
 import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
 import { Crypt } from '../../src/native/crypt.js';
-import { mkpasswd } from '../helpers/users.js';
+import { mkpasswd } from '../fixtures/users.js';
 
 const TODAY = 20500;
 const dir = mkdtempSync('/tmp/sat-shadow-unit-');

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { type UserFiles, userFiles } from '../helpers/user-files.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { type UserFiles, userFiles } from '../fixtures/user-files.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 const USER = 'sat_realm_user';
 const PW = 'realm pw';

@@ -1,11 +1,11 @@
 import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { jsonLines, type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { jsonLines, type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Two independent shadow backends: "shadow" reads set A, "shadow:b" reads set B.
 const ALICE = 'sat_cache_alice'; // in A (pw-a) and in B (pw-b)

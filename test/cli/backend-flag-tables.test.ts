@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../src/auth/registry.js';
-import { DAEMON_BIN, ROOT } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { DAEMON_BIN, ROOT } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 // issue 12 item 1: a backend's flags are declared once, in its definition's table
 // (src/auth/backends/<name>/index.ts). --help is built from the tables; this test holds the man

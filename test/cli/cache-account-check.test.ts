@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { jsonLines, userFiles } from '../helpers/user-files.js';
-import { ensureUser, mkpasswd, removeUser, usermod } from '../helpers/users.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { jsonLines, userFiles } from '../fixtures/user-files.js';
+import { ensureUser, mkpasswd, removeUser, usermod } from '../fixtures/users.js';
 
 // Issue 11 item 7: a cached password must not outlive a lock, an expiry or the user. Real users in
 // /etc/shadow with real crypt hashes, changed with usermod/userdel, asked through Debian's

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // The same story told to Debian's saslauthd -c and to ours, through testsaslauthd, against the real
 // /etc/shadow: every verdict must match.

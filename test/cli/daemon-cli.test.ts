@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOurs, waitForOutput } from '../helpers/daemon.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { must, run } from '../helpers/run.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { startOurs, waitForOutput } from '../fixtures/daemon.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { must, run } from '../fixtures/run.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 const daemon = (args: string[]) => run(process.execPath, [DAEMON_BIN, ...args]);
 const USER = 'sat_cli_user';

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Lower bounds only: "a NO takes at least the delay" is behaviour; how fast anything is, is the bench's business.
 const D = 400;

@@ -2,10 +2,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { HOST, type Kdc, createKdc } from '../helpers/kdc.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { type UserFiles, eventually, jsonLines, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { HOST, type Kdc, createKdc } from '../fixtures/kdc.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { type UserFiles, eventually, jsonLines, userFiles } from '../fixtures/user-files.js';
 
 // -a kerberos5,shadow and -a kerberos5 -c against a real MIT KDC on 127.0.0.1:26840; files under TMP.
 const TMP = '/tmp/sat_kr_chain';

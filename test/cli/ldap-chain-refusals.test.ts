@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { MiniSlapd, personLdif } from '../helpers/mini-slapd.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { jsonLines, type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { MiniSlapd, personLdif } from '../fixtures/mini-slapd.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { jsonLines, type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Issue 11 item 3: with `-a ldap,shadow` and a search base built from the realm, an LDAP error that
 // the request's realm provokes must end the chain with NO. Before, 32/34/50 went on to shadow, which

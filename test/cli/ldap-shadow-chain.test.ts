@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { must } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { jsonLines, type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { must } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { jsonLines, type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // -a ldap,shadow against a real slapd. It listens only on an ldapi:// socket under /tmp: this test
 // owns no TCP port.

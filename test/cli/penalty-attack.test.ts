@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { type UserFiles, userFiles } from '../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Issue 11 items 9–13 against the real daemon: parallel guessers through the socket, checks counted
 // from the daemon's own per-request log lines (a backend check logs `[reason=password mismatch]`,

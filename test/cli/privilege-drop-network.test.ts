@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type RunningDovecot, startDovecot } from '../helpers/dovecot.js';
-import { SUFFIX, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../helpers/slapd.js';
-import { verdict } from '../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type RunningDovecot, startDovecot } from '../fixtures/dovecot.js';
+import { SUFFIX, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../fixtures/slapd.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
 
 // Issue 5, privilege: the network backends need no root, so --user/--group must drop to it after
 // the socket is bound, and the daemon must keep answering right through real slapd and Dovecot.

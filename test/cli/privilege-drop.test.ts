@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { run } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
+import { startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { run } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
 
 // --user/--group drop root once the socket is bound, but only for a backend that says it can work
 // unprivileged. With -a shadow that means both files stay readable by the target user: here a

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 // Every option Debian 12's saslauthd accepts (its getopt string, read from the binary) or documents
 // (saslauthd(8), `saslauthd -h`) must be accepted by ours, with or without a value exactly as

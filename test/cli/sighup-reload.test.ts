@@ -3,11 +3,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { datagramSink } from '../helpers/datagram.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { mkpasswd } from '../helpers/users.js';
-import { writeUserFiles } from '../helpers/user-files.js';
+import { datagramSink } from '../fixtures/datagram.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { mkpasswd } from '../fixtures/users.js';
+import { writeUserFiles } from '../fixtures/user-files.js';
 
 let dir: string;
 let conf: string;

@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datagramSink } from '../helpers/datagram.js';
-import { startOurs } from '../helpers/daemon.js';
-import { run } from '../helpers/run.js';
+import { datagramSink } from '../fixtures/datagram.js';
+import { startOurs } from '../fixtures/daemon.js';
+import { run } from '../fixtures/run.js';
 
 /** Debian's testsaslauthd with room for slow hashes on a loaded machine (the shared helper kills it after 30 s). */
 function testsaslauthd(socket: string, user: string, password: string, o: { service?: string } = {}): ReturnType<typeof run> {
   return run('/usr/sbin/testsaslauthd', ['-u', user, '-p', password, '-f', socket, ...(o.service ? ['-s', o.service] : [])], { timeoutMs: 600_000 });
 }
-import { mkpasswd } from '../helpers/users.js';
-import { writeUserFiles } from '../helpers/user-files.js';
+import { mkpasswd } from '../fixtures/users.js';
+import { writeUserFiles } from '../fixtures/user-files.js';
 
 // bcrypt cost 14: about a second of CPU per check, so requests are surely still being decided
 // when SIGTERM arrives; the test waits for the daemon's own "authenticating" lines, not the clock.
@@ -19,7 +19,7 @@ let files: { passwd: string; shadow: string };
 
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/sat-pf-drain-');
-  const slow = (await import('../helpers/run.js')).must;
+  const slow = (await import('../fixtures/run.js')).must;
   const hash = (await slow('mkpasswd', ['-m', 'bcrypt', '-R', '14', '--stdin'], { input: 'slow pw' })).trim();
   files = writeUserFiles(dir, [
     { name: 'sat_pf_slow', hash },

@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest } from '../../src/protocol/request-encoder.js';
-import { startOurs, waitForOutput } from '../helpers/daemon.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { startOurs, waitForOutput } from '../fixtures/daemon.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // A restart (package upgrade, systemctl restart) sends SIGTERM while clients are connecting. A
 // client the old daemon accepted but whose request had not arrived yet was dropped: its write

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { CLIENT_BIN } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { CLIENT_BIN } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 const USER = 'sat_tcli_user';
 const PW = 'tcli pw';

@@ -4,14 +4,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gidOf } from '../../src/server/ids.js';
-import { startOurs } from '../helpers/daemon.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { PostfixLock } from '../helpers/postfix.js';
-import { must, run } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { startUnixRecordingProxy } from '../helpers/recording-proxy.js';
+import { startOurs } from '../fixtures/daemon.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { PostfixLock } from '../fixtures/postfix.js';
+import { must, run } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { startUnixRecordingProxy } from '../fixtures/recording-proxy.js';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // The headline case: a real Postfix smtpd (Debian package) asks our daemon through libsasl2's
 // saslauthd client, driven by swaks over SMTP AUTH. This file owns /etc/postfix and

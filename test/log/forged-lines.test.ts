@@ -9,8 +9,8 @@ import { PenaltyAuthenticator } from '../../src/auth/penalty.js';
 import { bracketed, escapeLogValue } from '../../src/log/escape.js';
 import { createLogger, type LogFormat } from '../../src/log/logger.js';
 import { RequestHandler } from '../../src/server/request-handler.js';
-import { datagramSink, type DatagramSink } from '../helpers/datagram.js';
-import { FORGING_LOGIN, checkLine, decodeLogValue, UNSAFE } from '../helpers/log-lines.js';
+import { datagramSink, type DatagramSink } from '../fixtures/datagram.js';
+import { FORGING_LOGIN, checkLine, decodeLogValue, UNSAFE } from '../fixtures/log-lines.js';
 
 /** Characters and fragments an attacker would use to shape a line. */
 const NASTY = [

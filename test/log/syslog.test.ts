@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { severityOf, syslogLine, syslogTimestamp } from '../../src/log/syslog.js';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { datagramSink } from '../helpers/datagram.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { mkpasswd } from '../helpers/users.js';
-import { writeUserFiles } from '../helpers/user-files.js';
+import { datagramSink } from '../fixtures/datagram.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { mkpasswd } from '../fixtures/users.js';
+import { writeUserFiles } from '../fixtures/user-files.js';
 
 let dir: string;
 let files: { passwd: string; shadow: string };

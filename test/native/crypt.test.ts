@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Crypt, gensalt } from '../../src/native/crypt.js';
 import { PoolFullError, WorkPool } from '../../src/native/pool.js';
-import { type HashMethod, mkpasswd } from '../helpers/users.js';
+import { type HashMethod, mkpasswd } from '../fixtures/users.js';
 
 const crypt = new Crypt(2);
 const pw = (s: string) => Buffer.from(s, 'utf8');

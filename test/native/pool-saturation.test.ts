@@ -2,14 +2,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
 import { SharedBackend } from '../../src/auth/shared-backend.js';
-import { runLoad } from '../../src/bench/load.js';
+import { runLoad } from '../fixtures/load.js';
 import { Crypt } from '../../src/native/crypt.js';
 import { encodeRequest, RequestDecoder, type RawRequest } from '../../src/protocol/index.js';
 import { RequestHandler } from '../../src/server/request-handler.js';
 import { UNIFORM_FAILURE } from '../../src/server/reply-text.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { run } from '../helpers/run.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { run } from '../fixtures/run.js';
 
 // Slow hashes (bcrypt, yescrypt) saturate the native pool. Queued requests must still get the
 // right answers, and once the queue bound is reached the rest must get NO at once, not pile up.

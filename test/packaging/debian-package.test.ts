@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../src/protocol/index.js';
 import { gidOf } from '../../src/server/ids.js';
-import { type RunningDaemon, startReal } from '../helpers/daemon.js';
-import { copySource, commandOfUnit, mustLogged, unitValues } from '../helpers/packaging.js';
-import { ROOT } from '../helpers/paths.js';
-import { PostfixHarness, SMTP_AUTH_FAILED, SMTP_AUTH_OK } from '../helpers/postfix.js';
-import { must, run } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startReal } from '../fixtures/daemon.js';
+import { copySource, commandOfUnit, mustLogged, unitValues } from '../fixtures/packaging.js';
+import { ROOT } from '../fixtures/paths.js';
+import { PostfixHarness, SMTP_AUTH_FAILED, SMTP_AUTH_OK } from '../fixtures/postfix.js';
+import { must, run } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // Builds the .deb from debian/, installs it with apt beside sasl2-bin, runs the installed daemon
 // the way its units say, authenticates with testsaslauthd and Postfix, upgrades it under load,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_BIN, DAEMON_BIN, ROOT } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { CLIENT_BIN, DAEMON_BIN, ROOT } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const page = (name: string): string => join(ROOT, 'man', `${name}.8`);

@@ -1,9 +1,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOurs } from '../helpers/daemon.js';
-import { ROOT } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { startOurs } from '../fixtures/daemon.js';
+import { ROOT } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 let tree: string;

@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess } from '../helpers/daemon.js';
-import { copySource, mustLogged } from '../helpers/packaging.js';
-import { ROOT } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
-import { verdict } from '../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { startProcess } from '../fixtures/daemon.js';
+import { copySource, mustLogged } from '../fixtures/packaging.js';
+import { ROOT } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 // The npm tarball as an admin installs it, and the clone-based production install, each run and
 // asked by Debian's testsaslauthd. A private global prefix keeps /usr free for the .deb test.

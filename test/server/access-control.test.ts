@@ -1,8 +1,8 @@
 import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { run } from '../helpers/run.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { run } from '../fixtures/run.js';
 
 // saslauthd's socket is mode 0777 and every local user who can reach it may test passwords.
 // Here SO_PEERCRED is read for each connection and --allow-uid/--allow-gid refuse strangers before a byte is read.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { rawConnect } from '../helpers/raw-socket.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { rawConnect } from '../fixtures/raw-socket.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
 
 const USER = 'sat_bad_user';
 const PASSWORD = 'g00d pass';

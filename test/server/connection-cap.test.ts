@@ -3,9 +3,9 @@ import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { eventually, type UserFiles, userFiles } from '../helpers/user-files.js';
-import { verdict } from '../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { eventually, type UserFiles, userFiles } from '../fixtures/user-files.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
 
 // Which connection makes room at --max-connections (issue 11 item 12). A bot cycling connections
 // through fast NOs keeps most slots answered-but-not-yet-closed-by-the-client; those must give way to

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { halfOpen, idle, oversized, procStats, slowloris, waitForFds } from '../../src/bench/hostile.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { verdict } from '../helpers/testsaslauthd.js';
+import { halfOpen, idle, oversized, procStats, slowloris, waitForFds } from '../fixtures/hostile.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
 
 // saslauthd has no timeouts at all (reference §8.1): N silent local connections pin N workers.
 // Here every misbehaving crowd is bounded by --max-connections, deadlines and eviction of the

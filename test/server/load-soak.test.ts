@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Probe, runLoad } from '../../src/bench/load.js';
-import { procStats, waitForFds } from '../../src/bench/hostile.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { verdict } from '../helpers/testsaslauthd.js';
+import { type Probe, runLoad } from '../fixtures/load.js';
+import { procStats, waitForFds } from '../fixtures/hostile.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { verdict } from '../fixtures/testsaslauthd.js';
 
 // 64 clients at once for a bounded count: every answer right, no errors, no descriptor leaked.
 // Throughput, latency and RSS at start/end are figures for `npm run stress`.

@@ -5,9 +5,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/cli/daemon-options.js';
 import { secureSocketFile } from '../../src/server/socket-file.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { must } from '../helpers/run.js';
-import { ensureUser, removeUser } from '../helpers/users.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { must } from '../fixtures/run.js';
+import { ensureUser, removeUser } from '../fixtures/users.js';
 
 // A run directory that someone other than root can write to lets that user swap `mux` for a symlink
 // between bind() and chmod()/chown(): root then changes the mode of whatever the link names, or the

@@ -2,11 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange } from '../../src/client/saslauthd-client.js';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { type RunningDaemon, startOurs } from '../helpers/daemon.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { run } from '../helpers/run.js';
-import { testsaslauthd, verdict } from '../helpers/testsaslauthd.js';
-import { mkpasswd } from '../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { run } from '../fixtures/run.js';
+import { testsaslauthd, verdict } from '../fixtures/testsaslauthd.js';
+import { mkpasswd } from '../fixtures/users.js';
 
 // One test per weakness in reference §8 that the foundation (shadow backend, server, codec) can
 // show; items 6, 8, 9, 10 and 15 belong to the cache, rimap, httpform, ldap and pam backends and

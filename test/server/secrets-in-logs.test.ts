@@ -4,14 +4,14 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange, sendRequest } from '../../src/client/saslauthd-client.js';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { startOurs } from '../helpers/daemon.js';
-import { type RunningDovecot, startDovecot } from '../helpers/dovecot.js';
-import { must, run } from '../helpers/run.js';
-import { ADMIN_DN, ADMIN_PW, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS as LDAP_USERS, writeSaslauthdConf } from '../helpers/slapd.js';
-import { testsaslauthd } from '../helpers/testsaslauthd.js';
-import { saslpasswd } from '../helpers/sasldb.js';
-import { ensureUser, mkpasswd, removeUser } from '../helpers/users.js';
-import { HOST, type Kdc, createKdc } from '../helpers/kdc.js';
+import { startOurs } from '../fixtures/daemon.js';
+import { type RunningDovecot, startDovecot } from '../fixtures/dovecot.js';
+import { must, run } from '../fixtures/run.js';
+import { ADMIN_DN, ADMIN_PW, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS as LDAP_USERS, writeSaslauthdConf } from '../fixtures/slapd.js';
+import { testsaslauthd } from '../fixtures/testsaslauthd.js';
+import { saslpasswd } from '../fixtures/sasldb.js';
+import { ensureUser, mkpasswd, removeUser } from '../fixtures/users.js';
+import { HOST, type Kdc, createKdc } from '../fixtures/kdc.js';
 
 /**
  * saslauthd prints shadow hashes, rimap and httpform passwords in its debug log (reference §8.7).
@@ -255,7 +255,7 @@ function rimapContext(d: RunningDovecot, extra: string[]): CaseContext {
   return { args: ['-a', 'rimap', '-O', `127.0.0.1/${d.plainPort}`, ...extra], users: [...IMAP_USERS], secrets: [...plain, ...dovecotDigests()], service: 'imap', failUser: IMAP_USERS[0]!.name };
 }
 
-/** The digests Dovecot's passwd-file holds for the IMAP users (see src/bench/dovecot.ts). */
+/** The digests Dovecot's passwd-file holds for the IMAP users (see test/fixtures/dovecot.ts). */
 function dovecotDigests(): string[] {
   return IMAP_USERS.map((u) => createHash('sha256').update(Buffer.from(u.password, 'utf8')).digest('base64'));
 }

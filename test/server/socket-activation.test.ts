@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inheritedListeners } from '../../src/server/systemd.js';
-import { datagramSink } from '../helpers/datagram.js';
-import { DAEMON_BIN } from '../helpers/paths.js';
-import { testsaslauthd, verdict } from '../helpers/testsaslauthd.js';
-import { mkpasswd } from '../helpers/users.js';
-import { writeUserFiles } from '../helpers/user-files.js';
+import { datagramSink } from '../fixtures/datagram.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { testsaslauthd, verdict } from '../fixtures/testsaslauthd.js';
+import { mkpasswd } from '../fixtures/users.js';
+import { writeUserFiles } from '../fixtures/user-files.js';
 
 let dir: string;
 let files: { passwd: string; shadow: string };

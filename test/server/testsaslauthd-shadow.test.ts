@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../helpers/daemon.js';
-import { type ShadowFixture, createShadowFixture, removeShadowFixture } from '../helpers/shadow-users.js';
-import { testsaslauthd, verdict } from '../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs, startReal } from '../fixtures/daemon.js';
+import { type ShadowFixture, createShadowFixture, removeShadowFixture } from '../fixtures/shadow-users.js';
+import { testsaslauthd, verdict } from '../fixtures/testsaslauthd.js';
 
 let fx: ShadowFixture;
 let ours: RunningDaemon;

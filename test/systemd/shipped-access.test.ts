@@ -3,11 +3,11 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gidOf } from '../../src/server/ids.js';
-import { type FixtureFiles, writeFixture } from '../helpers/fixture-users.js';
-import { DAEMON_BIN, ROOT } from '../helpers/paths.js';
-import { type RunResult, must, run } from '../helpers/run.js';
-import { optional, readUnit, setprivBoundingSet, single } from '../helpers/unit-file.js';
-import { ensureUser, removeUser } from '../helpers/users.js';
+import { type FixtureFiles, writeFixture } from '../fixtures/fixture-users.js';
+import { DAEMON_BIN, ROOT } from '../fixtures/paths.js';
+import { type RunResult, must, run } from '../fixtures/run.js';
+import { optional, readUnit, setprivBoundingSet, single } from '../fixtures/unit-file.js';
+import { ensureUser, removeUser } from '../fixtures/users.js';
 
 // Both shipped ways to start the daemon, reproduced from the unit files as systemd would run them
 // (no systemd as PID 1 here): the runtime directory with RuntimeDirectoryMode= and the unit's

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsFromEnvFile } from '../../src/config/env-file.js';
-import { DAEMON_BIN, ROOT } from '../helpers/paths.js';
-import { run } from '../helpers/run.js';
+import { DAEMON_BIN, ROOT } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 
 const UNITS = join(ROOT, 'systemd');
 const INSTALLED_BIN = '/usr/local/sbin/saslauthd-ts';

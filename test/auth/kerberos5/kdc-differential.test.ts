@@ -2,10 +2,10 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { HOST, type Kdc, clientKrb5Conf, createKdc } from '../../helpers/kdc.js';
-import { run } from '../../helpers/run.js';
-import { eventually, jsonLines } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { HOST, type Kdc, clientKrb5Conf, createKdc } from '../../fixtures/kdc.js';
+import { run } from '../../fixtures/run.js';
+import { eventually, jsonLines } from '../../fixtures/user-files.js';
 
 // -a kerberos5 against a real MIT KDC (a throwaway realm on 127.0.0.1), side by side with Debian's
 // saslauthd -a kerberos5: the same request must get the same reply text from both (--compat-replies),

@@ -4,11 +4,11 @@ import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { HOST, type Kdc, clientKrb5Conf, createKdc } from '../../helpers/kdc.js';
-import { DAEMON_BIN } from '../../helpers/paths.js';
-import { run } from '../../helpers/run.js';
-import { eventually, jsonLines } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { HOST, type Kdc, clientKrb5Conf, createKdc } from '../../fixtures/kdc.js';
+import { DAEMON_BIN } from '../../fixtures/paths.js';
+import { run } from '../../fixtures/run.js';
+import { eventually, jsonLines } from '../../fixtures/user-files.js';
 
 // Start-up checks (--check), a KDC that is down, silent or has the wrong clock, against a real
 // MIT KDC on 127.0.0.1:26830 (26831: a black hole that never answers). Files under TMP only.

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LDAP_DEFAULTS, buildLdapConfig, loadLdapConfig, parseBool, parseServerUri } from '../../../src/auth/backends/ldap/config.js';
 import { ConfigError, parseSaslauthdConf } from '../../../src/auth/backends/saslauthd-conf.js';
-import { DAEMON_BIN } from '../../helpers/paths.js';
-import { run } from '../../helpers/run.js';
+import { DAEMON_BIN } from '../../fixtures/paths.js';
+import { run } from '../../fixtures/run.js';
 
 const F = '/etc/test.conf';
 const build = (text: string) => buildLdapConfig(parseSaslauthdConf(text, F), F);

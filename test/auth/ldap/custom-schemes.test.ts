@@ -2,12 +2,12 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { MiniSlapd, personLdif } from '../../helpers/mini-slapd.js';
-import { must } from '../../helpers/run.js';
-import { ssha } from '../../helpers/slapd.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { jsonLines } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { MiniSlapd, personLdif } from '../../fixtures/mini-slapd.js';
+import { must } from '../../fixtures/run.js';
+import { ssha } from '../../fixtures/slapd.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { jsonLines } from '../../fixtures/user-files.js';
 
 // Issue 11 item 5: ldap_auth_method custom compares userPassword itself. A value in a scheme we
 // cannot verify used to be compared as clear text, so typing the stored `{SASL}…`, `{PBKDF2-SHA512}…`

@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LdapConnection } from '../../../src/auth/backends/ldap/connection.js';
 import { parseServerUri, type LdapServer } from '../../../src/auth/backends/ldap/config.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { MiniSlapd, personLdif } from '../../helpers/mini-slapd.js';
-import { run } from '../../helpers/run.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { jsonLines } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { MiniSlapd, personLdif } from '../../fixtures/mini-slapd.js';
+import { run } from '../../fixtures/run.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { jsonLines } from '../../fixtures/user-files.js';
 
 // Issue 11 item 6: a bind with an empty DN is anonymous, one with an empty password unauthenticated
 // (RFC 4513 5.1). This slapd allows both (`allow bind_anon_cred bind_anon_dn`), so such a bind

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { PEOPLE, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../helpers/slapd.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { PEOPLE, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../fixtures/slapd.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
 import { isOkReply } from '../../../src/protocol/index.js';
 

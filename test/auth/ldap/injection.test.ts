@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../helpers/slapd.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../fixtures/slapd.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
 
 // Logins and realms built to change the filter or the DN. Each comes with the password of the

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { CAROL_OLD_PW, GROUPS, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../helpers/slapd.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { CAROL_OLD_PW, GROUPS, PEOPLE, SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../fixtures/slapd.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
 
 // Debian testsaslauthd against saslauthd-ts -a ldap and the real saslauthd -a ldap, same slapd,

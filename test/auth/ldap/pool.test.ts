@@ -7,7 +7,7 @@ import type { AuthRequest } from '../../../src/auth/authenticator.js';
 import { buildLdapConfig } from '../../../src/auth/backends/ldap/config.js';
 import { parseSaslauthdConf } from '../../../src/auth/backends/saslauthd-conf.js';
 import { Crypt } from '../../../src/native/crypt.js';
-import { SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS } from '../../helpers/slapd.js';
+import { SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS } from '../../fixtures/slapd.js';
 
 // The backend in-process against a real slapd: pooled connections under concurrency, deadlines,
 // aborts. Verdicts are checked one by one, so a stale bind state would show as a wrong OK.

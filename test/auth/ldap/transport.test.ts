@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { run } from '../../helpers/run.js';
-import { DAEMON_BIN } from '../../helpers/paths.js';
-import { SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../helpers/slapd.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { run } from '../../fixtures/run.js';
+import { DAEMON_BIN } from '../../fixtures/paths.js';
+import { SUFFIX, Slapd, USERS, writeSaslauthdConf } from '../../fixtures/slapd.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 
 // ldaps://, StartTLS and ldapi:// against the same slapd, with the throwaway CA.
 

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PamHelperPool } from '../../../src/auth/backends/pam/helper-pool.js';
 import { PAM_HELPER_PATH } from '../../../src/auth/backends/pam/factory.js';
-import { processesMatching } from '../../helpers/pam.js';
+import { processesMatching } from '../../fixtures/pam.js';
 
 // Unit tests of the pool's bookkeeping. A stand-in helper that never answers keeps a slot busy; the
 // real helper's behaviour under real PAM is proven in pam-isolation.test.ts.

@@ -1,9 +1,9 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { removePamService, writePamService } from '../../helpers/pam.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { removePamService, writePamService } from '../../fixtures/pam.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../../fixtures/users.js';
 
 // The service field picks the PAM stack, and whoever reaches the socket writes it. Whatever stack
 // they name, a wrong password must be NO: not through pam_rootok (su, su-l, runuser, runuser-l, chfn,
@@ -119,7 +119,7 @@ describe('-a pam: the service field cannot pick a stack that says yes to a wrong
   });
 
   it('PAM runs with the real uid and gid of nobody, the effective and saved ones root (so /etc/shadow stays readable)', async () => {
-    const { must } = await import('../../helpers/run.js');
+    const { must } = await import('../../fixtures/run.js');
     const uid = (await must('id', ['-u', 'nobody'])).trim();
     const gid = (await must('id', ['-g', 'nobody'])).trim();
     expect(await verdict(d.socket, USER.name, USER.password, { service: PROBE })).toBe('OK');

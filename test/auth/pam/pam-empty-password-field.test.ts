@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { removePamService, writePamService } from '../../helpers/pam.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { ensureUser, removeUser } from '../../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { removePamService, writePamService } from '../../fixtures/pam.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { ensureUser, removeUser } from '../../fixtures/users.js';
 
 // An account whose shadow password field is empty (`passwd -d`): Debian's common-auth has
 // `pam_unix.so nullok`, which lets such an account in with any password. -a shadow refuses it, and
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 describe('an account with an empty shadow password field', () => {
   it('really has an empty field (the precondition this test is about)', async () => {
-    const { must } = await import('../../helpers/run.js');
+    const { must } = await import('../../fixtures/run.js');
     expect((await must('getent', ['shadow', EMPTY])).split(':')[1]).toBe('');
   });
 

@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { childrenOf, eventually, processesMatching, removePamService, writePamService } from '../../helpers/pam.js';
-import { must } from '../../helpers/run.js';
-import { ensureUser, mkpasswd, removeUser } from '../../helpers/users.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { childrenOf, eventually, processesMatching, removePamService, writePamService } from '../../fixtures/pam.js';
+import { must } from '../../fixtures/run.js';
+import { ensureUser, mkpasswd, removeUser } from '../../fixtures/users.js';
 
 // PAM stacks that misbehave (hang, kill their process group, abort) next to a healthy pam_unix one.
 // Each misbehaving request must get NO, its helper must be replaced, and nothing else may notice.

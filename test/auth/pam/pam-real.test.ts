@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { removePamService, writePamService } from '../../helpers/pam.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { ensureUser, mkpasswd, removeUser } from '../../helpers/users.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { removePamService, writePamService } from '../../fixtures/pam.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { ensureUser, mkpasswd, removeUser } from '../../fixtures/users.js';
 
 // Real PAM (pam_unix through a test service file), real users, Debian's testsaslauthd and the real
 // saslauthd -a pam for comparison.
@@ -132,8 +132,8 @@ describe('-a pam fail delay', () => {
 
 describe('--check for -a pam', () => {
   it('prints which /etc/pam.d file each service uses', async () => {
-    const { run } = await import('../../helpers/run.js');
-    const { DAEMON_BIN } = await import('../../helpers/paths.js');
+    const { run } = await import('../../fixtures/run.js');
+    const { DAEMON_BIN } = await import('../../fixtures/paths.js');
     const r = await run(process.execPath, [DAEMON_BIN, '-a', 'pam', '--check', '-m', '/tmp/sat-pam-check', '--pam-service', SERVICE]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`pam: every request uses service '${SERVICE}': /etc/pam.d/${SERVICE}\n`);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs, startReal } from '../../helpers/daemon.js';
-import { type RunningDovecot, startDovecot } from '../../helpers/dovecot.js';
-import { type RecordingProxy, startRecordingProxy } from '../../helpers/recording-proxy.js';
-import { testsaslauthd, verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs, startReal } from '../../fixtures/daemon.js';
+import { type RunningDovecot, startDovecot } from '../../fixtures/dovecot.js';
+import { type RecordingProxy, startRecordingProxy } from '../../fixtures/recording-proxy.js';
+import { testsaslauthd, verdict } from '../../fixtures/testsaslauthd.js';
 
 // Ports 24310-24319 belong to this file (the rimap range is 24300-24399).
 const BASE = 24310;

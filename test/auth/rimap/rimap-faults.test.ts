@@ -3,9 +3,9 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { makeCertificate } from '../../helpers/dovecot.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { makeCertificate } from '../../fixtures/dovecot.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 
 // Ports 24340-24349 belong to this file (the rimap range is 24300-24399).
 const PLAIN_PORT = 24340;

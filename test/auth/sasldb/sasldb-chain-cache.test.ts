@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { removePlaceholder, saslpasswd, startRealSasldb } from '../../helpers/sasldb.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
-import { userFiles } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { removePlaceholder, saslpasswd, startRealSasldb } from '../../fixtures/sasldb.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
+import { userFiles } from '../../fixtures/user-files.js';
 
 const HOST = hostname();
 let dir: string;

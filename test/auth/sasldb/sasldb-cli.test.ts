@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAEMON_BIN } from '../../helpers/paths.js';
-import { run } from '../../helpers/run.js';
-import { saslpasswd } from '../../helpers/sasldb.js';
+import { DAEMON_BIN } from '../../fixtures/paths.js';
+import { run } from '../../fixtures/run.js';
+import { saslpasswd } from '../../fixtures/sasldb.js';
 
 let dir: string;
 let db: string;

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { ETC_SASLDB, listSasldb, removePlaceholder, saslpasswd, startRealSasldb } from '../../helpers/sasldb.js';
-import { verdict } from '../../helpers/testsaslauthd.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { ETC_SASLDB, listSasldb, removePlaceholder, saslpasswd, startRealSasldb } from '../../fixtures/sasldb.js';
+import { verdict } from '../../fixtures/testsaslauthd.js';
 
 // The same requests, through Debian's testsaslauthd, to the real `saslauthd -a sasldb` (reading our
 // file as /etc/sasldb2 in a private mount namespace) and to ours (-O FILE): every verdict must match.

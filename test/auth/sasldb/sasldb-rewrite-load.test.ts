@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../../helpers/daemon.js';
-import { listSasldb, saslpasswd } from '../../helpers/sasldb.js';
-import { must } from '../../helpers/run.js';
-import { jsonLines } from '../../helpers/user-files.js';
+import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
+import { listSasldb, saslpasswd } from '../../fixtures/sasldb.js';
+import { must } from '../../fixtures/run.js';
+import { jsonLines } from '../../fixtures/user-files.js';
 
 // saslpasswd2 rewrites the sasldb in place, without any lock, while thousands of requests for
 // users it does not touch run: not one answer may be wrong (a wrong OK, or a NO for the right password).

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SasldbAuthenticator, createSasldbAuthenticator } from '../../../src/auth/backends/sasldb/sasldb.js';
 import type { SasldbRead } from '../../../src/native/binding.js';
 import { WorkPool } from '../../../src/native/pool.js';
-import { req } from '../../helpers/fake-authenticator.js';
-import { saslpasswd } from '../../helpers/sasldb.js';
+import { req } from '../../fixtures/fake-authenticator.js';
+import { saslpasswd } from '../../fixtures/sasldb.js';
 
 const log = pino({ level: 'silent' });
 const signal = (): AbortSignal => new AbortController().signal;

@@ -5,16 +5,17 @@
  * unknown users, wrong passwords and locked accounts. Prints one table (Markdown) of figures.
  * Bounded by counts; must run as root (it raises RLIMIT_NOFILE with prlimit and reads /proc).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { sendRequest, type ClientRequest } from '../client/saslauthd-client.js';
-import { Crypt, gensalt } from '../native/crypt.js';
-import { isOkReply } from '../protocol/index.js';
-import { type Crowd, halfOpen, idle, oversized, procStats, slowloris, waitForFds } from './hostile.js';
-import { type LoadResult, runLoad } from './load.js';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { sendRequest, type ClientRequest } from '../src/client/saslauthd-client.js';
+import { Crypt, gensalt } from '../src/native/crypt.js';
+import { isOkReply } from '../src/protocol/index.js';
+import { type Crowd, halfOpen, idle, oversized, procStats, slowloris, waitForFds } from '../test/fixtures/hostile.js';
+import { type LoadResult, runLoad } from '../test/fixtures/load.js';
+import { DAEMON_BIN } from '../test/fixtures/paths.js';
+import { type RunningDaemon, startProcess } from '../test/fixtures/daemon.js';
+import { writeUserFiles } from '../test/fixtures/user-files.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,7 +51,6 @@ const NOFILE = (() => {
   return Math.min(65536, hard);
 })();
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function pct(sorted: number[], p: number): number {
@@ -69,13 +69,9 @@ async function fixture(): Promise<{ dir: string; passwd: string; shadow: string 
     return h;
   };
   const dir = mkdtempSync('/tmp/sat_rel_stress-');
-  const today = Math.floor(Date.now() / 86_400_000);
-  const users: Array<[string, string]> = [[GOOD.login, await hashOf(GOOD.password)], [LOCKED.login, `!${await hashOf(LOCKED.password)}`]];
-  for (let i = 0; i < 20; i++) users.push([`sat_stress_u${i}`, await hashOf(`other ${i}`)]);
-  const passwd = join(dir, 'passwd');
-  const shadow = join(dir, 'shadow');
-  writeFileSync(passwd, users.map(([n], i) => `${n}:x:${62000 + i}:${62000 + i}::/nonexistent:/usr/sbin/nologin\n`).join(''), { mode: 0o600 });
-  writeFileSync(shadow, users.map(([n, h]) => `${n}:${h}:${today}:0:99999:7:::\n`).join(''), { mode: 0o600 });
+  const users = [{ name: GOOD.login, hash: await hashOf(GOOD.password) }, { name: LOCKED.login, hash: `!${await hashOf(LOCKED.password)}` }];
+  for (let i = 0; i < 20; i++) users.push({ name: `sat_stress_u${i}`, hash: await hashOf(`other ${i}`) });
+  const { passwd, shadow } = writeUserFiles(dir, users);
   return { dir, passwd, shadow };
 }
 
@@ -85,21 +81,11 @@ function raiseNofile(pid: number): void {
   process.stderr.write(`RLIMIT_NOFILE of stress client and daemon: ${NOFILE}\n`);
 }
 
-async function startDaemon(fx: { dir: string; passwd: string; shadow: string }): Promise<{ proc: ChildProcess; socket: string; stop: () => Promise<void> }> {
-  const runDir = join(fx.dir, 'run');
-  const socket = join(runDir, 'mux');
-  const proc = spawn('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, join(ROOT, 'bin', 'saslauthd-ts'),
-    '-a', 'shadow', '--passwd-file', fx.passwd, '--shadow-file', fx.shadow, '-m', runDir, '--max-connections', String(MAX_CONN),
-    '--log-level', 'fatal'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  for (let i = 0; i < 600; i++) {
-    if (existsSync(socket) && (await new Promise<boolean>((r) => {
-      const s = connect({ path: socket }, () => { s.destroy(); r(true); });
-      s.on('error', () => r(false));
-    }))) break;
-    await sleep(25);
-  }
-  return { proc, socket, stop: async () => { proc.kill('SIGTERM'); await exited; } };
+/** prlimit execs the daemon in place, so the launcher's pid is the daemon's. */
+function startDaemon(fx: { dir: string; passwd: string; shadow: string }): Promise<RunningDaemon> {
+  return startProcess('prlimit', [`--nofile=${NOFILE}:${NOFILE}`, process.execPath, DAEMON_BIN,
+    '-a', 'shadow', '--passwd-file', fx.passwd, '--shadow-file', fx.shadow, '--max-connections', String(MAX_CONN),
+    '--log-level', 'fatal'], { dir: join(fx.dir, 'run'), keepOutput: 4096, onOutput: (c) => process.stderr.write(c) });
 }
 
 /** The well-behaved client: sequential requests, latency of each. */

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sendRequest } from '../client/saslauthd-client.js';
-import { isOkReply } from '../protocol/index.js';
+import { sendRequest } from '../src/client/saslauthd-client.js';
+import { isOkReply } from '../src/protocol/index.js';
 import { startOurDaemon } from './daemons.js';
 import type { BenchTarget } from './scenario.js';
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { hashCapacity } from './capacity.js';
 import { groupCpuMs } from './daemons.js';
-import { type LoadResult, runLoad } from './load.js';
+import { type LoadResult, runLoad } from '../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
 import { runBruteForceBench } from './brute-force.js';

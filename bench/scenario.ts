@@ -1,11 +1,11 @@
-import type { Probe } from './load.js';
+import type { Probe } from '../test/fixtures/load.js';
 
 /** One daemon under test: a socket to load, and how to stop it. */
 export interface BenchTarget {
   readonly socket: string;
   /** Process id, to read its CPU time from /proc (optional). */
   readonly pid?: number | undefined;
-  stop(): Promise<void>;
+  stop(): Promise<unknown>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { startOurDaemon, startRealDaemon, realSaslauthdInstalled } from '../daemons.js';
-import type { Probe } from '../load.js';
+import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
+import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
 import { benchUser, removeBenchUser } from './shadow.js';
 
@@ -32,15 +33,15 @@ export function pamScenario(kind: 'good' | 'mixed', count: number): Scenario {
     seconds: 10,
     async setup(): Promise<readonly Probe[]> {
       writeFileSync(`/etc/pam.d/${SERVICE}`, 'auth required pam_unix.so\naccount required pam_unix.so\n');
-      benchUser(USER, PASSWORD, 'sha-512');
-      if (kind === 'mixed') benchUser(GUESSED, PASSWORD, 'sha-512');
+      await benchUser(USER, PASSWORD, 'sha-512');
+      if (kind === 'mixed') await benchUser(GUESSED, PASSWORD, 'sha-512');
       return kind === 'good' ? [good] : [good, good, good, bad];
     },
     startOurs: (): Promise<BenchTarget> => startOurDaemon(['-a', 'pam', '-n', THREADS]),
     startReal: async (): Promise<BenchTarget | null> => (realSaslauthdInstalled() ? startRealDaemon(['-a', 'pam', '-n', THREADS]) : null),
     async teardown(): Promise<void> {
-      removeBenchUser(USER);
-      removeBenchUser(GUESSED);
+      await removeBenchUser(USER);
+      await removeBenchUser(GUESSED);
       rmSync(`/etc/pam.d/${SERVICE}`, { force: true });
     },
   };

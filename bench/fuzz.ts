@@ -4,7 +4,7 @@
  * counterexample (printed with the seed and path that replay it).
  */
 import fc from 'fast-check';
-import { FUZZ_TARGETS } from './fuzz-properties.js';
+import { FUZZ_TARGETS } from '../test/fixtures/fuzz-properties.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

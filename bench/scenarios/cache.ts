@@ -1,5 +1,6 @@
-import { startOurDaemon, startRealDaemon, realSaslauthdInstalled } from '../daemons.js';
-import type { Probe } from '../load.js';
+import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
+import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
 import { benchUser, removeBenchUser } from './shadow.js';
 
@@ -18,12 +19,12 @@ export const cacheScenario: Scenario = {
   count: 40_000,
   seconds: 10,
   async setup(): Promise<readonly Probe[]> {
-    benchUser(USER, PASSWORD, 'yescrypt');
+    await benchUser(USER, PASSWORD, 'yescrypt');
     return [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
   },
   startOurs: (): Promise<BenchTarget> => startOurDaemon(['-a', 'shadow', '-c', '-n', THREADS]),
   startReal: async (): Promise<BenchTarget | null> => (realSaslauthdInstalled() ? startRealDaemon(['-a', 'shadow', '-c', '-n', THREADS]) : null),
   async teardown(): Promise<void> {
-    removeBenchUser(USER);
+    await removeBenchUser(USER);
   },
 };

@@ -1,7 +1,8 @@
-import { realSaslauthdInstalled, startOurDaemon, startRealDaemon } from '../daemons.js';
-import type { Probe } from '../load.js';
+import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
+import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
-import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../slapd.js';
+import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../../test/fixtures/slapd.js';
 
 /** Loopback port of the benchmark's slapd (inside the LDAP work's range 23890-23999). */
 const PORT = 23950;

@@ -1,6 +1,7 @@
-import { type RunningDovecot, startDovecot } from '../dovecot.js';
-import { realSaslauthdInstalled, startOurDaemon, startRealDaemon } from '../daemons.js';
-import type { Probe } from '../load.js';
+import { type RunningDovecot, startDovecot } from '../../test/fixtures/dovecot.js';
+import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
+import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
 
 // Dovecot listens on 24320-24322 (the rimap range is 24300-24399).

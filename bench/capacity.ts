@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { Crypt } from '../native/crypt.js';
+import { Crypt } from '../src/native/crypt.js';
 
 /**
  * What this machine can hash with every core busy and nothing else: crypt_rn called straight from

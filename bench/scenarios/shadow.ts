@@ -1,0 +1,38 @@
+import { type HashMethod, ensureUser, mkpasswd, removeUser } from '../../test/fixtures/users.js';
+import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
+import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import type { Probe } from '../../test/fixtures/load.js';
+import type { BenchTarget, Scenario } from '../scenario.js';
+
+const THREADS = '5'; // Debian's default THREADS for saslauthd, used for both daemons
+
+/** A throwaway system user (sat_bench_*) with a hash from Debian's mkpasswd, so the real saslauthd sees it too. */
+export async function benchUser(name: string, password: string, method: HashMethod): Promise<void> {
+  await ensureUser(name, await mkpasswd(password, method));
+}
+
+export async function removeBenchUser(name: string): Promise<void> {
+  await removeUser(name);
+}
+
+/** `-a shadow` for one hash scheme: right passwords, both daemons with -n 5. */
+export function shadowScenario(method: 'sha-512' | 'yescrypt', count: number): Scenario {
+  const user = `sat_bench_${method.replace('-', '')}`;
+  const password = 'bench pw 1';
+  return {
+    name: `shadow ${method === 'sha-512' ? '$6$' : '$y$'}`,
+    concurrency: [1, 8, 64],
+    count,
+    seconds: 10,
+    hashMethod: method,
+    async setup(): Promise<readonly Probe[]> {
+      await benchUser(user, password, method);
+      return [{ request: { login: user, password, service: 'imap', realm: '' }, expect: 'OK' }];
+    },
+    startOurs: (): Promise<BenchTarget> => startOurDaemon(['-a', 'shadow', '-n', THREADS]),
+    startReal: async (): Promise<BenchTarget | null> => (realSaslauthdInstalled() ? startRealDaemon(['-a', 'shadow', '-n', THREADS]) : null),
+    async teardown(): Promise<void> {
+      await removeBenchUser(user);
+    },
+  };
+}
