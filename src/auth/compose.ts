@@ -136,7 +136,8 @@ class Composed implements ComposedAuthenticator {
    * A backend without the check is taken to need root.
    */
   unprivilegedProblem(target: unknown): string | null {
-    for (const [name, b] of this.backends) {
+    for (const [name, shared] of this.backends) {
+      const b = shared instanceof SharedBackend ? shared.backend : shared;
       const check = (b as { unprivilegedProblem?: (t: unknown) => string | null }).unprivilegedProblem;
       const problem = check ? check.call(b, target) : `-a ${name} needs root to work, so --user cannot be used with it`;
       if (problem !== null) return this.backends.size > 1 && check ? `${name}: ${problem}` : problem;
