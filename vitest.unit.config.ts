@@ -15,10 +15,12 @@ export default defineConfig({
     include: [
       'test/protocol/**/*.test.ts',
       'test/docs/**/*.test.ts',
+      'test/architecture/**/*.test.ts',
       'test/server/*-inprocess.test.ts',
       'test/auth/account-check.test.ts',
       'test/auth/cache.test.ts',
       'test/auth/chain.test.ts',
+      'test/auth/compose-lifecycle.test.ts',
       'test/auth/penalty.test.ts',
       'test/auth/penalty-keys.test.ts',
       'test/auth/request-policy.test.ts',

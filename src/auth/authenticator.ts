@@ -48,7 +48,7 @@ export type Outcome =
       readonly compat: string;
       readonly log?: OutcomeLog;
       /**
-       * The account check of the backend that accepted, set by a chain (which link accepted is known
+       * The account check of the backend that accepted, set by a chain (which backend accepted is known
        * only here); the credential cache keeps it with the entry and asks it on every hit.
        */
       readonly recheck?: AccountCheck;
@@ -90,12 +90,16 @@ export const unavailable = (code: UnavailableCode, reason: string, compat: strin
 });
 
 /**
- * What every backend (shadow, getpwent, pam, ldap, rimap) and every wrapper (cache, chain, delay)
+ * What every backend (shadow, getpwent, pam, ldap, rimap, sasldb, kerberos5) and every wrapper (request
+ * policy, penalty, routing, cache, chain)
  * implements. The server only ever sees this interface.
  */
 export interface Authenticator {
-  /** Mechanism name as shown in logs (`shadow`, `ldap`, `ldap,shadow`…). */
-  readonly mech: string;
+  /**
+   * The backend's name (`shadow`, `ldap`), or for a chain the chain (`ldap,shadow`); the per-request
+   * log line shows it as saslauthd's `mech=`.
+   */
+  readonly name: string;
   /**
    * Decides one request. Must not throw for a bad password or a dead server: those are outcomes.
    * Must stop work and settle soon after `signal` aborts.

@@ -171,16 +171,16 @@ async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSi
  * A backend without an account check (pam, ldap, rimap) is trusted for the whole `-t`.
  */
 export class CacheAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
 
-  /** `backend` names the chain in the cache key (Default: inner.mech). */
+  /** `backend` names the chain in the cache key (Default: inner.name). */
   constructor(
     private readonly inner: Authenticator,
     private readonly cache: CredentialCache,
     private readonly log: Logger,
-    private readonly backend: string = inner.mech,
+    private readonly backend: string = inner.name,
   ) {
-    this.mech = inner.mech;
+    this.name = inner.name;
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -214,7 +214,7 @@ export class CacheAuthenticator implements Authenticator {
         if (found !== null && staleMs > 0 && found.ageMs < staleMs) {
           const ageSec = Math.floor(found.ageMs / 1000);
           this.log.warn(
-            { user: req.login, service: req.service, realm: req.realm, mech: this.mech, code: outcome.code, age_s: ageSec },
+            { user: req.login, service: req.service, realm: req.realm, mech: this.name, code: outcome.code, age_s: ageSec },
             `backend unavailable (${escapeLogValue(outcome.reason)}); answered OK from a cached success ${ageSec} s old (--cache-stale-on-outage)`,
           );
           return withLog(ok(), { cached: true, stale: true, ...outcome.log });

@@ -2,7 +2,7 @@ import { type AuthRequest, type Authenticator, type Outcome } from './authentica
 import { InvariantError, UnreachableError } from '../errors.js';
 
 /**
- * When a link hands the request to the next one (Dovecot's result_failure / result_internalfail):
+ * When a backend in a chain hands the request to the next one (Dovecot's result_failure / result_internalfail):
  * `unknown` — the backend does not know the user; `unavailable` — it could not decide;
  * `rejected` — any rejection, including a wrong password.
  */
@@ -10,14 +10,15 @@ export type ContinueOn = 'unknown' | 'unavailable' | 'rejected';
 
 export const CONTINUE_ON: readonly ContinueOn[] = ['unknown', 'unavailable', 'rejected'];
 
-/** What a link does when no `--chain-continue-on` says otherwise. */
+/** What a backend in a chain does when no `--chain-continue-on` says otherwise. */
 export const DEFAULT_CONTINUE_ON: readonly ContinueOn[] = ['unknown', 'unavailable'];
 
-export interface ChainLink {
+/** One backend in a chain. */
+export interface ChainMember {
   /** As written in `-a`/`--route`: `ldap`, `shadow:alt`. */
   readonly name: string;
   readonly authenticator: Authenticator;
-  /** Outcomes after which the next link is asked (ignored on the last link). */
+  /** Outcomes after which the next backend is asked (ignored on the last one). */
   readonly continueOn: ReadonlySet<ContinueOn>;
 }
 
@@ -37,17 +38,17 @@ function continues(o: Outcome, on: ReadonlySet<ContinueOn>): boolean {
 }
 
 /**
- * `-a ldap,shadow`: asks each link in order. A success ends the chain; a rejection ends it unless the
- * link continues on it; "unknown user" and "unavailable" go on by default. When a link was unavailable
+ * `-a ldap,shadow`: asks each backend in order. A success ends the chain; a rejection ends it unless the
+ * backend continues on it; "unknown user" and "unavailable" go on by default. When a backend was unavailable
  * and a later one does not know the user, the answer is "unavailable", not "unknown user": the first
  * backend might have known them (Dovecot answers internal failure here too).
  */
 export class ChainAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
 
-  constructor(readonly links: readonly ChainLink[]) {
-    if (links.length === 0) throw new InvariantError('a chain needs at least one backend');
-    this.mech = links.map((l) => l.name).join(',');
+  constructor(readonly members: readonly ChainMember[]) {
+    if (members.length === 0) throw new InvariantError('a chain needs at least one backend');
+    this.name = members.map((m) => m.name).join(',');
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -55,21 +56,21 @@ export class ChainAuthenticator implements Authenticator {
     let down: Outcome | null = null;
     let last: Outcome | null = null;
     let via = '';
-    for (const [i, link] of this.links.entries()) {
+    for (const [i, member] of this.members.entries()) {
       if (i > 0 && signal.aborted) break;
-      const o = await link.authenticator.authenticate(req, signal);
+      const o = await member.authenticator.authenticate(req, signal);
       last = o;
-      via = link.name;
-      // Which link accepted is known only here: the cache re-checks that backend's account on a hit.
+      via = member.name;
+      // Which backend accepted is known only here: the cache re-checks that backend's account on a hit.
       if (o.kind === 'ok') {
-        const check = link.authenticator.accountCheck;
+        const check = member.authenticator.accountCheck;
         return { ...o, log: { via, ...o.log }, ...(check ? { recheck: check } : {}) };
       }
-      notes.push(`${link.name}: ${o.reason}`);
+      notes.push(`${member.name}: ${o.reason}`);
       if (o.kind === 'unavailable') down ??= o;
-      if (!continues(o, link.continueOn)) break;
+      if (!continues(o, member.continueOn)) break;
     }
-    if (last === null) throw new InvariantError('chain ran no link');
+    if (last === null) throw new InvariantError('chain ran no backend');
     const reason = notes.join('; ');
     if (last.kind === 'rejected' && last.code === 'unknown-user' && down !== null && down.kind === 'unavailable') {
       return { ...down, reason, log: { via, ...down.log } };
@@ -77,14 +78,17 @@ export class ChainAuthenticator implements Authenticator {
     return last.kind === 'ok' ? last : { ...last, reason, log: { via, ...last.log } };
   }
 
+  /** The chain in one line, then what each backend says of itself (their first lines, their names, are in it). */
   describe(): string[] {
-    const parts = this.links.map((l, i) =>
-      i === this.links.length - 1 ? l.name : `${l.name} [next on: ${[...l.continueOn].join(', ') || 'nothing'}]`,
-    );
-    return [parts.join(' -> ')];
+    return [describeChain(this.members.map((m) => [m.name, m.continueOn])), ...this.members.flatMap((l) => l.authenticator.describe().slice(1))];
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.links.map((l) => l.authenticator.close()));
+    await Promise.all(this.members.map((m) => m.authenticator.close()));
   }
+}
+
+/** `ldap [next on: unknown, unavailable] -> shadow`: for `-v` (nothing built) and describe(). */
+export function describeChain(members: readonly (readonly [string, ReadonlySet<ContinueOn>])[]): string {
+  return members.map(([name, on], i) => (i === members.length - 1 ? name : `${name} [next on: ${[...on].join(', ') || 'nothing'}]`)).join(' -> ');
 }

@@ -1,19 +1,57 @@
 import type { Logger } from 'pino';
-import type { DaemonOptions } from '../config/daemon-options.js';
-import { mechOfLink } from '../config/auth-policy.js';
 import type { Crypt } from '../native/crypt.js';
 import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
+import { type BackendDefinition, type FlagValue, defaultValues } from './backends/definition.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
-import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON } from './chain.js';
-import { PenaltyAuthenticator, trustedList } from './penalty.js';
+import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
+import { type RouteSpec, backendType } from './chain-spec.js';
+import { PenaltyAuthenticator, type PenaltyScope, describePenalty, trustedList } from './penalty.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
-import { createAuthenticator } from './registry.js';
+import { backendNamed } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
+import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
   readonly log: Logger;
+  /** Looks up a backend definition by type (Default: the registry's); tests pass fakes. */
+  readonly definition?: (type: string) => BackendDefinition;
+}
+
+/** What composition reads: auth's own settings, not the daemon's whole option bag. */
+export interface CompositionOptions {
+  /** `-a`: the default chain, backend names in order (`ldap,shadow`; `shadow:alt` names a second instance). */
+  readonly chain: readonly string[];
+  /** `-O`: the backend option every backend that reads one gets, unless `--link-option NAME.o=` overrides it. */
+  readonly mechOption: string | null;
+  /** `-n`: authentications decided at once (Default: 5). */
+  readonly concurrency: number;
+  /** Backends' own flags as given on the command line, by key (`passwd-file`); absent keys take the table default. */
+  readonly backendFlags: Readonly<Record<string, FlagValue>>;
+  /** `--link-option`: per backend name, flag values (and `mech-option`) for that instance only (Default: none). */
+  readonly backendOverrides: Readonly<Record<string, Readonly<Record<string, FlagValue>>>>;
+  /** `--route`: requests for a service or realm go to another chain, first match wins (Default: none). */
+  readonly routes: readonly RouteSpec[];
+  /** `--chain-continue-on`: per backend name (or `*`) the outcomes that pass to the next backend. */
+  readonly chainContinueOn: Readonly<Record<string, readonly ContinueOn[]>>;
+  /** `-c`, `-s`, `-t`, `--cache-stale-on-outage`. */
+  readonly cache: boolean;
+  readonly cacheSizeKiB: number;
+  readonly cacheTtlSec: number;
+  readonly cacheStaleOnOutageSec: number;
+  /** `--fail-delay`, `--penalty-*`, `--trusted-addr`. */
+  readonly failDelayMs: number;
+  readonly penaltyMaxMs: number;
+  readonly trustedAddrs: readonly string[];
+  readonly penaltyScope: PenaltyScope;
+  readonly penaltyMaxHeld: number;
+  readonly penaltyMaxTracked: number;
+  /** `-r`, `--allow-realm`. */
+  readonly realmConcat: boolean;
+  readonly allowedRealms: readonly string[];
+  /** `--auth-timeout`: the penalty answers before it. */
+  readonly authTimeoutMs: number;
 }
 
 /** The daemon's authenticator: backends in chains, routes, cache and defence, built from the flags. */
@@ -28,52 +66,52 @@ export interface ComposedAuthenticator extends Authenticator {
   loginFor(req: AuthRequest): string;
 }
 
-const continueOnFor = (o: DaemonOptions, link: string): ReadonlySet<ContinueOn> =>
-  new Set(o.chainContinueOn[link] ?? o.chainContinueOn['*'] ?? DEFAULT_CONTINUE_ON);
+const continueOnFor = (o: CompositionOptions, name: string): ReadonlySet<ContinueOn> =>
+  new Set(o.chainContinueOn[name] ?? o.chainContinueOn['*'] ?? DEFAULT_CONTINUE_ON);
 
-function describeChain(o: DaemonOptions, chain: readonly string[]): string {
-  return chain
-    .map((l, i) => (i === chain.length - 1 ? l : `${l} [next on: ${[...continueOnFor(o, l)].join(', ') || 'nothing'}]`))
-    .join(' -> ');
-}
+const chainLine = (o: CompositionOptions, chain: readonly string[]): string => describeChain(chain.map((n) => [n, continueOnFor(o, n)]));
 
-/** Where each request goes, with cache and defence: for `-v` (nothing is built) and `--check`. */
-export function describeComposition(o: DaemonOptions): string[] {
-  const lines = [`chain (-a): ${describeChain(o, o.mechanisms)}`];
+const penaltyOptions = (o: CompositionOptions) => ({
+  failDelayMs: o.failDelayMs,
+  penaltyMaxMs: o.penaltyMaxMs,
+  scope: o.penaltyScope,
+  maxHeld: o.penaltyMaxHeld,
+  maxTracked: o.penaltyMaxTracked,
+  // Answer before the request deadline turns the NO into a "timeout" in the log.
+  maxTotalMs: Math.max(0, o.authTimeoutMs - Math.min(1000, o.authTimeoutMs / 10)),
+});
+
+/** `--link-option` lines, in the flags' own names. */
+const overrideLines = (o: CompositionOptions): string[] =>
+  Object.entries(o.backendOverrides).map(([name, opts]) => `backend ${name}: ${Object.entries(opts).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+
+/**
+ * Where each request goes, with cache and defence, for `-v` (nothing is built). Each line is in the
+ * words of the wrapper it describes (chain.ts, request-policy.ts, cache.ts, penalty.ts).
+ */
+export function describeComposition(o: CompositionOptions): string[] {
+  const lines = [`chain (-a): ${chainLine(o, o.chain)}`];
   if (o.realmConcat || o.allowedRealms.length > 0) lines.push(describeRequestPolicy(o));
-  for (const r of o.routes) lines.push(`route ${routeLabel(r)}: ${describeChain(o, r.chain)}`);
-  for (const [link, opts] of Object.entries(o.linkOptions)) {
-    lines.push(`backend ${link}: ${Object.entries(opts).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  }
-  lines.push(describeCache(o));
-  if (o.failDelayMs === 0) {
-    lines.push('fail delay: off');
-  } else {
-    const per = o.penaltyScope === 'both' ? 'user or client address' : o.penaltyScope === 'user' ? 'user' : 'client address';
-    const pen = o.penaltyMaxMs > o.failDelayMs
-      ? `doubles per consecutive failure of a ${per} up to ${o.penaltyMaxMs} ms; one check at a time per penalised key, at most ${o.penaltyMaxHeld} held, ${o.penaltyMaxTracked} remembered`
-      : 'no penalty';
-    lines.push(`fail delay: ${o.failDelayMs} ms (+0..25% jitter), ${pen}`);
-    if (o.trustedAddrs.length > 0) lines.push(`trusted (no address counter): ${o.trustedAddrs.join(' ')}`);
-  }
+  for (const r of o.routes) lines.push(`route ${routeLabel(r)}: ${chainLine(o, r.chain)}`);
+  lines.push(...overrideLines(o), describeCache(o), ...describePenalty({ ...penaltyOptions(o), trustedAddrs: o.trustedAddrs }));
   return lines;
 }
 
-/** Every distinct link name, in the order first named (-a first, then routes). */
-function linkNames(o: DaemonOptions): string[] {
-  return [...new Set([...o.mechanisms, ...o.routes.flatMap((r) => r.chain)])];
+/** Every distinct backend name, in the order first named (-a first, then routes). */
+function backendNames(o: CompositionOptions): string[] {
+  return [...new Set([...o.chain, ...o.routes.flatMap((r) => r.chain)])];
 }
 
 class Composed implements ComposedAuthenticator {
-  readonly mech: string;
+  readonly name: string;
 
   constructor(
-    private readonly options: DaemonOptions,
+    private readonly options: CompositionOptions,
     private readonly top: Authenticator,
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
   ) {
-    this.mech = options.mechanisms.join(',');
+    this.name = options.chain.join(',');
   }
 
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -88,10 +126,9 @@ class Composed implements ComposedAuthenticator {
     return this.cache?.flush() ?? 0;
   }
 
+  /** What the wrapper tree says of itself, top down; a backend several chains share is listed once. */
   describe(): string[] {
-    const lines = describeComposition(this.options);
-    for (const [name, b] of this.backends) for (const l of b.describe()) lines.push(this.backends.size > 1 ? `[${name}] ${l}` : l);
-    return lines;
+    return [...new Set([...this.top.describe(), ...overrideLines(this.options), describeCache(this.options)])];
   }
 
   /**
@@ -99,7 +136,8 @@ class Composed implements ComposedAuthenticator {
    * A backend without the check is taken to need root.
    */
   unprivilegedProblem(target: unknown): string | null {
-    for (const [name, b] of this.backends) {
+    for (const [name, shared] of this.backends) {
+      const b = shared instanceof SharedBackend ? shared.backend : shared;
       const check = (b as { unprivilegedProblem?: (t: unknown) => string | null }).unprivilegedProblem;
       const problem = check ? check.call(b, target) : `-a ${name} needs root to work, so --user cannot be used with it`;
       if (problem !== null) return this.backends.size > 1 && check ? `${name}: ${problem}` : problem;
@@ -107,23 +145,34 @@ class Composed implements ComposedAuthenticator {
     return null;
   }
 
+  /** Closes down the wrapper tree; a shared backend closes once however many chains hold it. */
   async close(): Promise<void> {
-    // Wrappers hold nothing; each backend is closed once even when several chains share it.
     this.cache?.flush();
-    await Promise.all([...this.backends.values()].map((b) => b.close()));
+    await this.top.close();
   }
 }
 
+/** One backend instance from its definition, its flags and its `--link-option` overrides. */
+async function createBackend(o: CompositionOptions, name: string, ctx: ComposeContext): Promise<Authenticator> {
+  const def = (ctx.definition ?? backendNamed)(backendType(name));
+  const own = o.backendOverrides[name] ?? {};
+  const values: Record<string, FlagValue> = defaultValues(def);
+  for (const k of Object.keys(values)) values[k] = own[k] !== undefined ? own[k]! : (o.backendFlags[k] ?? values[k]!);
+  const mechOption = own['mech-option'] !== undefined ? (own['mech-option'] as string | null) : o.mechOption;
+  const options = def.options(values, { mechOption, concurrency: o.concurrency });
+  return def.create(options, { crypt: ctx.crypt, log: ctx.log.child({ mech: def.name }) });
+}
+
 /** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
-export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
+export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   const backends = new Map<string, Authenticator>();
+  const names = backendNames(options);
   try {
-    for (const name of linkNames(options)) {
-      const linkOptions = { ...options, ...options.linkOptions[name] } as DaemonOptions;
+    for (const name of names) {
       try {
-        backends.set(name, await createAuthenticator(mechOfLink(name), { options: linkOptions, crypt: ctx.crypt, log: ctx.log }));
+        backends.set(name, new SharedBackend(name, await createBackend(options, name, ctx), names.length > 1));
       } catch (e) {
-        throw new BackendStartError(name === mechOfLink(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
+        throw new BackendStartError(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
       }
     }
   } catch (e) {
@@ -139,42 +188,28 @@ export async function buildAuthenticator(options: DaemonOptions, ctx: ComposeCon
       })
     : null;
   const chains = new Map<string, Authenticator>();
-  const chainOf = (links: readonly string[]): Authenticator => {
-    const key = links.join(',');
+  const chainOf = (names: readonly string[]): Authenticator => {
+    const key = names.join(',');
     let a = chains.get(key);
     if (a === undefined) {
       const built =
-        links.length === 1
-          ? backends.get(links[0]!)!
-          : new ChainAuthenticator(links.map((name) => ({ name, authenticator: backends.get(name)!, continueOn: continueOnFor(options, name) })));
+        names.length === 1
+          ? backends.get(names[0]!)!
+          : new ChainAuthenticator(names.map((name) => ({ name, authenticator: backends.get(name)!, continueOn: continueOnFor(options, name) })));
       a = cache ? new CacheAuthenticator(built, cache, ctx.log, key) : built;
       chains.set(key, a);
     }
     return a;
   };
 
-  const fallback = chainOf(options.mechanisms);
-  const routed =
-    options.routes.length === 0
-      ? fallback
-      : new RoutingAuthenticator(options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })), fallback);
+  const routed = new RoutingAuthenticator(
+    options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
+    chainOf(options.chain),
+  );
   const defended =
     options.failDelayMs === 0
       ? routed
-      : new PenaltyAuthenticator(
-          routed,
-          {
-            failDelayMs: options.failDelayMs,
-            penaltyMaxMs: options.penaltyMaxMs,
-            trusted: trustedList(options.trustedAddrs),
-            scope: options.penaltyScope,
-            maxHeld: options.penaltyMaxHeld,
-            maxTracked: options.penaltyMaxTracked,
-            // Answer before the request deadline turns the NO into a "timeout" in the log.
-            maxTotalMs: Math.max(0, options.authTimeoutMs - Math.min(1000, options.authTimeoutMs / 10)),
-          },
-          ctx.log,
-        );
+      : new PenaltyAuthenticator(routed, { ...penaltyOptions(options), trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs }, ctx.log);
   // Outermost: a request the policy refuses costs no check and counts against nobody.
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
   return new Composed(options, top, backends, cache);

@@ -21,6 +21,8 @@ export interface PenaltyOptions {
   readonly trusted?: BlockList;
   /** Upper bound in ms for hold + delay together, to answer before the auth deadline (Default: none). */
   readonly maxTotalMs?: number;
+  /** `--trusted-addr` as written, for describe() (Default: none). */
+  readonly trustedAddrs?: readonly string[];
   /** `--penalty-max-tracked`: users + addresses tracked at once; beyond it the lowest count goes first (Default: 65536). */
   readonly maxTracked?: number;
   /** `--penalty-max-held`: requests held at once per user or address with failures; more get NO unchecked (Default: 4). */
@@ -92,7 +94,7 @@ const DAY_MS = 86_400_000;
  * and address it came with and releases whatever waits on them.
  */
 export class PenaltyAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
   readonly #tracks = new Map<string, Track>();
   /** The same tracks by failure count, each least recently failed first: the eviction order. */
   readonly #byFails = new Map<number, Map<string, Track>>();
@@ -112,7 +114,7 @@ export class PenaltyAuthenticator implements Authenticator {
     readonly options: PenaltyOptions,
     private readonly log: Logger,
   ) {
-    this.mech = inner.mech;
+    this.name = inner.name;
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#jitter = options.jitter ?? 0.25;
@@ -225,12 +227,7 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   describe(): string[] {
-    const o = this.options;
-    if (o.failDelayMs === 0) return ['fail delay: off'];
-    const pen = this.#doubling
-      ? `doubles per consecutive failure (${this.#scope === 'both' ? 'user and client address' : this.#scope === 'user' ? 'user' : 'client address'}) up to ${o.penaltyMaxMs} ms; one check at a time per penalised key, ${this.#maxHeld} held at most`
-      : 'no penalty';
-    return [`fail delay: ${o.failDelayMs} ms (+0..${Math.round(this.#jitter * 100)}% jitter), ${pen}`];
+    return [...this.inner.describe(), ...describePenalty(this.options)];
   }
 
   async close(): Promise<void> {
@@ -396,4 +393,17 @@ export class PenaltyAuthenticator implements Authenticator {
       for (const t of tracks) (t.waiters ??= new Set()).add(done);
     });
   }
+}
+
+/** The fail-delay lines for `-v` (nothing built) and for the wrapper's describe(): one wording. */
+export function describePenalty(o: PenaltyOptions & { readonly trustedAddrs?: readonly string[] }): string[] {
+  if (o.failDelayMs === 0) return ['fail delay: off'];
+  const scope = o.scope ?? 'both';
+  const per = scope === 'both' ? 'user or client address' : scope === 'user' ? 'user' : 'client address';
+  const pen = o.penaltyMaxMs > o.failDelayMs
+    ? `doubles per consecutive failure of a ${per} up to ${o.penaltyMaxMs} ms; one check at a time per penalised key, at most ${o.maxHeld ?? 4} held, ${o.maxTracked ?? 65536} remembered`
+    : 'no penalty';
+  const lines = [`fail delay: ${o.failDelayMs} ms (+0..${Math.round((o.jitter ?? 0.25) * 100)}% jitter), ${pen}`];
+  if (o.trustedAddrs !== undefined && o.trustedAddrs.length > 0) lines.push(`trusted (no address counter): ${o.trustedAddrs.join(' ')}`);
+  return lines;
 }

@@ -18,14 +18,14 @@ export interface RequestPolicyOptions {
  * nothing is counted against the user.
  */
 export class RequestPolicyAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
   readonly #allowed: ReadonlySet<string>;
 
   constructor(
     private readonly inner: Authenticator,
     private readonly options: RequestPolicyOptions,
   ) {
-    this.mech = inner.mech;
+    this.name = inner.name;
     this.#allowed = new Set(options.allowedRealms.map((r) => r.toLowerCase()));
   }
 
@@ -56,7 +56,8 @@ export class RequestPolicyAuthenticator implements Authenticator {
   }
 
   describe(): string[] {
-    return this.inner.describe();
+    const active = this.options.realmConcat || this.options.allowedRealms.length > 0;
+    return [...this.inner.describe(), ...(active ? [describeRequestPolicy(this.options)] : [])];
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ export interface RouteMatch {
 export interface Route {
   readonly match: RouteMatch;
   readonly target: Authenticator;
-  /** The chain as named on the command line (`shadow:b`), for logs (Default: target.mech). */
+  /** The chain as named on the command line (`shadow:b`), for logs (Default: target.name). */
   readonly name?: string;
 }
 
@@ -20,15 +20,15 @@ export const routeLabel = (m: RouteMatch): string => `${m.on}:${m.value}`;
  * chain answers; requests no route takes go to `-a`.
  */
 export class RoutingAuthenticator implements Authenticator {
-  readonly mech: string;
+  readonly name: string;
   readonly #routes: readonly { on: 'service' | 'realm'; value: string; label: string; name: string; target: Authenticator }[];
 
   constructor(
     routes: readonly Route[],
     private readonly fallback: Authenticator,
   ) {
-    this.mech = fallback.mech;
-    this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), name: r.name ?? r.target.mech, target: r.target }));
+    this.name = fallback.name;
+    this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), name: r.name ?? r.target.name, target: r.target }));
   }
 
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
@@ -43,10 +43,13 @@ export class RoutingAuthenticator implements Authenticator {
   }
 
   describe(): string[] {
-    return [
-      ...this.#routes.map((r) => `route ${r.label}: ${r.target.describe().join(' ')}`),
-      `route default (-a): ${this.fallback.describe().join(' ')}`,
-    ];
+    // The first line of a chain (or a lone backend) is its name: the route's line says it.
+    const [first = this.fallback.name, ...rest] = this.fallback.describe();
+    const routes = this.#routes.map((r) => {
+      const [head = r.name, ...more] = r.target.describe();
+      return { line: `route ${r.label}: ${head}`, more };
+    });
+    return [`chain (-a): ${first}`, ...routes.map((r) => r.line), ...rest, ...routes.flatMap((r) => r.more)];
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
-import { DEFAULTS, type DaemonOptions } from '../config/daemon-options.js';
-import { MECHANISMS, isMechanism } from '../auth/registry.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULTS, type DaemonOptions } from './daemon-options.js';
+import { BACKENDS, BACKEND_NAMES, isBackend } from '../auth/registry.js';
+import { type BackendFlag, type FlagValue, yesNo } from '../auth/backends/definition.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
@@ -22,7 +23,7 @@ export function withConfigFile(argv: readonly string[]): string[] {
   return [...argsFromEnvFile(file), ...argv];
 }
 import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
-import { camelOf, mechOfLink, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../config/auth-policy.js';
+import { backendType, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../auth/chain-spec.js';
 
 export type DaemonCommand =
   | { readonly kind: 'run'; readonly options: DaemonOptions; readonly check: boolean; readonly notices: readonly string[] }
@@ -33,17 +34,16 @@ export { UsageError };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
-const RIMAP_AUTH: readonly DaemonOptions['rimapAuth'][] = ['auto', 'plain', 'login'];
 
 export function daemonProgram(): Command {
-  return new Command('saslauthd-ts')
+  const program = new Command('saslauthd-ts')
     .description('SASL authentication daemon (saslauthd-compatible socket protocol)')
     .helpOption('-h, --help', 'show this help and exit')
-    .option('-a, --mech <name>', `authentication mechanism: ${MECHANISMS.join(', ')}`)
-    .option('-O, --mech-option <option>', 'mechanism option (rimap: host[/port]; ldap, kerberos5: config file; sasldb: database file, default /etc/sasldb2)')
+    .option('-a, --mech <name>', `backend, or a comma-separated chain of backends: ${BACKEND_NAMES.join(', ')}`)
+    .option('-O, --mech-option <option>', `backend option (${BACKENDS.filter((b) => b.mechOption !== undefined).map((b) => `${b.name}: ${b.mechOption}`).join('; ')})`)
     .option('-H, --rimap-host <host>', 'rimap host: the old spelling of -O (deprecated in saslauthd(8) too), same as -O for every backend')
     .option('-m, --run-dir <dir>', 'run directory; the socket is <dir>/mux', absolutePath, DEFAULTS.runDir)
-    .option('-n, --threads <n>', 'authentications decided at once (0 means 1)', integer(0, 1024), DEFAULTS.threads)
+    .option('-n, --threads <n>', 'authentications decided at once, a concurrency cap (0 means 1)', integer(0, 1024), DEFAULTS.concurrency)
     .option('-c, --cache', 'enable the credential cache')
     .option('-s, --cache-size <KiB>', 'cache size in KiB', integer(1), DEFAULTS.cacheSizeKiB)
     .option('-t, --cache-ttl <seconds>', 'cache entry lifetime in seconds', integer(1), DEFAULTS.cacheTtlSec)
@@ -53,12 +53,10 @@ export function daemonProgram(): Command {
     .option('-f, --foreground', 'accepted for compatibility; always runs in the foreground')
     .option('-V, --verbose', 'verbose (debug) logging')
     .option('-T, --time-restrictions', 'accepted, no effect: saslauthd never acted on -T (time-of-day restrictions) and dropped it in 2002; use pam_time with -a pam')
-    .option('-v, --version', 'print version and mechanisms, then exit')
+    .option('-v, --version', 'print version and backends, then exit')
     .option('--check', 'validate the configuration, print the effective setup, and exit')
     .option('--compat-replies', "send saslauthd's exact reply texts instead of 'NO authentication failed'")
     .option('--allow-realm <realms>', 'refuse requests whose realm is not in this comma-separated list (empty realm always passes)', list, [])
-    .option('--passwd-file <path>', 'passwd file for -a shadow', DEFAULTS.passwdFile)
-    .option('--shadow-file <path>', 'shadow file for -a shadow', DEFAULTS.shadowFile)
     .option('--socket-mode <mode>', 'socket file mode (octal)', octalMode, DEFAULTS.socketMode)
     .option('--socket-owner <user>', 'socket file owner')
     .option('--socket-group <group>', 'socket file group')
@@ -68,30 +66,15 @@ export function daemonProgram(): Command {
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
     .option('--drain-timeout <ms>', 'time to wait for a client to close after the reply', integer(0), DEFAULTS.drainTimeoutMs)
     .option('--auth-timeout <ms>', 'time one authentication may take', integer(1), DEFAULTS.authTimeoutMs)
-    .option('--pam-service <name>', 'PAM service for every request (default: the request\'s service field)')
-    .option('--pam-timeout <ms>', 'time one PAM conversation may take before its helper is killed', integer(1), DEFAULTS.pamTimeoutMs)
-    .option('--pam-fail-delay <ms>', 'delay before answering a PAM authentication failure (0: none)', integer(0, 60_000), DEFAULTS.pamFailDelayMs)
-    .option('--pam-queue <n>', 'requests that may wait for a free PAM helper', integer(0, 1_000_000), DEFAULTS.pamQueue)
     .option('--shutdown-timeout <ms>', 'time SIGTERM waits for requests in progress', integer(0), DEFAULTS.shutdownTimeoutMs)
     .option('--allow-uid <users>', 'serve only these peer users (comma-separated names or uids; SO_PEERCRED)', list, [])
     .option('--allow-gid <groups>', 'serve only peers in these groups (comma-separated names or gids; primary or supplementary)', list, [])
     .option('--user <user>', 'drop root to this user after binding the socket (backend must work unprivileged)')
     .option('--group <group>', "group for --user (default: the user's primary group)")
-    .option('--rimap-starttls', 'rimap: upgrade plaintext connections with STARTTLS (fail if not offered)')
-    .option('--rimap-ca <file>', 'rimap: PEM file of CA certificates to trust for the IMAP server')
-    .option('--rimap-insecure', 'rimap: do NOT verify the IMAP server certificate (unsafe)')
-    .addOption(new Option('--rimap-auth <mode>', 'rimap: auto (AUTHENTICATE PLAIN if offered, else LOGIN), plain or login').argParser(oneOf(RIMAP_AUTH)).default(DEFAULTS.rimapAuth))
-    .option('--rimap-timeout <ms>', 'rimap: time for one whole check, all servers included', integer(1), DEFAULTS.rimapTimeoutMs)
-    .option('--rimap-connect-timeout <ms>', 'rimap: time for one connect', integer(1), DEFAULTS.rimapConnectTimeoutMs)
-    .option('--rimap-read-timeout <ms>', 'rimap: time one read from the IMAP server may wait', integer(1), DEFAULTS.rimapReadTimeoutMs)
-    .option('--rimap-max-connections <n>', 'rimap: connections open at once to each IMAP server', integer(1, 100_000), DEFAULTS.rimapMaxConnections)
-    .option('--rimap-max-queue <n>', 'rimap: requests waiting for a connection slot, per server', integer(0, 1_000_000), DEFAULTS.rimapMaxQueue)
-    .option('--rimap-spare-connections <n>', 'rimap: connections per server kept greeted and ready (0 = none)', integer(0, 64), DEFAULTS.rimapSpareConnections)
-    .option('--krb5-timeout <ms>', 'kerberos5: time for one whole check, KDC round trips included', integer(1), DEFAULTS.krb5TimeoutMs)
     .option('--cache-stale-on-outage <seconds>', 'answer OK from a cached success this young while the backend is unavailable (needs -c)', integer(1))
     .option('--route <selector=backends>', 'send a service or realm to other backends: smtp=ldap, realm:example.org=rimap (repeatable)', collect, [])
-    .option('--chain-continue-on <[link=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
-    .option('--link-option <link.key=value>', "override an option for one backend instance, e.g. shadow:alt.shadow-file=/path (repeatable)", collect, [])
+    .option('--chain-continue-on <[backend=]outcomes>', 'outcomes that pass to the next backend: unknown,unavailable,rejected or none (repeatable)', collect, [])
+    .option('--link-option <backend.key=value>', "set one of a backend's own flags (or o for -O) for one backend instance, e.g. shadow:alt.shadow-file=/path (repeatable)", collect, [])
     .option('--fail-delay <ms>', 'delay every NO by this many ms, jittered; 0 disables delay and penalty', integer(0, 600_000), DEFAULTS.failDelayMs)
     .option('--penalty-max <ms>', 'cap on the delay doubled per consecutive failure of a user or address', integer(0, 600_000), DEFAULTS.penaltyMaxMs)
     .option('--trusted-addr <addr[/bits]>', 'client address or block without an address penalty counter; its users keep theirs (repeatable)', collect, [])
@@ -104,7 +87,42 @@ export function daemonProgram(): Command {
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
     .option('--syslog', `log to syslog (${DEFAULT_SYSLOG_SOCKET}, facility auth) instead of stderr`)
     .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath);
+  for (const b of BACKENDS) for (const f of b.flags) program.addOption(backendOption(f));
+  return program;
 }
+
+/** A backend's flag as commander declares it; its parse errors become commander's usage errors. */
+function backendOption(f: BackendFlag): Option {
+  const o = new Option(`--${f.key}${f.value !== undefined ? ` ${f.value}` : ''}`, f.help);
+  const parse = f.parse;
+  if (parse !== undefined) {
+    o.argParser((raw: string) => {
+      try {
+        return parse(raw);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    });
+  }
+  // A switch's default (false) and an unset value (null) are the table's: commander leaves them undefined.
+  if (f.value !== undefined && f.default !== null) o.default(f.default);
+  return o;
+}
+
+/** Every backend's flags as parsed, defaults filled in, by key. */
+function backendFlagValues(o: Record<string, unknown>): Record<string, FlagValue> {
+  const values: Record<string, FlagValue> = {};
+  for (const b of BACKENDS) {
+    for (const f of b.flags) {
+      const v = o[camelOf(f.key)] as FlagValue | undefined;
+      values[f.key] = v === undefined ? f.default : f.value === undefined ? Boolean(v) : v;
+    }
+  }
+  return values;
+}
+
+/** Commander's attribute name for a flag (`rimap-ca` → `rimapCa`). */
+const camelOf = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -145,7 +163,8 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     ...policy,
     mechOption: mechOption ?? rimapHost ?? null,
     runDir: o['runDir'] as string,
-    threads: Math.max(1, o['threads'] as number),
+    concurrency: Math.max(1, o['threads'] as number),
+    backendFlags: backendFlagValues(o),
     cache: Boolean(o['cache']),
     cacheSizeKiB: o['cacheSize'] as number,
     cacheTtlSec: o['cacheTtl'] as number,
@@ -154,8 +173,6 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     logFormat: o['logFormat'] as LogFormat,
     compatReplies: Boolean(o['compatReplies']),
     allowedRealms: (o['allowRealm'] as string[]).map((r) => r.toLowerCase()),
-    passwdFile: o['passwdFile'] as string,
-    shadowFile: o['shadowFile'] as string,
     socketMode: o['socketMode'] as number,
     socketOwner: (o['socketOwner'] as string | undefined) ?? null,
     socketGroup: (o['socketGroup'] as string | undefined) ?? null,
@@ -165,10 +182,6 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     requestTimeoutMs: o['requestTimeout'] as number,
     drainTimeoutMs: o['drainTimeout'] as number,
     authTimeoutMs: o['authTimeout'] as number,
-    pamService: (o['pamService'] as string | undefined) ?? null,
-    pamTimeoutMs: o['pamTimeout'] as number,
-    pamFailDelayMs: o['pamFailDelay'] as number,
-    pamQueue: o['pamQueue'] as number,
     shutdownTimeoutMs: o['shutdownTimeout'] as number,
     configFile: (o['configFile'] as string | undefined) ?? null,
     syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
@@ -176,17 +189,6 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     allowGids: o['allowGid'] as string[],
     user: (o['user'] as string | undefined) ?? null,
     group: (o['group'] as string | undefined) ?? null,
-    rimapStarttls: Boolean(o['rimapStarttls']),
-    rimapCa: (o['rimapCa'] as string | undefined) ?? null,
-    rimapInsecure: Boolean(o['rimapInsecure']),
-    rimapAuth: o['rimapAuth'] as DaemonOptions['rimapAuth'],
-    rimapTimeoutMs: o['rimapTimeout'] as number,
-    rimapConnectTimeoutMs: o['rimapConnectTimeout'] as number,
-    rimapReadTimeoutMs: o['rimapReadTimeout'] as number,
-    rimapMaxConnections: o['rimapMaxConnections'] as number,
-    rimapMaxQueue: o['rimapMaxQueue'] as number,
-    rimapSpareConnections: o['rimapSpareConnections'] as number,
-    krb5TimeoutMs: o['krb5Timeout'] as number,
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   // A login's domain is what follows its first '@' (login-parts.ts); a realm with one could let a
@@ -198,24 +200,28 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   return { kind: 'run', options, check: Boolean(o['check']), notices };
 }
 
-/** A --link-option value typed like the option's default: whole numbers and yes/no where those are expected. */
-function linkOptionValue(key: string, value: string, d: unknown): string | number | boolean {
-  if (typeof d === 'number') {
-    if (!/^\d+$/.test(value)) throw new UsageError(`--link-option: ${key} needs a whole number, got '${value}'`);
-    return Number(value);
+/**
+ * `--link-option NAME.KEY=VALUE`: KEY must be in that backend's flag table (or `o`/`mech-option` for a
+ * backend that reads -O); the value is parsed as the flag would parse it.
+ */
+function linkOptionValue(backend: string, key: string, value: string): [string, FlagValue] {
+  const def = BACKENDS.find((b) => b.name === backendType(backend))!;
+  if ((key === 'o' || key === 'mech-option') && def.mechOption !== undefined) return ['mech-option', value];
+  const flag = def.flags.find((f) => f.key === key);
+  if (flag === undefined) {
+    const keys = [...(def.mechOption !== undefined ? ['o (mech-option)'] : []), ...def.flags.map((f) => f.key)];
+    throw new UsageError(`--link-option: '${key}' is not an option of ${def.name} backends (${keys.length > 0 ? `valid: ${keys.join(', ')}` : `${def.name} has none`})`);
   }
-  if (typeof d === 'boolean') {
-    const v = value.toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off'].includes(v)) return false;
-    throw new UsageError(`--link-option: ${key} needs yes or no, got '${value}'`);
+  try {
+    return [key, flag.value === undefined ? yesNo(value) : flag.parse !== undefined ? flag.parse(value) : value];
+  } catch (e) {
+    throw new UsageError(`--link-option ${backend}.${key}: ${(e as Error).message}`);
   }
-  return value;
 }
 
-type Policy = Pick<DaemonOptions, 'mechanisms' | 'routes' | 'chainContinueOn' | 'linkOptions' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs' | 'penaltyScope' | 'penaltyMaxHeld' | 'penaltyMaxTracked'>;
+type Policy = Pick<DaemonOptions, 'chain' | 'routes' | 'chainContinueOn' | 'backendOverrides' | 'cacheStaleOnOutageSec' | 'failDelayMs' | 'penaltyMaxMs' | 'trustedAddrs' | 'penaltyScope' | 'penaltyMaxHeld' | 'penaltyMaxTracked'>;
 
-/** -a chains, routes, per-link settings and the defence flags; every link name is checked here. */
+/** -a chains, routes, per-backend settings and the defence flags; every backend name is checked here. */
 function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
   const usage = <T>(f: () => T): T => {
     try {
@@ -224,37 +230,31 @@ function parsePolicy(mech: string, o: Record<string, unknown>): Policy {
       throw new UsageError((e as Error).message);
     }
   };
-  const mechanisms = usage(() => parseChain(mech, '-a'));
+  const chain = usage(() => parseChain(mech, '-a'));
   const routes = usage(() => (o['route'] as string[]).map(parseRoute));
-  const links = new Set([...mechanisms, ...routes.flatMap((r) => r.chain)]);
-  for (const l of links) {
-    const m = mechOfLink(l);
-    if (!isMechanism(m)) throw new UsageError(`unknown authentication mechanism: ${m} (available: ${MECHANISMS.join(', ')})`);
+  const names = new Set([...chain, ...routes.flatMap((r) => r.chain)]);
+  for (const n of names) {
+    const type = backendType(n);
+    if (!isBackend(type)) throw new UsageError(`unknown authentication mechanism: ${type} (available: ${BACKEND_NAMES.join(', ')})`);
   }
   const chainContinueOn: Record<string, DaemonOptions['chainContinueOn'][string]> = {};
   for (const raw of o['chainContinueOn'] as string[]) {
-    const [link, on] = usage(() => parseContinueOn(raw));
-    if (link !== '*' && !links.has(link)) throw new UsageError(`--chain-continue-on: '${link}' is not a backend named in -a or --route`);
-    chainContinueOn[link] = on;
+    const [name, on] = usage(() => parseContinueOn(raw));
+    if (name !== '*' && !names.has(name)) throw new UsageError(`--chain-continue-on: '${name}' is not a backend named in -a or --route`);
+    chainContinueOn[name] = on;
   }
-  const linkOptions: Record<string, Record<string, string | number | boolean>> = {};
+  const backendOverrides: Record<string, Record<string, FlagValue>> = {};
   for (const raw of o['linkOption'] as string[]) {
-    const { link, key, value } = usage(() => parseLinkOption(raw));
-    if (!links.has(link)) throw new UsageError(`--link-option: '${link}' is not a backend named in -a or --route`);
-    const camel = key === 'o' ? 'mechOption' : camelOf(key);
-    // The field behind a flag may carry its unit: --rimap-timeout is rimapTimeoutMs.
-    const field = [camel, `${camel}Ms`, `${camel}Sec`].find((f) => f in DEFAULTS);
-    const d = field === undefined ? undefined : (DEFAULTS as Record<string, unknown>)[field];
-    if (field === undefined || (typeof d !== 'string' && typeof d !== 'number' && typeof d !== 'boolean' && d !== null) || field === 'mechanisms') {
-      throw new UsageError(`--link-option: '${key}' is not an option that can be set per backend (e.g. mech-option, passwd-file, shadow-file)`);
-    }
-    (linkOptions[link] ??= {})[field] = usage(() => linkOptionValue(key, value, d));
+    const { backend, key, value } = usage(() => parseLinkOption(raw));
+    if (!names.has(backend)) throw new UsageError(`--link-option: '${backend}' is not a backend named in -a or --route`);
+    const [k, v] = linkOptionValue(backend, key, value);
+    (backendOverrides[backend] ??= {})[k] = v;
   }
   return {
-    mechanisms,
+    chain,
     routes,
     chainContinueOn,
-    linkOptions,
+    backendOverrides,
     cacheStaleOnOutageSec: (o['cacheStaleOnOutage'] as number | undefined) ?? 0,
     failDelayMs: o['failDelay'] as number,
     penaltyMaxMs: o['penaltyMax'] as number,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
-import type { DaemonOptions } from '../config/daemon-options.js';
+import type { DaemonOptions } from './daemon-options.js';
 import type { PrivilegeTarget } from '../auth/privilege.js';
 import { Crypt } from '../native/crypt.js';
 import { peerCredentialsOf } from '../native/peercred.js';
@@ -19,7 +19,7 @@ const FIFTH_FIELD_GRACE_MS = 20;
 /** Options a reload cannot change: they shaped the listening socket or the process at start. */
 const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
   'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
-  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'threads', 'logLevel', 'logFormat', 'syslogSocket',
+  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'concurrency', 'logLevel', 'logFormat', 'syslogSocket',
   'allowUids', 'allowGids', 'user', 'group',
 ];
 
@@ -35,7 +35,7 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
  * (passwords may have changed), and the old one is closed once its requests are done.
  */
 async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<ComposedAuthenticator> {
-  if (options.mechanisms.length === 0) throw new UsageError('no authentication mechanism specified');
+  if (options.chain.length === 0) throw new UsageError('no authentication mechanism specified');
   return compose(options, { crypt, log });
 }
 
@@ -71,7 +71,7 @@ export class Daemon {
 
   /** Builds the backend; throws (naming the problem) when it cannot work. Nothing is listening yet. */
   static async create(options: DaemonOptions, log: Logger): Promise<Daemon> {
-    const crypt = new Crypt(options.threads);
+    const crypt = new Crypt(options.concurrency);
     const access: AccessPolicy = {
       allowUids: resolveIds(options.allowUids, '--allow-uid', uidOf),
       allowGids: resolveIds(options.allowGids, '--allow-gid', gidOf),
@@ -82,7 +82,7 @@ export class Daemon {
     if (dropTo) {
       const problem = authenticator.unprivilegedProblem
         ? authenticator.unprivilegedProblem(dropTo)
-        : `-a ${authenticator.mech} needs root to work, so --user cannot be used with it`;
+        : `-a ${authenticator.name} needs root to work, so --user cannot be used with it`;
       if (problem !== null) {
         await authenticator.close();
         throw new PrivilegeDropError(`cannot drop privileges to ${dropTo.user}: ${problem}`);
@@ -124,7 +124,10 @@ export class Daemon {
     return new Server(
       this.handler,
       {
-        ...this.#options,
+        // The server gets its own settings, not the daemon's whole option bag.
+        maxConnections: this.#options.maxConnections,
+        requestTimeoutMs: this.#options.requestTimeoutMs,
+        drainTimeoutMs: this.#options.drainTimeoutMs,
         fifthFieldGraceMs: FIFTH_FIELD_GRACE_MS,
         // Supplementary groups are only needed to check --allow-gid.
         peerCredentials: (s) => peerCredentialsOf(s, this.access.allowGids.length > 0),
@@ -178,7 +181,7 @@ export class Daemon {
     }
     this.#servers.push(server);
     this.#sockets.push({ path, ino });
-    this.log.info({ path, mech: this.authenticator.mech, threads: o.threads }, `listening on socket: ${path}`);
+    this.log.info({ path, mech: this.authenticator.name, concurrency: o.concurrency }, `listening on socket: ${path}`);
     return path;
   }
 
@@ -192,7 +195,7 @@ export class Daemon {
       this.#servers.push(server);
       const label = l.path ?? `fd ${l.fd}`;
       where.push(label);
-      this.log.info({ fd: l.fd, name: l.name, mech: this.authenticator.mech, threads: this.#options.threads }, `listening on socket: ${label} (socket activation)`);
+      this.log.info({ fd: l.fd, name: l.name, mech: this.authenticator.name, concurrency: this.#options.concurrency }, `listening on socket: ${label} (socket activation)`);
     }
     return where;
   }

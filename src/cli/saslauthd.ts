@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { MECHANISMS } from '../auth/registry.js';
+import { BACKEND_NAMES } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
 import { describeComposition } from '../auth/compose.js';
-import { mechOfLink } from '../config/auth-policy.js';
+import { backendType } from '../auth/chain-spec.js';
 import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
@@ -21,7 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return e instanceof UsageError ? 1 : 1;
   }
   if (cmd.kind === 'version') {
-    process.stderr.write(`saslauthd-ts ${VERSION}\nauthentication mechanisms: ${MECHANISMS.join(' ')}\n\n`);
+    process.stderr.write(`saslauthd-ts ${VERSION}\nauthentication mechanisms: ${BACKEND_NAMES.join(' ')}\n\n`);
     if (cmd.options) for (const line of describeComposition(cmd.options)) process.stdout.write(`${line}\n`);
     return 0;
   }
@@ -39,8 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
   // at the pool's first use, which has not happened yet. kerberos5 has its own -n calls, which block
   // on the KDC, so they get threads of their own rather than starve the hashes of a chain.
-  const krb5 = [...o.mechanisms, ...o.routes.flatMap((r) => r.chain)].some((l) => mechOfLink(l).toLowerCase() === 'kerberos5');
-  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.threads * (krb5 ? 2 : 1) + 4));
+  const krb5 = [...o.chain, ...o.routes.flatMap((r) => r.chain)].some((n) => backendType(n).toLowerCase() === 'kerberos5');
+  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.concurrency * (krb5 ? 2 : 1) + 4));
   const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
   const notifier = ServiceNotifier.fromEnv(log);
   log.info({ version: VERSION, node: process.version }, `saslauthd-ts ${VERSION} starting (Node.js ${process.version})`);
@@ -60,7 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       log.info({ signal: 'SIGUSR1', entries: n }, daemon.options.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
     };
   } catch (e) {
-    return startupFailure(log, notifier, `failed to initialize mechanism ${o.mechanisms.join(',')}: ${(e as Error).message}`);
+    return startupFailure(log, notifier, `failed to initialize mechanism ${o.chain.join(',')}: ${(e as Error).message}`);
   }
   if (cmd.check) {
     for (const line of daemon.authenticator.describe()) process.stdout.write(`${line}\n`);
@@ -125,7 +125,7 @@ function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier
       if (restartNeeded.length > 0) {
         log.warn({ options: restartNeeded }, `reload: ${restartNeeded.join(', ')} changed; socket and process settings take effect only after a restart`);
       }
-      log.info({ mech: daemon.authenticator.mech }, 'configuration reloaded');
+      log.info({ mech: daemon.authenticator.name }, 'configuration reloaded');
     } catch (e) {
       log.error({ err: (e as Error).message }, `reload refused, keeping the running configuration: ${(e as Error).message}`);
     } finally {
@@ -152,7 +152,7 @@ function statusLine(daemon: Daemon): string {
   const s = daemon.handler.stats;
   let open = 0;
   for (const srv of daemon.servers) open += srv.connectionCount;
-  return `${daemon.authenticator.mech}: ${s.ok} ok, ${s.rejected} rejected, ${s.unavailable} unavailable, ${s.malformed} malformed; ` +
+  return `${daemon.authenticator.name}: ${s.ok} ok, ${s.rejected} rejected, ${s.unavailable} unavailable, ${s.malformed} malformed; ` +
     `${s.inFlight} in progress, ${open} connection(s) open on ${daemon.servers.length} socket(s)`;
 }
 

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ClientError, sendRequest } from '../client/saslauthd-client.js';
-import { DEFAULT_RUN_DIR } from '../config/daemon-options.js';
+import { DEFAULT_RUN_DIR } from './daemon-options.js';
 import { isOkReply } from '../protocol/index.js';
 import { integer } from './parse-values.js';
 

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from './request-handler.js';
+import type { PeerCredentials } from './connection-info.js';
 
 export interface AccessPolicy {
   /** Peer uids allowed to connect (`--allow-uid`); empty with allowGids empty means everyone. */
@@ -12,7 +12,7 @@ export interface AccessPolicy {
  * configured every peer is admitted (saslauthd's behaviour; the socket's mode decides). With a list,
  * a peer whose credentials cannot be read is refused: fail closed.
  */
-export function admitter(policy: AccessPolicy): ((peer: ConnectionInfo['peer']) => string | null) | undefined {
+export function admitter(policy: AccessPolicy): ((peer: PeerCredentials) => string | null) | undefined {
   if (policy.allowUids.length === 0 && policy.allowGids.length === 0) return undefined;
   const uids = new Set(policy.allowUids);
   const gids = new Set(policy.allowGids);

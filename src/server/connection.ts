@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
-import type { ConnectionInfo, RequestHandler } from './request-handler.js';
-import { protocolReply } from './reply-text.js';
+import type { ConnectionInfo } from './connection-info.js';
+import type { RequestHandler } from './request-handler.js';
 import { AbortedError, UnreachableError } from '../errors.js';
 
 export interface ConnectionOptions {
@@ -12,7 +12,6 @@ export interface ConnectionOptions {
   readonly drainTimeoutMs: number;
   /** Milliseconds to wait for the rest of a partly received fifth field (Default: 20). */
   readonly fifthFieldGraceMs: number;
-  readonly compatReplies: boolean;
 }
 
 /** Bytes after a request we read and discard before deciding the client is flooding us. */
@@ -127,9 +126,8 @@ export class Connection {
         this.#graceTimer ??= setTimeout(() => this.#act(this.#decoder.settle()), this.options.fifthFieldGraceMs);
         return;
       case 'too-long':
-        this.log.error({ conn: this.info.id, field: r.field, length: r.length }, `${r.field} exceeded MAX_REQ_LEN: 256`);
         this.#startAuth();
-        this.#reply(protocolReply('too-long', this.options.compatReplies));
+        this.#reply(this.handler.refuseTooLong(this.info, r.field, r.length));
         return;
       case 'request': {
         this.#startAuth();

@@ -4,8 +4,9 @@ import { unavailable } from '../auth/authenticator.js';
 import { Secret } from '../auth/secret.js';
 import { bracketed } from '../log/escape.js';
 import { type RawRequest, validateRequest } from '../protocol/index.js';
+import type { ConnectionInfo } from './connection-info.js';
 import { protocolReply, replyText } from './reply-text.js';
-import { DeadlineError, PoolFullError } from '../errors.js';
+import { DeadlineError } from '../errors.js';
 
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
@@ -14,12 +15,6 @@ export interface HandlerOptions {
   readonly authTimeoutMs: number;
 }
 
-/** Who is asking: for log lines. */
-export interface ConnectionInfo {
-  readonly id: number;
-  /** SO_PEERCRED of the client (groups: SO_PEERGROUPS), when it could be read. */
-  readonly peer?: { readonly pid: number; readonly uid: number; readonly gid: number; readonly groups?: readonly number[] } | undefined;
-}
 
 /**
  * Validates a decoded request, asks the authenticator under a deadline, logs one line
@@ -80,8 +75,14 @@ export class RequestHandler {
     for (const resolve of f.idle) resolve();
   }
 
-  get mech(): string {
-    return this.authenticator.mech;
+  get name(): string {
+    return this.authenticator.name;
+  }
+
+  /** A field longer than saslauthd's MAX_REQ_LEN: logged, and answered from the one reply mapping. */
+  refuseTooLong(conn: ConnectionInfo, field: string, length: number): string {
+    this.log.error({ conn: conn.id, field, length }, `${field} exceeded MAX_REQ_LEN: 256`);
+    return protocolReply('too-long', this.options.compatReplies);
   }
 
   /**
@@ -102,22 +103,21 @@ export class RequestHandler {
     // The log names the user as the backends get it (after -r), which only the authenticator knows.
     const login = authenticator.loginFor?.(req) ?? req.login;
     const started = performance.now();
-    this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.mech }, 'authenticating');
+    this.log.debug({ conn: conn.id, user: login, service: r.service, mech: authenticator.name }, 'authenticating');
     this.#enter(authenticator);
     let outcome: Outcome;
     try {
       outcome = await this.#withDeadline(authenticator, req, abort);
     } catch (e) {
-      outcome = (e as { code?: unknown }).code === PoolFullError.code
-        ? unavailable('overloaded', (e as Error).message, 'NO internal mechanism failure')
-        : unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
+      // Expected failures (overload included) are outcomes; a throw is a bug in some backend.
+      outcome = unavailable('backend-error', `backend threw: ${(e as Error).message}`, 'NO internal mechanism failure');
     } finally {
       password.wipe();
       this.#leave(authenticator);
     }
     this.#stats[outcome.kind]++;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
-    this.#logOutcome(conn, { ...req, login }, authenticator.mech, outcome, ms);
+    this.#logOutcome(conn, { ...req, login }, authenticator.name, outcome, ms);
     return replyText(outcome, this.options.compatReplies);
   }
 
@@ -126,7 +126,7 @@ export class RequestHandler {
     const deadline = new Promise<Outcome>((resolve) => {
       timer = setTimeout(() => {
         abort.abort(new DeadlineError('authentication deadline passed'));
-        resolve(unavailable('timeout', `no answer from ${a.mech} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
+        resolve(unavailable('timeout', `no answer from ${a.name} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
       }, this.options.authTimeoutMs);
     });
     try {

@@ -1,7 +1,8 @@
 import { type Server as NetServer, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { Connection, type ConnectionOptions } from './connection.js';
-import type { ConnectionInfo, RequestHandler } from './request-handler.js';
+import type { PeerCredentials } from './connection-info.js';
+import type { RequestHandler } from './request-handler.js';
 
 /**
  * UNIX-socket connect() fails at once with EAGAIN when the accept queue is full (it does not wait as
@@ -15,9 +16,9 @@ export interface ServerOptions extends ConnectionOptions {
   /** Connections held at once. At the cap an answered one, else the oldest one still waiting for its request, is dropped to make room (Default: 1024). */
   readonly maxConnections: number;
   /** Looks up the peer's credentials for a new socket (SO_PEERCRED); optional. */
-  readonly peerCredentials?: (socket: Socket) => ConnectionInfo['peer'];
+  readonly peerCredentials?: (socket: Socket) => PeerCredentials;
   /** Refuses a peer before anything is read; returns the reason, or null to accept. */
-  readonly admit?: (peer: ConnectionInfo['peer']) => string | null;
+  readonly admit?: (peer: PeerCredentials) => string | null;
 }
 
 /**

@@ -66,7 +66,7 @@ describe('ChainAuthenticator', () => {
 
   it('describes itself and closes every link', async () => {
     const { ldap, shadow, c } = chain();
-    expect(c.mech).toBe('ldap,shadow');
+    expect(c.name).toBe('ldap,shadow');
     expect(c.describe()).toEqual(['ldap [next on: unknown, unavailable] -> shadow']);
     await c.close();
     expect([ldap.closed, shadow.closed]).toEqual([1, 1]);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expandTokens } from '../../src/auth/ldap/tokens.js';
+import { expandTokens } from '../../src/auth/backends/ldap/tokens.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from '../../src/auth/request-policy.js';
 import { FakeAuthenticator, req } from '../fixtures/fake-authenticator.js';
 

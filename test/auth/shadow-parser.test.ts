@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type ShadowEntry } from '../../src/auth/shadow-parser.js';
+import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type ShadowEntry } from '../../src/auth/backends/shadow/shadow-parser.js';
 
 const entry = (over: Partial<ShadowEntry>): ShadowEntry => ({
   name: 'u', hash: 'x', lastChange: 20000, minDays: 0, maxDays: 99999, warnDays: 7, inactiveDays: null, expireDay: null, ...over,

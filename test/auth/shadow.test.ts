@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/auth/authenticator.js';
 import { Secret } from '../../src/auth/secret.js';
-import { ShadowAuthenticator } from '../../src/auth/shadow.js';
+import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
 import { Crypt } from '../../src/native/crypt.js';
 import { mkpasswd } from '../fixtures/users.js';
 

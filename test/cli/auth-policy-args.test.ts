@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeComposition } from '../../src/auth/compose.js';
 import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
-import { DEFAULTS } from '../../src/config/daemon-options.js';
+import { DEFAULTS } from '../../src/cli/daemon-options.js';
 
 const run = (args: string[]) => {
   const c = parseDaemonArgs(args);
@@ -22,7 +22,7 @@ const usage = (args: string[]): string => {
 describe('chain, route and defence flags', () => {
   it('keeps the defaults: one backend, 2 s fail delay, 15 s cap, no routes', () => {
     const o = run(['-a', 'shadow']);
-    expect(o.mechanisms).toEqual(['shadow']);
+    expect(o.chain).toEqual(['shadow']);
     expect(o.failDelayMs).toBe(2000);
     expect(o.penaltyMaxMs).toBe(15000);
     expect(o.routes).toEqual([]);
@@ -38,21 +38,19 @@ describe('chain, route and defence flags', () => {
       '--chain-continue-on', 'unknown',
       '--chain-continue-on', 'shadow=rejected,unavailable',
       '--link-option', 'shadow:alt.shadow-file=/tmp/alt-shadow',
-      '--link-option', 'shadow:alt.o=x',
-      '--link-option', 'shadow.auth-timeout=5000',
-      '--link-option', 'shadow.compat-replies=yes',
+      '--link-option', 'shadow.passwd-file=/tmp/main-passwd',
       '--fail-delay', '0',
       '--trusted-addr', '10.0.0.0/8',
       '--trusted-addr', '::1',
       '-c', '--cache-stale-on-outage', '600',
     ]);
-    expect(o.mechanisms).toEqual(['shadow', 'shadow:alt']);
+    expect(o.chain).toEqual(['shadow', 'shadow:alt']);
     expect(o.routes).toEqual([
       { on: 'service', value: 'smtp', chain: ['shadow:alt'] },
       { on: 'realm', value: 'example.org', chain: ['shadow'] },
     ]);
     expect(o.chainContinueOn).toEqual({ '*': ['unknown'], shadow: ['rejected', 'unavailable'] });
-    expect(o.linkOptions).toEqual({ 'shadow:alt': { shadowFile: '/tmp/alt-shadow', mechOption: 'x' }, shadow: { authTimeoutMs: 5000, compatReplies: true } });
+    expect(o.backendOverrides).toEqual({ 'shadow:alt': { 'shadow-file': '/tmp/alt-shadow' }, shadow: { 'passwd-file': '/tmp/main-passwd' } });
     expect(o.failDelayMs).toBe(0);
     expect(o.trustedAddrs).toEqual(['10.0.0.0/8', '::1']);
     expect(o.cacheStaleOnOutageSec).toBe(600);
@@ -60,8 +58,8 @@ describe('chain, route and defence flags', () => {
       'chain (-a): shadow [next on: rejected, unavailable] -> shadow:alt',
       'route service:smtp: shadow:alt',
       'route realm:example.org: shadow',
-      'backend shadow:alt: shadowFile=/tmp/alt-shadow mechOption=x',
-      'backend shadow: authTimeoutMs=5000 compatReplies=true',
+      'backend shadow:alt: shadow-file=/tmp/alt-shadow',
+      'backend shadow: passwd-file=/tmp/main-passwd',
       'cache: on, in memory, ttl 28800 s, 964 KiB (~4406 entries), HMAC-SHA-256 with a per-start key, stale-on-outage 600 s',
       'fail delay: off',
     ]);
@@ -75,9 +73,10 @@ describe('chain, route and defence flags', () => {
     expect(usage(['-a', 'shadow', '--route', 'smtp=nosuch'])).toMatch(/unknown authentication mechanism: nosuch/);
     expect(usage(['-a', 'shadow', '--chain-continue-on', 'sometimes'])).toMatch(/--chain-continue-on: 'sometimes' is not one of/);
     expect(usage(['-a', 'shadow', '--chain-continue-on', 'ldap=none'])).toMatch(/'ldap' is not a backend named/);
-    expect(usage(['-a', 'shadow', '--link-option', 'shadow.nosuch=3'])).toMatch(/'nosuch' is not an option that can be set per backend/);
-    expect(usage(['-a', 'shadow', '--link-option', 'shadow.auth-timeout=soon'])).toMatch(/auth-timeout needs a whole number, got 'soon'/);
-    expect(usage(['-a', 'shadow', '--link-option', 'shadow.compat-replies=perhaps'])).toMatch(/compat-replies needs yes or no/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.nosuch=3'])).toBe("--link-option: 'nosuch' is not an option of shadow backends (valid: passwd-file, shadow-file)");
+    expect(usage(['-a', 'rimap', '-O', 'h', '--link-option', 'rimap.rimap-timeout=soon'])).toBe("--link-option rimap.rimap-timeout: 'soon' is not a whole number.");
+    expect(usage(['-a', 'rimap', '-O', 'h', '--link-option', 'rimap.rimap-max-connections=0'])).toBe("--link-option rimap.rimap-max-connections: '0' must be between 1 and 100000.");
+    expect(usage(['-a', 'rimap', '-O', 'h', '--link-option', 'rimap.rimap-starttls=perhaps'])).toBe("--link-option rimap.rimap-starttls: needs yes or no, got 'perhaps'");
     expect(usage(['-a', 'shadow', '--link-option', 'ldap.o=x'])).toMatch(/'ldap' is not a backend named/);
     expect(usage(['-a', 'shadow', '--trusted-addr', 'localhost'])).toMatch(/--trusted-addr: 'localhost'/);
     expect(usage(['-a', 'shadow', '--cache-stale-on-outage', '60'])).toMatch(/needs the cache \(-c\)/);
@@ -97,9 +96,43 @@ describe('chain, route and defence flags', () => {
     expect(usage(['-a', 'shadow', '--penalty-max-tracked', 'many'])).toMatch(/is not a whole number/);
   });
 
+  it('--link-option takes only keys of that backend\'s own flag table (issue 12 item 1)', () => {
+    // Daemon-wide flags and other backends' flags were accepted, listed by --check, then ignored.
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.request-timeout=1'])).toBe("--link-option: 'request-timeout' is not an option of shadow backends (valid: passwd-file, shadow-file)");
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.socket-mode=600'])).toBe("--link-option: 'socket-mode' is not an option of shadow backends (valid: passwd-file, shadow-file)");
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.auth-timeout=5000'])).toMatch(/'auth-timeout' is not an option of shadow backends/);
+    expect(usage(['-a', 'shadow', '--link-option', 'shadow.pam-queue=3'])).toMatch(/'pam-queue' is not an option of shadow backends/);
+    expect(usage(['-a', 'shadow:alt', '--link-option', 'shadow:alt.o=x'])).toMatch(/'o' is not an option of shadow backends/);
+    expect(usage(['-a', 'getpwent', '--link-option', 'getpwent.passwd-file=/x'])).toBe("--link-option: 'passwd-file' is not an option of getpwent backends (getpwent has none)");
+    expect(usage(['-a', 'pam', '--link-option', 'pam.rimap-timeout=5'])).toBe("--link-option: 'rimap-timeout' is not an option of pam backends (valid: pam-service, pam-timeout, pam-fail-delay, pam-queue)");
+    expect(usage(['-a', 'rimap', '--link-option', 'rimap.threads=3'])).toMatch(/valid: o \(mech-option\), rimap-starttls, rimap-ca, rimap-insecure, rimap-auth, rimap-timeout, /);
+    const o = run(['-a', 'ldap,sasldb,rimap', '--link-option', 'sasldb.o=/tmp/db', '--link-option', 'rimap.mech-option=imap.example.org',
+      '--link-option', 'rimap.rimap-timeout=3000', '--link-option', 'rimap.rimap-starttls=yes', '--link-option', 'ldap.o=/tmp/ldap.conf']);
+    expect(o.backendOverrides).toEqual({
+      sasldb: { 'mech-option': '/tmp/db' },
+      rimap: { 'mech-option': 'imap.example.org', 'rimap-timeout': 3000, 'rimap-starttls': true },
+      ldap: { 'mech-option': '/tmp/ldap.conf' },
+    });
+  });
+
+  it('every backend flag keeps its saslauthd-ts name and default', () => {
+    const o = run(['-a', 'shadow']);
+    expect(o.backendFlags).toEqual({
+      'pam-service': null, 'pam-timeout': 10000, 'pam-fail-delay': 2000, 'pam-queue': 1024,
+      'krb5-timeout': 10000, 'passwd-file': '/etc/passwd', 'shadow-file': '/etc/shadow',
+      'rimap-starttls': false, 'rimap-ca': null, 'rimap-insecure': false, 'rimap-auth': 'auto', 'rimap-timeout': 15000,
+      'rimap-connect-timeout': 5000, 'rimap-read-timeout': 10000, 'rimap-max-connections': 16, 'rimap-max-queue': 1024, 'rimap-spare-connections': 2,
+    });
+    const set = run(['-a', 'shadow', '--passwd-file', '/tmp/p', '--rimap-starttls', '--rimap-auth', 'login', '--pam-service', 'imap', '--krb5-timeout', '7']);
+    expect([set.backendFlags['passwd-file'], set.backendFlags['rimap-starttls'], set.backendFlags['rimap-auth'], set.backendFlags['pam-service'], set.backendFlags['krb5-timeout']])
+      .toEqual(['/tmp/p', true, 'login', 'imap', 7]);
+    expect(usage(['-a', 'shadow', '--rimap-auth', 'magic'])).toMatch(/--rimap-auth <mode>' argument 'magic' is invalid. 'magic' is not one of auto, plain, login/);
+    expect(usage(['-a', 'shadow', '--pam-fail-delay', '60001'])).toMatch(/'60001' must be between 0 and 60000/);
+  });
+
   it('-v with -a carries the options so the chains can be printed; --flush-cache needs no -a', () => {
     const v = parseDaemonArgs(['-v', '-a', 'shadow']);
-    expect(v.kind === 'version' && v.options?.mechanisms).toEqual(['shadow']);
+    expect(v.kind === 'version' && v.options?.chain).toEqual(['shadow']);
     expect(parseDaemonArgs(['-v'])).toEqual({ kind: 'version', options: null });
     expect(parseDaemonArgs(['--flush-cache', '-m', '/tmp/x'])).toEqual({ kind: 'flush-cache', runDir: '/tmp/x' });
   });

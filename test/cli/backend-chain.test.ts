@@ -111,11 +111,14 @@ describe('chain and route options (real daemon, testsaslauthd)', () => {
     const args = [DAEMON_BIN, '-a', 'shadow,shadow:b', '--route', 'smtp=shadow:b', ...baseArgs()];
     const check = await run(process.execPath, [...args, '--check', '-m', tmp]);
     expect(check.code).toBe(0);
-    expect(check.stdout.split('\n').slice(0, 3)).toEqual([
+    // The wrapper tree describes itself top down (issue 12 item 3): chains and routes, their backends, then what wraps them.
+    expect(check.stdout.split('\n').slice(0, 4)).toEqual([
       'chain (-a): shadow [next on: unknown, unavailable] -> shadow:b',
       'route service:smtp: shadow:b',
-      `backend shadow:b: passwdFile=${b.passwd} shadowFile=${b.shadow}`,
+      `[shadow] shadow: passwd=${a.passwd} shadow=${a.shadow}`,
+      `[shadow:b] shadow: passwd=${b.passwd} shadow=${b.shadow}`,
     ]);
+    expect(check.stdout).toContain(`\nbackend shadow:b: passwd-file=${b.passwd} shadow-file=${b.shadow}\n`);
     expect(check.stdout).toContain(`[shadow:b] shadow: passwd=${b.passwd} shadow=${b.shadow}\n`);
     expect(check.stdout).toContain(`[shadow] shadow: passwd=${a.passwd} shadow=${a.shadow}\n`);
     const v = await run(process.execPath, [...args, '-v']);

@@ -47,10 +47,10 @@ describe('saslauthd-ts command line', () => {
     const r = await daemon(['-a', 'shadow', '-m', dir, '--check']);
     expect([r.code, r.stdout]).toEqual([
       0,
-      'chain (-a): shadow\ncache: off\n' +
+      'chain (-a): shadow\nshadow: passwd=/etc/passwd shadow=/etc/shadow\n' +
         'fail delay: 2000 ms (+0..25% jitter), doubles per consecutive failure of a user or client address up to 15000 ms; ' +
         'one check at a time per penalised key, at most 4 held, 65536 remembered\n' +
-        `shadow: passwd=/etc/passwd shadow=/etc/shadow\nsocket: ${dir}/mux\nconfiguration OK\n`,
+        `cache: off\nsocket: ${dir}/mux\nconfiguration OK\n`,
     ]);
     expect(existsSync(join(dir, 'mux'))).toBe(false);
     const bad = await daemon(['-a', 'shadow', '--shadow-file', '/tmp/sat-cli-does-not-exist', '--check']);

@@ -32,7 +32,7 @@ const wire = (s: string): string => new TextDecoder('utf-8', { ignoreBOM: true }
  * rimap reasons can (a DN, a server's NO text).
  */
 class EchoingBackend implements Authenticator {
-  readonly mech = 'echo';
+  readonly name = 'echo';
   async authenticate(req: AuthRequest): Promise<Outcome> {
     if (req.password.expose().toString() === 'right') return ok();
     return rejected('bad-password', `bind as uid=${req.login},dc=${req.realm} refused: [AUTHENTICATIONFAILED] ${req.login}`, 'NO');

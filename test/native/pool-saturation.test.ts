@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShadowAuthenticator } from '../../src/auth/shadow.js';
+import { ShadowAuthenticator } from '../../src/auth/backends/shadow/shadow.js';
+import { SharedBackend } from '../../src/auth/shared-backend.js';
 import { runLoad } from '../fixtures/load.js';
 import { Crypt } from '../../src/native/crypt.js';
 import { encodeRequest, RequestDecoder, type RawRequest } from '../../src/protocol/index.js';
@@ -54,7 +55,8 @@ describe('native pool saturation', () => {
     const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
     const crypt = new Crypt(1, 4); // one running, four waiting
     const shadow = new ShadowAuthenticator({ passwdFile: fx.passwd, shadowFile: fx.shadow }, crypt, log);
-    const handler = new RequestHandler(shadow, { compatReplies: false, authTimeoutMs: 60_000 }, log);
+    // As composed in the daemon: auth turns the full queue into the outcome unavailable/overloaded.
+    const handler = new RequestHandler(new SharedBackend('shadow', shadow, false), { compatReplies: false, authTimeoutMs: 60_000 }, log);
     const order: Array<{ i: number; text: string }> = [];
     const all = Array.from({ length: 20 }, (_, i) =>
       handler.handle(raw(BC.name, i % 2 === 0 ? BC.password : 'wrong'), { id: i }, new AbortController()).then((text) => order.push({ i, text })));

@@ -46,7 +46,6 @@ const DEFAULTS: ServerOptions = {
   requestTimeoutMs: 5_000,
   drainTimeoutMs: 2_000,
   fifthFieldGraceMs: 20,
-  compatReplies: false,
   maxConnections: 1024,
 };
 
@@ -63,14 +62,16 @@ afterEach(async () => {
   clients = [];
 });
 
-async function start(options: Partial<ServerOptions> = {}): Promise<Harness> {
+/** `compatReplies` is the handler's: every reply, the too-long one included, comes from its one mapping. */
+async function start(options: Partial<ServerOptions> & { readonly compatReplies?: boolean } = {}): Promise<Harness> {
   const dir = mkdtempSync('/tmp/sat_conn-');
   dirs.push(dir);
   const logs: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => logs.push((JSON.parse(line) as { msg: string }).msg) });
   const auth = new Recording('fake', { alice: 'right' });
-  const opts = { ...DEFAULTS, ...options };
-  const handler = new RequestHandler(auth, { compatReplies: opts.compatReplies, authTimeoutMs: 5_000 }, log);
+  const { compatReplies = false, ...rest } = options;
+  const opts = { ...DEFAULTS, ...rest };
+  const handler = new RequestHandler(auth, { compatReplies, authTimeoutMs: 5_000 }, log);
   const server = new Server(handler, opts, log);
   servers.push(server);
   const path = join(dir, 'mux');

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, mkd
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/daemon-options.js';
+import { DEFAULTS } from '../../src/cli/daemon-options.js';
 import { secureSocketFile } from '../../src/server/socket-file.js';
 import { DAEMON_BIN } from '../fixtures/paths.js';
 import { must } from '../fixtures/run.js';

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kerberos5OptionsFrom } from '../../../src/auth/kerberos5/options.js';
-import { formPrincipalName } from '../../../src/auth/kerberos5/principal.js';
+import { kerberos5OptionsFrom } from '../../../src/auth/backends/kerberos5/options.js';
+import { formPrincipalName } from '../../../src/auth/backends/kerberos5/principal.js';
 
 const none = { convKrb4Instance: false, serviceInstances: new Map<string, string>() };
 const smtpMail = { convKrb4Instance: false, serviceInstances: new Map([['smtp', 'mail']]) };
@@ -46,7 +46,7 @@ describe('krb5_* keys from -O', () => {
   const from = (text: string) => {
     const f = join(dir, 'c.conf');
     writeFileSync(f, text);
-    return kerberos5OptionsFrom({ mechOption: f, krb5TimeoutMs: 1234, threads: 3 });
+    return kerberos5OptionsFrom({ mechOption: f, krb5TimeoutMs: 1234, concurrency: 3 });
   };
 
   it('defaults: default keytab, verify principal host/<this host>', () => {
@@ -71,6 +71,6 @@ describe('krb5_* keys from -O', () => {
   });
 
   it('an unreadable -O file is an error', () => {
-    expect(() => kerberos5OptionsFrom({ mechOption: join(dir, 'missing.conf'), krb5TimeoutMs: 1, threads: 1 })).toThrow(/missing\.conf: cannot read: ENOENT/);
+    expect(() => kerberos5OptionsFrom({ mechOption: join(dir, 'missing.conf'), krb5TimeoutMs: 1, concurrency: 1 })).toThrow(/missing\.conf: cannot read: ENOENT/);
   });
 });

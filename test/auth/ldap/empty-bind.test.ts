@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LdapConnection } from '../../../src/auth/ldap/connection.js';
-import { parseServerUri, type LdapServer } from '../../../src/config/ldap-config.js';
+import { LdapConnection } from '../../../src/auth/backends/ldap/connection.js';
+import { parseServerUri, type LdapServer } from '../../../src/auth/backends/ldap/config.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
 import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
 import { MiniSlapd, personLdif } from '../../fixtures/mini-slapd.js';

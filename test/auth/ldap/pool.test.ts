@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Server, type Socket, createServer } from 'node:net';
 import pino from 'pino';
-import { LdapAuthenticator } from '../../../src/auth/ldap.js';
+import { LdapAuthenticator } from '../../../src/auth/backends/ldap/ldap.js';
 import { Secret } from '../../../src/auth/secret.js';
 import type { AuthRequest } from '../../../src/auth/authenticator.js';
-import { buildLdapConfig } from '../../../src/config/ldap-config.js';
-import { parseSaslauthdConf } from '../../../src/config/saslauthd-conf.js';
+import { buildLdapConfig } from '../../../src/auth/backends/ldap/config.js';
+import { parseSaslauthdConf } from '../../../src/auth/backends/saslauthd-conf.js';
 import { Crypt } from '../../../src/native/crypt.js';
 import { SERVICE_DN, SERVICE_PW, SUFFIX, Slapd, USERS } from '../../fixtures/slapd.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BusyError, InsufficientAccessError, InvalidDNSyntaxError, NoSuchObjectError, ResultCodeError, TimeLimitExceededError, UnavailableError, UnwillingToPerformError } from 'ldapts';
-import { LdapServiceBindError, LdapTransportError } from '../../../src/auth/ldap/errors.js';
-import { RESULT_CODES, isServerDown, outcomeOfError, verdictOf } from '../../../src/auth/ldap/result-codes.js';
-import { toTransport } from '../../../src/auth/ldap/connection.js';
+import { LdapServiceBindError, LdapTransportError } from '../../../src/auth/backends/ldap/errors.js';
+import { RESULT_CODES, isServerDown, outcomeOfError, verdictOf } from '../../../src/auth/backends/ldap/result-codes.js';
+import { toTransport } from '../../../src/auth/backends/ldap/connection.js';
 
 // The one table of LDAP result codes (issue 11 item 3). Only "the server cannot serve now" may let
 // a chain ask its next backend; the slapd-backed proof is test/cli/ldap-chain-refusals.test.ts.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { escapeDnValue, escapeFilterValue, expandTokens } from '../../../src/auth/ldap/tokens.js';
-import { checkStored, constantTimeEqual, matchesAny, matchesStored } from '../../../src/auth/ldap/password-schemes.js';
+import { escapeDnValue, escapeFilterValue, expandTokens } from '../../../src/auth/backends/ldap/tokens.js';
+import { checkStored, constantTimeEqual, matchesAny, matchesStored } from '../../../src/auth/backends/ldap/password-schemes.js';
 import { Crypt } from '../../../src/native/crypt.js';
 import { createHash } from 'node:crypto';
 import { FilterParser } from 'ldapts';

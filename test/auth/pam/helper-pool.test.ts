@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PamHelperPool } from '../../../src/auth/pam/helper-pool.js';
-import { PAM_HELPER_PATH } from '../../../src/auth/pam/factory.js';
+import { PamHelperPool } from '../../../src/auth/backends/pam/helper-pool.js';
+import { PAM_HELPER_PATH } from '../../../src/auth/backends/pam/factory.js';
 import { processesMatching } from '../../fixtures/pam.js';
 
 // Unit tests of the pool's bookkeeping. A stand-in helper that never answers keeps a slot busy; the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { outcomeOfReply } from '../../../src/auth/pam/pam.js';
-import { HelperProtocolError, HelperReplyDecoder, encodeHelperRequest } from '../../../src/auth/pam/protocol.js';
+import { outcomeOfReply } from '../../../src/auth/backends/pam/pam.js';
+import { HelperProtocolError, HelperReplyDecoder, encodeHelperRequest } from '../../../src/auth/backends/pam/protocol.js';
 
 function reply(stage: number, code: number, delay: number, text: string): Buffer {
   const t = Buffer.from(text);

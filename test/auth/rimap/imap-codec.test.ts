@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { capabilitiesIn, encodeArgument, hasLineBreakOrNul, parseResponse, saslPlain } from '../../../src/auth/rimap/imap-codec.js';
+import { capabilitiesIn, encodeArgument, hasLineBreakOrNul, parseResponse, saslPlain } from '../../../src/auth/backends/rimap/imap-codec.js';
 
 const r = (s: string) => parseResponse(Buffer.from(s, 'utf8'));
 

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { ConnectionLimiter } from '../../../src/auth/rimap/limiter.js';
+import { ConnectionLimiter } from '../../../src/auth/backends/rimap/limiter.js';
 
 test('at most max slots; waiters are served in order; a full queue fails fast', async () => {
   const l = new ConnectionLimiter(2, 2);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { LineReader, LineTooLongError } from '../../../src/auth/rimap/line-reader.js';
+import { LineReader, LineTooLongError } from '../../../src/auth/backends/rimap/line-reader.js';
 
 function drain(r: LineReader): string[] {
   const out: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseTargets } from '../../../src/auth/rimap/target.js';
+import { parseTargets } from '../../../src/auth/backends/rimap/target.js';
 
 const one = (o: string) => {
   const [t, ...rest] = parseTargets(o);

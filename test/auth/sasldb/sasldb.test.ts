@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SasldbAuthenticator, createSasldbAuthenticator } from '../../../src/auth/sasldb.js';
+import { SasldbAuthenticator, createSasldbAuthenticator } from '../../../src/auth/backends/sasldb/sasldb.js';
 import type { SasldbRead } from '../../../src/native/binding.js';
 import { WorkPool } from '../../../src/native/pool.js';
 import { req } from '../../fixtures/fake-authenticator.js';
