@@ -13,6 +13,7 @@ import { verdict } from '../../fixtures/testsaslauthd.js';
 const PORT = 27010;
 const PORT6 = 27011;
 const PEER_DN = 'gidnumber=0+uidnumber=0,cn=peercred,cn=external,cn=auth';
+const READER_DN = `cn=reader,ou=services,${SUFFIX}`;
 let slapd: Slapd;
 let dir: string;
 
@@ -24,12 +25,16 @@ beforeAll(async () => {
     globalConf: [
       `authz-regexp "^${PEER_DN.replace(/\+/g, '\\\\+')}$" "${SERVICE_DN}"`,
       `authz-regexp "^uid=([^,]+)(,cn=[^,]+)?,cn=plain,cn=auth$" "cn=$1,ou=services,${SUFFIX}"`,
+      // ldap_authz_id: the target entry's authzFrom says who may act as it.
+      'authz-policy from',
     ].join('\n'),
+    extraLdif: `dn: ${READER_DN}\nobjectClass: organizationalRole\ncn: reader\nauthzFrom: dn.exact:${SERVICE_DN}\n\n`,
     aclFirst: `access to dn.subtree="${PEOPLE}" attrs=userPassword
   by anonymous auth
   by * none
 access to dn.subtree="${PEOPLE}"
   by dn.exact="${SERVICE_DN}" read
+  by dn.exact="${READER_DN}" read
   by anonymous auth
   by * none`,
   });
@@ -67,6 +72,18 @@ describe('SASL EXTERNAL service bind over ldapi://', () => {
   it('right password OK, wrong password NO through the daemon (testsaslauthd)', async () => {
     const r = await verdicts(conf({ ...external, ldap_servers: slapd.ldapiUrl }));
     expect(r).toMatchObject({ right: 'OK', wrong: 'NO' });
+  });
+
+  it('ldap_authz_id: acting as an entry that allows it (authzFrom) works', async () => {
+    const r = await verdicts(conf({ ...external, ldap_servers: slapd.ldapiUrl, ldap_authz_id: `dn:${READER_DN}` }));
+    expect(r).toMatchObject({ right: 'OK', wrong: 'NO' });
+  });
+
+  it('ldap_authz_id: acting as an entry that does not allow it fails the service bind (NO, logged)', async () => {
+    const r = await verdicts(conf({ ...external, ldap_servers: slapd.ldapiUrl, ldap_authz_id: `dn:cn=admin,${SUFFIX}` }));
+    expect(r).toMatchObject({ right: 'NO', wrong: 'NO' });
+    expect(r.log).toContain('service bind as SASL EXTERNAL refused');
+    expect(r.log).toContain('outcome=unavailable');
   });
 
   it('the mechanism name is case-insensitive and --check shows the SASL service bind', async () => {
