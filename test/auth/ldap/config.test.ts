@@ -86,8 +86,18 @@ describe('ldap keys', () => {
     expect(problem('ldap_tls_cacert_file: /nonexistent/ca.pem\n')).toBe(`${F}:1: ldap_tls_cacert_file: cannot read "/nonexistent/ca.pem": ENOENT`);
     expect(problem('ldap_tls_cacert_dir: /nonexistent\n')).toMatch(`${F}:1: ldap_tls_cacert_dir:`);
     expect(problem('ldap_tls_cert: /etc/hostname\n')).toMatch(`${F}:1: ldap_tls_cert: ldap_tls_cert and ldap_tls_key go together`);
-    expect(problem('ldap_use_sasl: yes\n')).toMatch(`${F}:1: ldap_use_sasl: SASL binds are not supported yet`);
+    expect(problem('ldap_use_sasl: yes\n')).toBe(`${F}:1: ldap_use_sasl: ldap_use_sasl needs ldap_mech (supported: EXTERNAL, PLAIN); saslauthd would let libsasl pick one`);
+    expect(problem('ldap_use_sasl: yes\nldap_mech: DIGEST-MD5\n')).toBe(`${F}:2: ldap_mech: "DIGEST-MD5" is not supported (supported: EXTERNAL, PLAIN)`);
+    expect(problem('ldap_use_sasl: yes\nldap_sasl_mech: GSSAPI\n')).toBe(`${F}:2: ldap_mech: "GSSAPI" is not supported (supported: EXTERNAL, PLAIN)`);
+    expect(problem('ldap_use_sasl: yes\nldap_mech: EXTERNAL\nldap_sasl_secprops: minssf=56\n')).toMatch(`${F}:3: ldap_sasl_secprops: security properties are not supported`);
+    expect(problem('ldap_use_sasl: yes\nldap_mech: PLAIN\nldap_bind_pw: x\n')).toBe(`${F}: ldap_id: ldap_mech PLAIN needs ldap_id (the authentication id) and ldap_bind_pw`);
+    expect(problem('ldap_use_sasl: yes\nldap_mech: PLAIN\nldap_id: svc\n')).toBe(`${F}: ldap_bind_pw: ldap_mech PLAIN needs ldap_id (the authentication id) and ldap_bind_pw`);
     expect(problem('ldap_pool_size: 0\n')).toMatch(`${F}:1: ldap_pool_size:`);
+  });
+
+  it('ldap_use_sasl with EXTERNAL or PLAIN is accepted; the mechanism is upper-cased', () => {
+    expect(build('ldap_use_sasl: yes\nldap_mech: external\n')).toMatchObject({ useSasl: true, saslMech: 'EXTERNAL' });
+    expect(build('ldap_use_sasl: yes\nldap_sasl_mech: plain\nldap_sasl_authc_id: svc\nldap_password: pw\n')).toMatchObject({ saslMech: 'PLAIN', saslId: 'svc', bindPw: 'pw' });
   });
 
   it('fastbind takes ldap_filter as a DN template, not a filter', () => {

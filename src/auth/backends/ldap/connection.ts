@@ -32,6 +32,27 @@ class BytesBindRequest extends BindRequest {
   }
 }
 
+// ldapts' SASL bind also takes a JS string; PLAIN credentials carry the password bytes, so they are
+// written as they are. One round trip only: a mechanism needing more (DIGEST-MD5…) is refused at start-up.
+class SaslBytesBindRequest extends BindRequest {
+  readonly #credentials: Buffer;
+  constructor(messageId: number, mechanism: string, credentials: Buffer) {
+    super({ messageId, mechanism });
+    this.#credentials = credentials;
+  }
+  override writeMessage(writer: Parameters<BindRequest['writeMessage']>[0]): void {
+    const w = writer as unknown as { startSequence(tag: number): void; endSequence(): void; writeBuffer(b: Buffer, tag: number): void };
+    writer.writeInt(this.version);
+    writer.writeString('');
+    w.startSequence(0xa3);
+    writer.writeString(this.mechanism ?? '');
+    // The BER writer refuses a zero-length buffer; EXTERNAL without an authz id is an empty string.
+    if (this.#credentials.length === 0) writer.writeString('', 0x04);
+    else w.writeBuffer(this.#credentials, 0x04);
+    w.endSequence();
+  }
+}
+
 /** ldapts 8 internals we reach into; pinned to 8.0.17 by package.json. */
 interface ClientInternals {
   socket?: import('node:net').Socket & { id?: string };
@@ -107,6 +128,15 @@ export class LdapConnection {
     if (dn.trim() === '' || password.length === 0) throw new RefusedOperationError(`refusing a simple bind with an empty ${dn.trim() === '' ? 'DN' : 'password'}`);
     this.boundAs = 'none';
     await this.#guard(() => this.#internals._sendBind(new BytesBindRequest(this.#internals._nextMessageId(), dn, password)), signal);
+  }
+
+  /**
+   * SASL bind in one step (EXTERNAL: credentials = the authz id, may be empty; PLAIN: authzid NUL
+   * authcid NUL password). A server asking for another step is an error, never taken as success.
+   */
+  async saslBind(mechanism: string, credentials: Buffer, signal: AbortSignal): Promise<void> {
+    this.boundAs = 'none';
+    await this.#guard(() => this.#internals._sendBind(new SaslBytesBindRequest(this.#internals._nextMessageId(), mechanism, credentials)), signal);
   }
 
   async search(base: string, options: SearchOptions, signal: AbortSignal): Promise<SearchResult> {

@@ -45,6 +45,14 @@ export function buildTlsOptions(cfg: LdapConfig): ConnectionOptions {
   return o;
 }
 
+/** The one-step SASL initial response of the service bind (RFC 4422 EXTERNAL, RFC 4616 PLAIN). */
+function saslCredentials(cfg: LdapConfig): Buffer {
+  const authz = Buffer.from(cfg.saslAuthzId, 'utf8');
+  if (cfg.saslMech === 'EXTERNAL') return authz;
+  const nul = Buffer.alloc(1);
+  return Buffer.concat([authz, nul, Buffer.from(cfg.saslId, 'utf8'), nul, Buffer.from(cfg.bindPw, 'utf8')]);
+}
+
 /** The step a request is at, named in the log when an LDAP error ends it. */
 type Step = { op: 'connect' | 'user search' | 'user bind' | 'group check' };
 
@@ -70,6 +78,7 @@ export class LdapAuthenticator implements Authenticator {
         connection: { timeoutMs: Math.round(cfg.timeoutSec * 1000), tls, startTls: cfg.startTls },
         bindDn: cfg.bindDn,
         bindPw: Buffer.from(cfg.bindPw, 'utf8'),
+        ...(cfg.useSasl ? { sasl: { mech: cfg.saslMech, credentials: saslCredentials(cfg) } } : {}),
       },
       log,
     );
@@ -88,7 +97,7 @@ export class LdapAuthenticator implements Authenticator {
       `ldap: config=${c.file}`,
       `ldap: servers=${c.servers.map((s) => s.uri).join(' ')} start_tls=${c.startTls ? 'yes' : 'no'} tls_check_peer=${c.tlsCheckPeer ? 'yes' : 'no'}`,
       `ldap: auth_method=${c.authMethod} ${c.authMethod === 'fastbind' ? 'dn_template' : 'filter'}=${c.filter} search_base=${c.searchBase || '(root)'} scope=${c.scope}`,
-      `ldap: bind_dn=${c.bindDn || '(anonymous)'} timeout=${c.timeoutSec}s time_limit=${c.timeLimitSec}s pool_size=${c.poolSize}`,
+      `ldap: ${c.useSasl ? `service bind=SASL ${c.saslMech}${c.saslMech === 'PLAIN' ? ` id=${c.saslId}` : ''} authz_id=${c.saslAuthzId || '(none)'}` : `bind_dn=${c.bindDn || '(anonymous)'}`} timeout=${c.timeoutSec}s time_limit=${c.timeLimitSec}s pool_size=${c.poolSize}`,
     ];
     if (this.#groupCheck) {
       lines.push(
@@ -97,7 +106,14 @@ export class LdapAuthenticator implements Authenticator {
           : `ldap: group check: compare ${c.groupDn} ${c.groupAttr}=<user DN>`,
       );
     }
-    if (c.saslMech || c.saslId || c.saslAuthzId || c.saslRealm || c.saslSecprops) lines.push('ldap: note: SASL keys are set but ldap_use_sasl is off; they are ignored');
+    if (c.useSasl) {
+      // saslauthd also binds each user with SASL (bind becomes fastbind); with EXTERNAL that bind
+      // ignores the password, so the user check stays the configured method with a simple bind.
+      lines.push(`ldap: note: SASL is used for the service bind only; users are checked by ${c.authMethod} with a simple bind`);
+      if (c.bindDn !== '') lines.push('ldap: note: ldap_bind_dn is ignored with ldap_use_sasl');
+      if (c.saslRealm !== '') lines.push(`ldap: note: ldap_realm is ignored (${c.saslMech} has no realm)`);
+      if (c.saslMech === 'EXTERNAL' && c.saslId !== '') lines.push('ldap: note: ldap_id is ignored with EXTERNAL (the identity is the connection\'s)');
+    } else if (c.saslMech || c.saslId || c.saslAuthzId || c.saslRealm || c.saslSecprops) lines.push('ldap: note: SASL keys are set but ldap_use_sasl is off; they are ignored');
     if (c.referrals) lines.push('ldap: note: ldap_referrals is accepted but referrals are not followed');
     return lines;
   }

@@ -132,6 +132,8 @@ export interface ServerSetOptions {
   /** Service identity for search connections; empty DN = anonymous. */
   readonly bindDn: string;
   readonly bindPw: Buffer;
+  /** SASL service bind (ldap_use_sasl); when set, bindDn/bindPw are not used for a simple bind. */
+  readonly sasl?: { readonly mech: string; readonly credentials: Buffer };
   /** How often a down server is probed so traffic fails back to it (ms, Default: 250). */
   readonly probeIntervalMs?: number;
 }
@@ -163,10 +165,12 @@ export class ServerSet {
   async #openSearch(server: LdapServer, signal: AbortSignal): Promise<LdapConnection> {
     const c = await LdapConnection.open(server, this.o.connection, signal);
     try {
-      if (this.o.bindDn !== '' || this.o.bindPw.length > 0) await c.bind(this.o.bindDn, this.o.bindPw, signal);
+      if (this.o.sasl) await c.saslBind(this.o.sasl.mech, this.o.sasl.credentials, signal);
+      else if (this.o.bindDn !== '' || this.o.bindPw.length > 0) await c.bind(this.o.bindDn, this.o.bindPw, signal);
     } catch (e) {
       c.destroy();
-      throw e instanceof LdapTransportError ? e : new LdapServiceBindError(this.o.bindDn, e as Error);
+      const who = this.o.sasl ? `SASL ${this.o.sasl.mech}` : this.o.bindDn;
+      throw e instanceof LdapTransportError ? e : new LdapServiceBindError(who, e as Error);
     }
     c.boundAs = 'service';
     return c;
