@@ -1,23 +1,13 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
 import { PenaltyAuthenticator, type PenaltyOptions, trustedList } from '../../src/auth/penalty.js';
-import { Secret } from '../../src/auth/secret.js';
 import { FakeAuthenticator } from '../fixtures/fake-authenticator.js';
+import { penaltyOver, req, signal, timed } from '../fixtures/penalty.js';
 
 // Items 9–13 of issue 11: the penalty limits the guess *rate* under parallel attack, folds keys as
 // the backends do, keeps users under penalty in a full table, and spares the real user.
 const D = 1000;
 const CAP = 8 * D;
-const signal = new AbortController().signal;
-const req = (login: string, pw: string, clientAddr: string | null = null): AuthRequest => ({
-  login,
-  password: Secret.fromString(pw),
-  service: 'smtp',
-  realm: '',
-  clientAddr,
-});
 
 /** A backend that takes 50 ms per check and counts checks (and the most in flight) per login. */
 class CountingBackend extends FakeAuthenticator {
@@ -37,27 +27,8 @@ class CountingBackend extends FakeAuthenticator {
 }
 
 function setup(o: Partial<PenaltyOptions> = {}) {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      cb();
-    },
-  });
   const backend = new CountingBackend('shadow', { alice: 'right', bob: 'right' });
-  const p = new PenaltyAuthenticator(backend, { failDelayMs: D, penaltyMaxMs: CAP, now: () => Date.now(), random: () => 0, ...o }, pino(sink));
-  return { p, backend, lines };
-}
-
-function timed(p: PenaltyAuthenticator, r: AuthRequest, s = signal) {
-  const t0 = Date.now();
-  const state: { ms: number | null; outcome: Outcome | null } = { ms: null, outcome: null };
-  const done = p.authenticate(r, s).then((o) => {
-    state.ms = Date.now() - t0;
-    state.outcome = o;
-    return o;
-  });
-  return Object.assign(state, { done });
+  return penaltyOver(backend, { failDelayMs: D, penaltyMaxMs: CAP, now: () => Date.now(), random: () => 0, ...o });
 }
 
 /** Sequential attempts, each after a quiet `gap`; returns how long each took. */

@@ -1,44 +1,13 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
-import { PenaltyAuthenticator, type PenaltyOptions, hostOfClientAddr, trustedList } from '../../src/auth/penalty.js';
-import { Secret } from '../../src/auth/secret.js';
+import { type PenaltyOptions, hostOfClientAddr, trustedList } from '../../src/auth/penalty.js';
 import { FakeAuthenticator } from '../fixtures/fake-authenticator.js';
+import { penaltyOver, req, timed } from '../fixtures/penalty.js';
 
 const D = 1000;
-const signal = new AbortController().signal;
-const req = (login: string, pw: string, clientAddr: string | null = null): AuthRequest => ({
-  login,
-  password: Secret.fromString(pw),
-  service: 'smtp',
-  realm: '',
-  clientAddr,
-});
 
 function setup(o: Partial<PenaltyOptions> = {}) {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      cb();
-    },
-  });
   const backend = new FakeAuthenticator('shadow', { alice: 'right', bob: 'right' });
-  const p = new PenaltyAuthenticator(backend, { failDelayMs: D, penaltyMaxMs: 8 * D, now: () => Date.now(), random: () => 0, ...o }, pino(sink));
-  return { p, backend, lines };
-}
-
-/** Starts a request and records the fake-clock time at which it settles. */
-function timed(p: PenaltyAuthenticator, r: AuthRequest, s = signal) {
-  const t0 = Date.now();
-  const state: { ms: number | null; outcome: Outcome | null } = { ms: null, outcome: null };
-  const done = p.authenticate(r, s).then((o) => {
-    state.ms = Date.now() - t0;
-    state.outcome = o;
-    return o;
-  });
-  return Object.assign(state, { done });
+  return penaltyOver(backend, { failDelayMs: D, penaltyMaxMs: 8 * D, now: () => Date.now(), random: () => 0, ...o });
 }
 
 beforeEach(() => {

@@ -1,24 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import type { RunningDaemon } from '../fixtures/daemon.js';
+import { shadowDaemons } from '../fixtures/shadow-daemons.js';
 import { verdict } from '../fixtures/testsaslauthd.js';
-import { type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Lower bounds only: "a NO takes at least the delay" is behaviour; how fast anything is, is the bench's business.
 const D = 400;
 const CAP = 3200;
 const USERS = ['sat_cache_dan', 'sat_cache_eve', 'sat_cache_fay', 'sat_cache_gus', 'sat_cache_hal', 'sat_cache_ida'];
-let tmp: string;
-let files: UserFiles;
-const running: RunningDaemon[] = [];
-
-async function start(extra: string[]): Promise<RunningDaemon> {
-  const d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, ...extra]);
-  running.push(d);
-  return d;
-}
+const start = shadowDaemons('/tmp/sat_cache_delay-', USERS);
 
 async function timedVerdict(socket: string, user: string, pw: string): Promise<{ v: 'OK' | 'NO'; ms: number }> {
   const t0 = performance.now();
@@ -27,16 +17,6 @@ async function timedVerdict(socket: string, user: string, pw: string): Promise<{
 }
 
 const penaltyLines = (d: RunningDaemon): string[] => d.output().split('\n').filter((l) => l.includes('auth penalty: '));
-
-beforeAll(async () => {
-  tmp = mkdtempSync('/tmp/sat_cache_delay-');
-  files = await userFiles(join(tmp, 'users'), Object.fromEntries(USERS.map((u) => [u, `${u}-pw`])));
-});
-
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-  rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('failure delay and penalty (real daemon, testsaslauthd)', () => {
   let d: RunningDaemon;

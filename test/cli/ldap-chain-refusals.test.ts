@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
-import { MiniSlapd, personLdif } from '../fixtures/mini-slapd.js';
+import type { RunningDaemon } from '../fixtures/daemon.js';
+import { personLdif, SlapdDaemons } from '../fixtures/mini-slapd.js';
 import { verdict } from '../fixtures/testsaslauthd.js';
 import { jsonLines, type UserFiles, userFiles } from '../fixtures/user-files.js';
 
@@ -16,13 +15,11 @@ const SUFFIX = 'dc=com';
 const dc = (name: string): string => `dn: dc=${name},${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: ${name}\ndc: ${name}\n\n`;
 const ou = (parent: string): string => `dn: ou=people,${parent}\nobjectClass: organizationalUnit\nou: people\n\n`;
 
-let slapd: MiniSlapd;
-let tmp: string;
+const ld = new SlapdDaemons();
 let files: UserFiles;
-const running: RunningDaemon[] = [];
 
 beforeAll(async () => {
-  slapd = await MiniSlapd.create({
+  await ld.begin({
     suffix: SUFFIX,
     ldif:
       `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: com\ndc: com\n\n` +
@@ -33,23 +30,15 @@ beforeAll(async () => {
       ou(`dc=restricted,${SUFFIX}`),
     // "disclose" without "search": slapd answers a search based here with insufficientAccess (50).
     acl: `access to dn.subtree="dc=restricted,${SUFFIX}" by * disclose\naccess to attrs=userPassword by anonymous auth by * none`,
-  });
-  tmp = mkdtempSync('/tmp/sat_ld-chain-');
-  files = await userFiles(join(tmp, 'users'), { [LENA]: 'shadow-pw', [SAM]: 'sam-pw' });
+  }, '/tmp/sat_ld-chain-');
+  files = await userFiles(join(ld.tmp, 'users'), { [LENA]: 'shadow-pw', [SAM]: 'sam-pw' });
 });
 
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-  await slapd?.destroy();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => ld.end());
 
-async function start(conf: Record<string, string>): Promise<RunningDaemon> {
-  const path = join(tmp, `saslauthd-${running.length}.conf`);
-  writeFileSync(path, Object.entries({ ldap_servers: slapd.url, ldap_timeout: '3', ...conf }).map(([k, v]) => `${k}: ${v}\n`).join(''));
-  const d = await startOurs(['-a', 'ldap,shadow', '-O', path, '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--log-format', 'json']);
-  running.push(d);
-  return d;
+function start(conf: Record<string, string>): Promise<RunningDaemon> {
+  return ld.start({ ldap_servers: ld.slapd.url, ldap_timeout: '3', ...conf }, (path) =>
+    ['-a', 'ldap,shadow', '-O', path, '--passwd-file', files.passwd, '--shadow-file', files.shadow, '--log-format', 'json']);
 }
 
 /** The last per-request log record, reduced to what the chain decided and why. */

@@ -1,24 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import type { RunningDaemon } from '../fixtures/daemon.js';
+import { shadowDaemons } from '../fixtures/shadow-daemons.js';
 import { verdict } from '../fixtures/testsaslauthd.js';
-import { type UserFiles, userFiles } from '../fixtures/user-files.js';
 
 // Issue 11 items 9–13 against the real daemon: parallel guessers through the socket, checks counted
 // from the daemon's own per-request log lines (a backend check logs `[reason=password mismatch]`,
 // a request the penalty refused unchecked logs `[reason=not checked: …]`).
 const USERS = ['sat_pn_ann', 'sat_pn_ben', 'sat_pn_cat', 'sat_pn_dov', 'sat_pn_eli', 'sat_pn_fay'];
-let tmp: string;
-let files: UserFiles;
-const running: RunningDaemon[] = [];
-
-async function start(extra: string[]): Promise<RunningDaemon> {
-  const d = await startOurs(['-a', 'shadow', '--passwd-file', files.passwd, '--shadow-file', files.shadow, ...extra]);
-  running.push(d);
-  return d;
-}
+const start = shadowDaemons('/tmp/sat_pn-', USERS);
 
 const lines = (d: RunningDaemon, user: string, has: string): number =>
   d.output().split('\n').filter((l) => l.includes(`auth failure: [user=${user}]`) && l.includes(has)).length;
@@ -45,16 +35,6 @@ async function hammer(socket: string, user: string, n: number, ms: number): Prom
   );
   return { replies, errors };
 }
-
-beforeAll(async () => {
-  tmp = mkdtempSync('/tmp/sat_pn-');
-  files = await userFiles(join(tmp, 'users'), Object.fromEntries(USERS.map((u) => [u, `${u}-pw`])));
-});
-
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-  rmSync(tmp, { recursive: true, force: true });
-});
 
 describe('item 9: guess rate under parallel attack (testsaslauthd + raw clients)', () => {
   it('40 parallel guessers cost at most elapsed/delay + 1 backend checks, as one guesser does', async () => {

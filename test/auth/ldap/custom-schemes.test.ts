@@ -1,9 +1,7 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
-import { MiniSlapd, personLdif } from '../../fixtures/mini-slapd.js';
+import type { RunningDaemon } from '../../fixtures/daemon.js';
+import { personLdif, SlapdDaemons } from '../../fixtures/mini-slapd.js';
 import { must } from '../../fixtures/run.js';
 import { ssha } from '../../fixtures/slapd.js';
 import { verdict } from '../../fixtures/testsaslauthd.js';
@@ -25,9 +23,7 @@ function pbkdf2Sha512(pw: string): string {
 }
 
 const V: Record<string, string> = {};
-let slapd: MiniSlapd;
-let tmp: string;
-const running: RunningDaemon[] = [];
+const ld = new SlapdDaemons();
 
 beforeAll(async () => {
   V['sasl'] = '{SASL}sat_ld_sasl@EXAMPLE.COM';
@@ -45,7 +41,7 @@ beforeAll(async () => {
     ['sat_ld_bare', ['Bare-pw']],
     ['sat_ld_mixed', [V['mixed'], ssha('Mixed-pw')]],
   ];
-  slapd = await MiniSlapd.create({
+  await ld.begin({
     suffix: SUFFIX,
     // argon2.so lets slapd itself verify {ARGON2} values on a bind (docs/backends/ldap.md's advice for them).
     global: 'moduleload argon2',
@@ -54,23 +50,14 @@ beforeAll(async () => {
       `dn: ${SERVICE}\nobjectClass: simpleSecurityObject\nobjectClass: organizationalRole\ncn: svc\nuserPassword: svc-pw\n\n` +
       users.map(([u, pws]) => personLdif(dn(u), u, pws)).join(''),
     acl: `access to attrs=userPassword by dn.exact="${SERVICE}" read by anonymous auth by * none`,
-  });
-  tmp = mkdtempSync('/tmp/sat_ld-schemes-');
+  }, '/tmp/sat_ld-schemes-');
 });
 
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-  await slapd?.destroy();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => ld.end());
 
-async function start(conf: Record<string, string>): Promise<RunningDaemon> {
-  const path = join(tmp, `saslauthd-${running.length}.conf`);
-  const all = { ldap_servers: slapd.url, ldap_search_base: SUFFIX, ldap_bind_dn: SERVICE, ldap_bind_pw: 'svc-pw', ...conf };
-  writeFileSync(path, Object.entries(all).map(([k, v]) => `${k}: ${v}\n`).join(''));
-  const d = await startOurs(['-a', 'ldap', '-O', path, '--log-format', 'json']);
-  running.push(d);
-  return d;
+function start(conf: Record<string, string>): Promise<RunningDaemon> {
+  const all = { ldap_servers: ld.slapd.url, ldap_search_base: SUFFIX, ldap_bind_dn: SERVICE, ldap_bind_pw: 'svc-pw', ...conf };
+  return ld.start(all, (path) => ['-a', 'ldap', '-O', path, '--log-format', 'json']);
 }
 
 const reasonFor = (d: RunningDaemon, user: string): string => String(jsonLines(d.output()).filter((l) => l['user'] === user && 'outcome' in l).at(-1)?.['reason']);

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LdapConnection } from '../../../src/auth/backends/ldap/connection.js';
 import { parseServerUri, type LdapServer } from '../../../src/auth/backends/ldap/config.js';
 import { sendRequest } from '../../../src/client/saslauthd-client.js';
-import { type RunningDaemon, startOurs } from '../../fixtures/daemon.js';
-import { MiniSlapd, personLdif } from '../../fixtures/mini-slapd.js';
+import type { RunningDaemon } from '../../fixtures/daemon.js';
+import { personLdif, SlapdDaemons } from '../../fixtures/mini-slapd.js';
 import { run } from '../../fixtures/run.js';
 import { verdict } from '../../fixtures/testsaslauthd.js';
 import { jsonLines } from '../../fixtures/user-files.js';
@@ -17,37 +15,26 @@ import { jsonLines } from '../../fixtures/user-files.js';
 const SUFFIX = 'dc=sat-ld-anon,dc=example';
 const BOB = 'sat_ld_bob';
 
-let slapd: MiniSlapd;
-let tmp: string;
-const running: RunningDaemon[] = [];
+const ld = new SlapdDaemons();
 
 beforeAll(async () => {
-  slapd = await MiniSlapd.create({
+  await ld.begin({
     suffix: SUFFIX,
     global: 'allow bind_anon_cred bind_anon_dn',
     ldif: `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: sat\ndc: sat-ld-anon\n\n` + personLdif(`uid=${BOB},${SUFFIX}`, BOB, ['Bob-pw']),
     acl: 'access to attrs=userPassword by anonymous auth by * none',
-  });
-  tmp = mkdtempSync('/tmp/sat_ld-anon-');
+  }, '/tmp/sat_ld-anon-');
 });
 
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-  await slapd?.destroy();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => ld.end());
 
-async function start(conf: Record<string, string>): Promise<RunningDaemon> {
-  const path = join(tmp, `saslauthd-${running.length}.conf`);
-  writeFileSync(path, Object.entries({ ldap_servers: slapd.url, ldap_search_base: SUFFIX, ...conf }).map(([k, v]) => `${k}: ${v}\n`).join(''));
-  const d = await startOurs(['-a', 'ldap', '-O', path, '--log-format', 'json']);
-  running.push(d);
-  return d;
+function start(conf: Record<string, string>): Promise<RunningDaemon> {
+  return ld.start({ ldap_servers: ld.slapd.url, ldap_search_base: SUFFIX, ...conf }, (path) => ['-a', 'ldap', '-O', path, '--log-format', 'json']);
 }
 
 describe('never bind with an empty DN or an empty password', () => {
   it('this slapd really accepts both kinds of bind (so the tests below can fail)', async () => {
-    const server = parseServerUri(slapd.url) as LdapServer;
+    const server = parseServerUri(ld.slapd.url) as LdapServer;
     const settings = { timeoutMs: 3000, tls: {}, startTls: false };
     const signal = new AbortController().signal;
     const conn = await LdapConnection.open(server, settings, signal);
@@ -59,9 +46,9 @@ describe('never bind with an empty DN or an empty password', () => {
       await conn.close();
     }
     // …and the Debian client shows that slapd says yes to them.
-    const anon = await run('ldapwhoami', ['-x', '-H', slapd.url, '-D', '', '-w', 'any-password']);
+    const anon = await run('ldapwhoami', ['-x', '-H', ld.slapd.url, '-D', '', '-w', 'any-password']);
     expect([anon.code, anon.stdout]).toEqual([0, 'anonymous\n']);
-    const unauth = await run('ldapwhoami', ['-x', '-H', slapd.url, '-D', `uid=${BOB},${SUFFIX}`, '-w', '']);
+    const unauth = await run('ldapwhoami', ['-x', '-H', ld.slapd.url, '-D', `uid=${BOB},${SUFFIX}`, '-w', '']);
     expect([unauth.code, unauth.stdout]).toEqual([0, 'anonymous\n']);
   });
 
