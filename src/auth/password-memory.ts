@@ -21,7 +21,7 @@ export class PasswordMemory {
   readonly #key = randomBytes(32);
   /** digest → time of the last failure; Map order is least recently failed first. */
   readonly #failed = new Map<string, number>();
-  /** user key → digest and time of the last success. */
+  /** identity (login and realm as backends got them) → digest and time of the last success. */
   readonly #succeeded = new Map<string, { digest: string; at: number }>();
 
   constructor(private readonly o: PasswordMemoryOptions) {}

@@ -49,7 +49,15 @@ interface Track {
   held: number;
   /** Held requests to wake when a check settles (created on first use: most tracks never wait). */
   waiters: Set<() => void> | null;
+  /**
+   * The exact identity (login as backends got it, and realm) behind the failures, or MIXED. Keys
+   * fold several identities together (alice@victim.org, alice@attacker.org), so only a success of
+   * the one identity that failed may clear them: the attacker owns the other.
+   */
+  failedBy: string | null;
 }
+
+const MIXED = '\0mixed';
 
 /** `a.b.c.d;port` (v5 fifth field) → `a.b.c.d`; null when there is none. */
 export function hostOfClientAddr(clientAddr: string | null): string | null {
@@ -162,10 +170,13 @@ export class PenaltyAuthenticator implements Authenticator {
       const trusted = a.ip !== null && this.options.trusted?.check(a.ip, a.family!) === true;
       if (!trusted) keys.push(`a:${a.key}`);
     }
-    const digest = this.#doubling ? this.#memory.digest(user, req.password) : null;
+    // The password memory is per exact identity, not per folded key: a password that succeeded for
+    // alice@attacker.org proves nothing about alice@victim.org.
+    const identity = `${req.login}\0${req.realm}`;
+    const digest = this.#doubling ? this.#memory.digest(identity, req.password) : null;
     // The password that last succeeded for this user: only someone who knows it can be let past the
     // queue, and the check still decides.
-    const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(user, digest);
+    const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(identity, digest);
     let known = isKnown();
     const tracks = this.#enter(keys);
     const where = (): string => bracketed({ user: req.login, service: req.service, remote: req.clientAddr });
@@ -199,7 +210,7 @@ export class PenaltyAuthenticator implements Authenticator {
       } finally {
         for (const t of tracks) t.checking--;
       }
-      this.#settle(tracks, user, digest, outcome);
+      this.#settle(tracks, identity, digest, outcome);
       if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
       // Shedding load is decided before any password is looked at, so answering it at once tells a
       // guesser nothing, and holding it would only keep the overload's connections open longer.
@@ -272,19 +283,20 @@ export class PenaltyAuthenticator implements Authenticator {
     return wait;
   }
 
-  #settle(tracks: readonly Track[], user: string, digest: string | null, outcome: Outcome): void {
+  #settle(tracks: readonly Track[], identity: string, digest: string | null, outcome: Outcome): void {
     const now = this.#now();
     if (outcome.kind === 'ok') {
-      if (digest !== null) this.#memory.noteSuccess(user, digest);
+      if (digest !== null) this.#memory.noteSuccess(identity, digest);
       // A success says nothing about the other requests held for the same user or address (a bot
       // hammering the name while the real user logs in): resetting then would release them all
-      // at once and restart the doubling. Alone, it resets.
-      for (const t of tracks) if (t.held <= 1) this.#setFails(t, 0);
+      // at once and restart the doubling. Alone, and only for failures of its own identity, it resets.
+      for (const t of tracks) if (t.held <= 1 && (t.failedBy === null || t.failedBy === identity)) this.#setFails(t, 0);
     } else if (outcome.kind === 'rejected') {
       // The same password again is the same guess: it counts once (at least as one failure).
       const repeat = digest !== null && this.#memory.failedRecently(digest);
-      if (digest !== null) this.#memory.noteFailure(user, digest);
+      if (digest !== null) this.#memory.noteFailure(identity, digest);
       for (const t of tracks) {
+        t.failedBy = t.failedBy === null || t.failedBy === identity ? identity : MIXED;
         this.#setFails(t, repeat ? Math.max(1, t.fails) : t.fails + 1);
         t.lastFailAt = now;
         t.nextCheckAt = now + this.checkIntervalMs(t.fails);
@@ -303,7 +315,10 @@ export class PenaltyAuthenticator implements Authenticator {
     old?.delete(t.key);
     if (old?.size === 0) this.#byFails.delete(t.fails);
     t.fails = fails;
-    if (fails === 0) t.nextCheckAt = 0;
+    if (fails === 0) {
+      t.nextCheckAt = 0;
+      t.failedBy = null;
+    }
     let bucket = this.#byFails.get(fails);
     if (bucket === undefined) this.#byFails.set(fails, (bucket = new Map()));
     bucket.set(t.key, t);
@@ -313,7 +328,7 @@ export class PenaltyAuthenticator implements Authenticator {
     return keys.map((k) => {
       let t = this.#tracks.get(k);
       if (t === undefined) {
-        t = { key: k, fails: 0, lastFailAt: 0, nextCheckAt: 0, checking: 0, held: 0, waiters: null };
+        t = { key: k, fails: 0, lastFailAt: 0, nextCheckAt: 0, checking: 0, held: 0, waiters: null, failedBy: null };
         this.#tracks.set(k, t);
         this.#setFails(t, 0);
       }

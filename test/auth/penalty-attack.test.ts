@@ -232,3 +232,42 @@ describe('item 13: the real user', () => {
     expect(backend.maxInFlight.get('alice')).toBeLessThanOrEqual(2);
   });
 });
+
+describe('a success speaks only for the identity that succeeded', () => {
+  // Logins fold to one counter (alice@victim.org and alice@attacker.org are both u:alice), so that
+  // no spelling escapes it. A success must not reset failures another spelling earned, nor make the
+  // winner's password a "known" one for the victim: the attacker owns alice@attacker.org.
+  const twoRealms = () => {
+    const backend = new CountingBackend('ldap', { 'alice@victim.org': 'secret', 'alice@attacker.org': 'mine' });
+    return penaltyOver(backend, { failDelayMs: D, penaltyMaxMs: CAP, now: () => Date.now(), random: () => 0 });
+  };
+
+  it("the attacker's own login does not reset the victim's counter", async () => {
+    const { p, backend } = twoRealms();
+    await serial(p, [req('alice@victim.org', 'g1'), req('alice@victim.org', 'g2'), req('alice@attacker.org', 'mine')]);
+    const before = backend.checks('alice@victim.org');
+    const a = timed(p, req('alice@victim.org', 'g3'));
+    const b = timed(p, req('alice@victim.org', 'g4'));
+    await vi.advanceTimersByTimeAsync(200);
+    // Still penalised: one check at a time, the second waits for the delay.
+    expect(backend.checks('alice@victim.org') - before).toBe(1);
+    await vi.advanceTimersByTimeAsync(60 * D);
+    await Promise.all([a.done, b.done]);
+    expect(backend.checks('alice@victim.org') - before).toBe(2);
+  });
+
+  it("the attacker's own password is no fast lane past the victim's held cap", async () => {
+    const { p, backend } = twoRealms();
+    await serial(p, [req('alice@victim.org', 'g1'), req('alice@attacker.org', 'mine')]);
+    const held = [1, 2, 3, 4].map((i) => timed(p, req('alice@victim.org', `h${i}`)));
+    await vi.advanceTimersByTimeAsync(10);
+    const before = backend.checks('alice@victim.org');
+    const t = timed(p, req('alice@victim.org', 'mine'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(t.outcome).toMatchObject({ kind: 'rejected', code: 'not-authorized' });
+    expect((t.outcome as { reason: string }).reason).toMatch(/^not checked: /);
+    expect(backend.checks('alice@victim.org')).toBe(before);
+    await vi.advanceTimersByTimeAsync(120 * D);
+    await Promise.all(held.map((h) => h.done));
+  });
+});
