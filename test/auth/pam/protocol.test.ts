@@ -52,6 +52,21 @@ describe('PAM helper protocol', () => {
     });
   });
 
+  it('only an outage code lets a chain go on; any other PAM failure is a refusal', () => {
+    const verdict = (stage: 'auth' | 'acct', code: number) => outcomeOfReply({ stage, code, delayUsec: 0, text: 'x' }).outcome;
+    // CONV_ERR (a prompt our conversation cannot answer), SERVICE_ERR, SYSTEM_ERR, ABORT, OPEN_ERR.
+    for (const code of [19, 3, 4, 26, 1]) {
+      expect(verdict('auth', code)).toMatchObject({ kind: 'rejected', code: 'not-authorized' });
+      expect(verdict('acct', code)).toMatchObject({ kind: 'rejected', code: 'not-authorized' });
+    }
+    // AUTHINFO_UNAVAIL (pam_ldap/pam_sss cannot reach their server) and BUF_ERR.
+    for (const code of [9, 5]) {
+      expect(verdict('auth', code)).toMatchObject({ kind: 'unavailable', code: 'backend-error' });
+      expect(verdict('acct', code)).toMatchObject({ kind: 'unavailable', code: 'backend-error' });
+    }
+    expect(verdict('auth', 7)).toMatchObject({ kind: 'rejected', code: 'bad-password' });
+  });
+
   it('refuses frames that are not ours', () => {
     expect(() => new HelperReplyDecoder().push(Buffer.from('hello world, this is a module writing to stdout'))).toThrow(HelperProtocolError);
     expect(() => new HelperReplyDecoder().push(reply(5, 0, 0, ''))).toThrow(HelperProtocolError);

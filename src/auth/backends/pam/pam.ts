@@ -42,7 +42,17 @@ const PAM = {
   NEW_AUTHTOK_REQD: 12,
   ACCT_EXPIRED: 13,
   AUTHTOK_EXPIRED: 27,
+  BUF_ERR: 5,
+  AUTHINFO_UNAVAIL: 9,
 } as const;
+
+/**
+ * Only these codes say the service behind PAM is unusable right now (a directory down, memory), so
+ * a chain may ask its next backend. Every other failure is a refusal: the client picks the stack,
+ * and a stack that errors on this request (a conversation it cannot have, a module that fails) must
+ * not pass the request on to a backend that would say yes (as issue 11 item 3 found for LDAP).
+ */
+const isOutage = (code: number): boolean => code === PAM.AUTHINFO_UNAVAIL || code === PAM.BUF_ERR;
 
 /** Services a mail or IMAP server usually sends; listed by --check so the admin sees their files. */
 const COMMON_SERVICES = ['smtp', 'imap', 'pop', 'sieve'];
@@ -95,9 +105,9 @@ export function outcomeOfReply(r: HelperReply): { outcome: Outcome; authFailed: 
       return { outcome: unavailable('config', `pam_start failed: ${detail}`, COMPAT_START), authFailed: false };
     case 'auth': {
       const code = authRejection(r.code);
-      const outcome = code
-        ? rejected(code, `pam_authenticate failed: ${detail}`, COMPAT_AUTH)
-        : unavailable('backend-error', `pam_authenticate failed: ${detail}`, COMPAT_AUTH);
+      const outcome = isOutage(r.code)
+        ? unavailable('backend-error', `pam_authenticate failed: ${detail}`, COMPAT_AUTH)
+        : rejected(code ?? 'not-authorized', `pam_authenticate failed: ${detail}`, COMPAT_AUTH);
       return { outcome, authFailed: true };
     }
     case 'unasked':
@@ -109,9 +119,9 @@ export function outcomeOfReply(r: HelperReply): { outcome: Outcome; authFailed: 
       };
     case 'acct': {
       const code = acctRejection(r.code);
-      const outcome = code
-        ? rejected(code, `pam_acct_mgmt failed: ${detail}`, COMPAT_ACCT)
-        : unavailable('backend-error', `pam_acct_mgmt failed: ${detail}`, COMPAT_ACCT);
+      const outcome = isOutage(r.code)
+        ? unavailable('backend-error', `pam_acct_mgmt failed: ${detail}`, COMPAT_ACCT)
+        : rejected(code ?? 'not-authorized', `pam_acct_mgmt failed: ${detail}`, COMPAT_ACCT);
       return { outcome, authFailed: false };
     }
     default: {
