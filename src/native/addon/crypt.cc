@@ -11,17 +11,6 @@
 
 namespace {
 
-// Plain byte buffer that is wiped when it goes away, so copies of passwords don't linger.
-class WipedBytes {
- public:
-  explicit WipedBytes(size_t n) : bytes_(n + 1, '\0') {}
-  ~WipedBytes() { explicit_bzero(bytes_.data(), bytes_.size()); }
-  char* data() { return bytes_.data(); }
-
- private:
-  std::vector<char> bytes_;
-};
-
 struct CryptData {
   struct crypt_data data;
   CryptData() { memset(&data, 0, sizeof data); }
@@ -35,14 +24,6 @@ bool ConstantTimeEquals(const char* a, const std::string& b) {
   volatile unsigned char diff = 0;
   for (size_t i = 0; i < alen; i++) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
-}
-
-std::unique_ptr<WipedBytes> CopyPhrase(const Napi::Value& v) {
-  if (!v.IsBuffer()) throw Napi::TypeError::New(v.Env(), "password must be a Buffer");
-  auto buf = v.As<Napi::Buffer<uint8_t>>();
-  auto phrase = std::make_unique<WipedBytes>(buf.Length());
-  memcpy(phrase->data(), buf.Data(), buf.Length());
-  return phrase;
 }
 
 std::string SettingArg(const Napi::Value& v) {
@@ -97,7 +78,7 @@ class CryptWorker : public Napi::AsyncWorker {
 
 // verify(password: Buffer, hash: string): Promise<boolean>
 Napi::Value Verify(const Napi::CallbackInfo& info) {
-  auto* w = new CryptWorker(info.Env(), CopyPhrase(info[0]), SettingArg(info[1]), true);
+  auto* w = new CryptWorker(info.Env(), CopySecret(info[0]), SettingArg(info[1]), true);
   auto p = w->Promise();
   w->Queue();
   return p;
@@ -105,7 +86,7 @@ Napi::Value Verify(const Napi::CallbackInfo& info) {
 
 // hash(password: Buffer, setting: string): Promise<string | null>
 Napi::Value Hash(const Napi::CallbackInfo& info) {
-  auto* w = new CryptWorker(info.Env(), CopyPhrase(info[0]), SettingArg(info[1]), false);
+  auto* w = new CryptWorker(info.Env(), CopySecret(info[0]), SettingArg(info[1]), false);
   auto p = w->Promise();
   w->Queue();
   return p;

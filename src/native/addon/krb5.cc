@@ -13,16 +13,6 @@
 
 namespace {
 
-class WipedBytes {
- public:
-  explicit WipedBytes(size_t n) : bytes_(n + 1, '\0') {}
-  ~WipedBytes() { explicit_bzero(bytes_.data(), bytes_.size()); }
-  char* data() { return bytes_.data(); }
-
- private:
-  std::vector<char> bytes_;
-};
-
 // Where a call stopped; the TypeScript side maps (stage, code) to an outcome.
 struct Result {
   std::string stage = "ok";
@@ -249,8 +239,7 @@ Napi::Value Authenticate(const Napi::CallbackInfo& info) {
   if (!pw.IsBuffer()) throw Napi::TypeError::New(env, "password must be a Buffer");
   auto buf = pw.As<Napi::Buffer<uint8_t>>();
   if (memchr(buf.Data(), 0, buf.Length()) != nullptr) throw Napi::TypeError::New(env, "password contains NUL");
-  auto password = std::make_unique<WipedBytes>(buf.Length());
-  memcpy(password->data(), buf.Data(), buf.Length());
+  auto password = CopySecret(pw);
   auto* w = new AuthWorker(env, ServerFields(o), StringField(o, "principal"), std::move(password));
   auto p = w->Promise();
   w->Queue();
