@@ -177,7 +177,8 @@ export class Daemon {
       const metrics = new MetricsServer(metricsRegistry(() => daemonSnapshot(this)), this.log);
       await metrics.listen(this.#options.metricsListen);
       this.#metrics = metrics;
-      this.log.info({ listen: metricsListenLabel(this.#options.metricsListen) }, `metrics: http://${metricsListenLabel(this.#options.metricsListen)}/metrics`);
+      const where = this.#options.metricsListen;
+      this.log.info({ listen: metricsListenLabel(where) }, 'path' in where ? `metrics: GET /metrics on UNIX socket ${where.path}` : `metrics: http://${metricsListenLabel(where)}/metrics`);
     }
     if (this.access.allowUids.length + this.access.allowGids.length > 0) {
       this.log.info({ uids: this.access.allowUids, gids: this.access.allowGids }, 'serving only peers in --allow-uid/--allow-gid');
