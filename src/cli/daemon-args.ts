@@ -98,6 +98,7 @@ export function daemonProgram(): Command {
     .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath)
     .option('--metrics-listen <addr>', 'serve Prometheus metrics (GET /metrics) on IP:PORT or a UNIX socket path', metricsListen);
   for (const b of BACKENDS) for (const f of b.flags) program.addOption(backendOption(f));
+  program.addHelpText('after', '\nA running daemon is steered with: saslauthd-ts ctl status | penalty list | penalty clear | cache flush | reload\n(root only; saslauthd-ts ctl --help for its options).');
   return program;
 }
 
