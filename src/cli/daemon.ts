@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
 import type { DaemonOptions } from './daemon-options.js';
@@ -229,6 +230,12 @@ export class Daemon {
   async #bindControl(handler: ControlHandler): Promise<void> {
     if (process.geteuid?.() !== 0) {
       this.log.info('no control socket: it is root-only and the daemon does not run as root');
+      return;
+    }
+    // Under socket activation the run directory is the service manager's (RuntimeDirectory=): use it
+    // when it is there, but never create it.
+    if (this.#activated && !existsSync(this.#options.runDir)) {
+      this.log.info({ dir: this.#options.runDir }, `no control socket: run directory ${this.#options.runDir} does not exist (socket activation: the unit's RuntimeDirectory= makes it)`);
       return;
     }
     const o = { ...this.#options, socketMode: 0o600, socketOwner: 'root', socketGroup: null };
