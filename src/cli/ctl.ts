@@ -60,8 +60,10 @@ export function parseCtlArgs(argv: readonly string[]): CtlArgs | 'help' {
     } else if (a === '--all') target = { all: true };
     else if (a === '--user') target = { user: value() };
     else if (a === '--address') target = { address: value() };
-    else if (a === '--') words.push(...argv.slice(i + 1)), (i = argv.length);
-    else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
+    else if (a === '--') {
+      words.push(...argv.slice(i + 1));
+      break;
+    } else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
     else words.push(a);
   }
   const cmd = words.join(' ');
