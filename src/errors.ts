@@ -212,6 +212,11 @@ export class ClientError extends SaslauthdError {
   }
 }
 
+/** A control-socket exchange failed (`saslauthd-ts ctl`): no daemon, refused, timed out, or a bad reply. */
+export class ControlError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_CONTROL';
+}
+
 // ---- user files ---------------------------------------------------------------------------------
 
 /** One line of a passwd/shadow file is malformed; the parser reports it and skips the line. */

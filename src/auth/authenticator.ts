@@ -1,5 +1,6 @@
 import type { PrivilegeTarget } from './privilege.js';
 import type { Secret } from './secret.js';
+import type { BackendStatus } from '../stats/backend-status.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
@@ -125,4 +126,6 @@ export interface Authenticator {
    * backends (ldap, rimap) return null; file backends check their files; pam needs root.
    */
   unprivilegedProblem?(target: PrivilegeTarget): string | null;
+  /** Pools and server health for `ctl status` and the metrics (ldap, rimap, pam); absent: nothing to tell. */
+  status?(): BackendStatus;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 import { escapeLogValue } from '../log/escape.js';
+import { userKey } from './penalty-keys.js';
 import { UnreachableError } from '../errors.js';
 
 export interface CredentialCacheOptions {
@@ -131,11 +132,25 @@ export class CredentialCache {
     if (e !== undefined) this.#delete(k, e);
   }
 
-  /** Drops every entry (SIGUSR1, reload); returns how many there were. */
-  flush(): number {
-    const n = this.#map.size;
-    this.#map.clear();
-    this.#bytes = 0;
+  /**
+   * Drops every entry (SIGUSR1, reload), or with `user` those of that user (`ctl cache flush USER`),
+   * matched with the penalty's key folding so every spelling of the login goes: dropping too much
+   * costs only a backend check. Returns how many entries were dropped.
+   */
+  flush(user?: string): number {
+    if (user === undefined) {
+      const n = this.#map.size;
+      this.#map.clear();
+      this.#bytes = 0;
+      return n;
+    }
+    const want = userKey(user);
+    let n = 0;
+    for (const [k, e] of [...this.#map]) {
+      if (userKey(k.slice(k.lastIndexOf('\0') + 1)) !== want) continue;
+      this.#delete(k, e);
+      n++;
+    }
     return n;
   }
 

@@ -5,18 +5,22 @@ import { type BackendDefinition, type FlagValue, defaultValues } from './backend
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
 import { type RouteSpec, backendType } from './chain-spec.js';
-import { PenaltyAuthenticator, type PenaltyScope, describePenalty, trustedList } from './penalty.js';
+import { type PenaltyEntry, PenaltyAuthenticator, type PenaltyScope, type PenaltyTarget, describePenalty, trustedList } from './penalty.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
 import { backendNamed } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
+import type { BackendStatus } from '../stats/backend-status.js';
+import type { RequestStats } from '../stats/request-stats.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
   readonly log: Logger;
   /** Looks up a backend definition by type (Default: the registry's); tests pass fakes. */
   readonly definition?: (type: string) => BackendDefinition;
+  /** Counts each backend instance's decisions (Default: not counted). */
+  readonly stats?: RequestStats;
 }
 
 /** What composition reads: auth's own settings, not the daemon's whole option bag. */
@@ -56,8 +60,17 @@ export interface CompositionOptions {
 
 /** The daemon's authenticator: backends in chains, routes, cache and defence, built from the flags. */
 export interface ComposedAuthenticator extends Authenticator {
-  /** Empties the credential cache (SIGUSR1, reload); returns how many entries it held. 0 when -c is off. */
-  flushCache(): number;
+  /**
+   * Empties the credential cache (SIGUSR1, reload, `ctl cache flush`), or only `user`'s entries;
+   * returns how many entries it dropped. 0 when -c is off.
+   */
+  flushCache(user?: string): Promise<number>;
+  /** Users and addresses the failure penalty holds now (empty when --fail-delay 0). */
+  penalties(): Promise<PenaltyEntry[]>;
+  /** Forgets the failures of a user, an address or all (`ctl penalty clear`); returns the keys cleared. */
+  clearPenalty(target: PenaltyTarget): Promise<number>;
+  /** Each backend instance (as named in -a/--route) with its pools and server health. */
+  backendStatus(): { readonly name: string; readonly status: BackendStatus }[];
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
@@ -110,6 +123,7 @@ class Composed implements ComposedAuthenticator {
     private readonly top: Authenticator,
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
+    private readonly penalty: PenaltyAuthenticator | null,
   ) {
     this.name = options.chain.join(',');
   }
@@ -122,8 +136,20 @@ class Composed implements ComposedAuthenticator {
     return this.top.loginFor?.(req) ?? req.login;
   }
 
-  flushCache(): number {
-    return this.cache?.flush() ?? 0;
+  async flushCache(user?: string): Promise<number> {
+    return this.cache?.flush(user) ?? 0;
+  }
+
+  async penalties(): Promise<PenaltyEntry[]> {
+    return (await this.penalty?.list()) ?? [];
+  }
+
+  async clearPenalty(target: PenaltyTarget): Promise<number> {
+    return (await this.penalty?.clear(target)) ?? 0;
+  }
+
+  backendStatus(): { readonly name: string; readonly status: BackendStatus }[] {
+    return [...this.backends].map(([name, b]) => ({ name, status: b.status?.() ?? {} }));
   }
 
   /** What the wrapper tree says of itself, top down; a backend several chains share is listed once. */
@@ -170,7 +196,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
   try {
     for (const name of names) {
       try {
-        backends.set(name, new SharedBackend(name, await createBackend(options, name, ctx), names.length > 1));
+        backends.set(name, new SharedBackend(name, await createBackend(options, name, ctx), names.length > 1, ctx.stats ?? null));
       } catch (e) {
         throw new BackendStartError(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
       }
@@ -206,11 +232,12 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
     chainOf(options.chain),
   );
-  const defended =
+  const penalty =
     options.failDelayMs === 0
-      ? routed
+      ? null
       : new PenaltyAuthenticator(routed, { ...penaltyOptions(options), trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs }, ctx.log);
+  const defended = penalty ?? routed;
   // Outermost: a request the policy refuses costs no check and counts against nobody.
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
-  return new Composed(options, top, backends, cache);
+  return new Composed(options, top, backends, cache, penalty);
 }

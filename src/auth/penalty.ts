@@ -10,6 +10,20 @@ import { UsageError } from '../errors.js';
 export type PenaltyScope = 'user' | 'address' | 'both';
 export const PENALTY_SCOPES: readonly PenaltyScope[] = ['user', 'address', 'both'];
 
+/** One penalised user or address, as `ctl penalty list` shows it. `key` is the folded key (penalty-keys.ts). */
+export interface PenaltyEntry {
+  readonly kind: 'user' | 'address';
+  readonly key: string;
+  readonly failures: number;
+  /** The current delay: ms between two checks for this key. */
+  readonly delayMs: number;
+  /** Ms until the failures are forgotten if no new one comes. */
+  readonly expiresInMs: number;
+}
+
+/** What `ctl penalty clear` clears: every key, one user (folded like penalty-keys.ts), or one address. */
+export type PenaltyTarget = { readonly all: true } | { readonly user: string } | { readonly address: string };
+
 export interface PenaltyOptions {
   /** `--fail-delay`: ms before a NO goes out (Default: 2000); 0 turns all delays and penalties off. */
   readonly failDelayMs: number;
@@ -235,6 +249,42 @@ export class PenaltyAuthenticator implements Authenticator {
       for (const t of tracks) t.held--;
       this.#tidy(tracks, true);
     }
+  }
+
+  /** Users and addresses with failures now, most failures first. */
+  async list(): Promise<PenaltyEntry[]> {
+    const now = this.#now();
+    const out: PenaltyEntry[] = [];
+    for (const t of [...this.#tracks.values()]) {
+      const fails = this.#failsOf(t);
+      if (fails === 0) continue;
+      out.push({
+        kind: t.key.startsWith('u:') ? 'user' : 'address',
+        key: t.key.slice(2),
+        failures: fails,
+        delayMs: this.checkIntervalMs(fails),
+        expiresInMs: Math.max(0, Math.round(t.lastFailAt + this.#forgetAfterMs - now)),
+      });
+    }
+    return out.sort((a, b) => b.failures - a.failures || a.key.localeCompare(b.key));
+  }
+
+  /**
+   * Forgets the failures of `target` (an admin's decision, `ctl penalty clear`); returns how many
+   * keys had failures. Requests held for those keys are woken and checked at once; a check already
+   * in flight is not counted against the others any more.
+   */
+  async clear(target: PenaltyTarget): Promise<number> {
+    const wanted: string | null =
+      'all' in target ? null : 'user' in target ? `u:${userKey(target.user)}` : `a:${addressKey(hostOfClientAddr(target.address) ?? target.address).key}`;
+    const tracks = wanted === null ? [...this.#tracks.values()] : [this.#tracks.get(wanted)].filter((t): t is Track => t !== undefined);
+    let cleared = 0;
+    for (const t of tracks) {
+      if (this.#failsOf(t) > 0) cleared++;
+      this.#setFails(t, 0);
+    }
+    this.#tidy(tracks, true);
+    return cleared;
   }
 
   describe(): string[] {

@@ -1,6 +1,8 @@
 import { PoolFullError } from '../native/pool.js';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, unavailable } from './authenticator.js';
 import type { PrivilegeTarget } from './privilege.js';
+import type { BackendStatus } from '../stats/backend-status.js';
+import type { RequestStats } from '../stats/request-stats.js';
 
 /**
  * One backend instance as the composition holds it: the same instance may sit in several chains and
@@ -17,6 +19,8 @@ export class SharedBackend implements Authenticator {
     readonly name: string,
     readonly backend: Authenticator,
     private readonly tagged: boolean,
+    /** Counts each decision of this instance under its name (Default: not counted). */
+    private readonly stats: RequestStats | null = null,
   ) {}
 
   get accountCheck(): AccountCheck | undefined {
@@ -29,12 +33,23 @@ export class SharedBackend implements Authenticator {
    * rimap's own overload outcomes, and the server never has to recognise an exception.
    */
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const started = performance.now();
+    let outcome: Outcome;
     try {
-      return await this.backend.authenticate(req, signal);
+      outcome = await this.backend.authenticate(req, signal);
     } catch (e) {
-      if (e instanceof PoolFullError) return unavailable('overloaded', e.message, 'NO internal mechanism failure');
-      throw e;
+      if (!(e instanceof PoolFullError)) {
+        this.stats?.recordBackend(this.name, 'error', (performance.now() - started) / 1000);
+        throw e;
+      }
+      outcome = unavailable('overloaded', e.message, 'NO internal mechanism failure');
     }
+    this.stats?.recordBackend(this.name, outcome.kind, (performance.now() - started) / 1000);
+    return outcome;
+  }
+
+  status(): BackendStatus {
+    return this.backend.status?.() ?? {};
   }
 
   describe(): string[] {

@@ -7,6 +7,15 @@ import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
 import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
 import { PENALTY_SCOPES } from '../auth/penalty.js';
 import { UsageError } from '../errors.js';
+import { parseMetricsListen } from '../server/metrics-server.js';
+
+function metricsListen(value: string): ReturnType<typeof parseMetricsListen> {
+  try {
+    return parseMetricsListen(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
 
 /**
  * With `--config-file F`, the arguments F stands for come first and the command line after them, so
@@ -86,8 +95,10 @@ export function daemonProgram(): Command {
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
     .option('--syslog', `log to syslog (${DEFAULT_SYSLOG_SOCKET}, facility auth) instead of stderr`)
-    .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath);
+    .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath)
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics (GET /metrics) on IP:PORT or a UNIX socket path', metricsListen);
   for (const b of BACKENDS) for (const f of b.flags) program.addOption(backendOption(f));
+  program.addHelpText('after', '\nA running daemon is steered with: saslauthd-ts ctl status | penalty list | penalty clear | cache flush | reload\n(root only; saslauthd-ts ctl --help for its options).');
   return program;
 }
 
@@ -189,6 +200,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     allowGids: o['allowGid'] as string[],
     user: (o['user'] as string | undefined) ?? null,
     group: (o['group'] as string | undefined) ?? null,
+    metricsListen: (o['metricsListen'] as DaemonOptions['metricsListen'] | undefined) ?? null,
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   // A login's domain is what follows its first '@' (login-parts.ts); a realm with one could let a

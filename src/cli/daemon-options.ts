@@ -3,6 +3,7 @@ import type { CompositionOptions } from '../auth/compose.js';
 import type { ContinueOn } from '../auth/chain.js';
 import type { RouteSpec } from '../auth/chain-spec.js';
 import type { FlagValue } from '../auth/backends/definition.js';
+import type { MetricsListen } from '../server/metrics-server.js';
 
 /**
  * Everything the saslauthd-ts command line decides, validated. Only the CLI holds this bag: auth gets
@@ -83,6 +84,8 @@ export interface DaemonOptions extends CompositionOptions {
   readonly user: string | null;
   /** `--group`: group for the drop (Default: the user's primary group). */
   readonly group: string | null;
+  /** `--metrics-listen`: serve Prometheus metrics on this address or UNIX socket (Default: null = no metrics). */
+  readonly metricsListen: MetricsListen | null;
 }
 
 export const DEFAULT_RUN_DIR = '/run/saslauthd';
@@ -125,4 +128,5 @@ export const DEFAULTS: Omit<DaemonOptions, 'chain' | 'backendFlags'> = {
   allowGids: [],
   user: null,
   group: null,
+  metricsListen: null,
 };

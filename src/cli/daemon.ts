@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ComposedAuthenticator, buildAuthenticator as compose } from '../auth/compose.js';
 import type { DaemonOptions } from './daemon-options.js';
@@ -12,6 +13,11 @@ import { dropPrivileges, resolveTarget } from './privileges.js';
 import { bindUmask, prepareSocketFile, removeOwnSocket, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
 import { PrivilegeDropError, ShuttingDownError, UsageError } from '../errors.js';
+import { type ControlHandler, ControlServer } from '../server/control-server.js';
+import { MetricsServer, metricsListenLabel, metricsRegistry } from '../server/metrics-server.js';
+import type { PoolUse } from '../stats/backend-status.js';
+import { RequestStats } from '../stats/request-stats.js';
+import { daemonSnapshot } from './daemon-status.js';
 
 /** How long to wait for a partly received fifth field (ms); a whole v4 request is never held. */
 const FIFTH_FIELD_GRACE_MS = 20;
@@ -20,7 +26,7 @@ const FIFTH_FIELD_GRACE_MS = 20;
 const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
   'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
   'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'concurrency', 'logLevel', 'logFormat', 'syslogSocket',
-  'allowUids', 'allowGids', 'user', 'group',
+  'allowUids', 'allowGids', 'user', 'group', 'metricsListen',
 ];
 
 const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
@@ -34,10 +40,13 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
  * thus gets a new, empty cache around the new backends, which is the flush a reload needs
  * (passwords may have changed), and the old one is closed once its requests are done.
  */
-async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<ComposedAuthenticator> {
+async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger, stats: RequestStats): Promise<ComposedAuthenticator> {
   if (options.chain.length === 0) throw new UsageError('no authentication mechanism specified');
-  return compose(options, { crypt, log });
+  return compose(options, { crypt, log, stats });
 }
+
+/** The control socket's name in the run directory. */
+export const CONTROL_SOCKET = 'ctl';
 
 function resolveIds(values: readonly string[], flag: string, resolve: (v: string) => number): number[] {
   return values.map((v) => {
@@ -57,6 +66,11 @@ export class Daemon {
   #options: DaemonOptions;
   readonly #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
+  #control: ControlServer | null = null;
+  #metrics: MetricsServer | null = null;
+  /** Start-up time (ms since the epoch), for `ctl status` and the metrics. */
+  readonly startedAt = Date.now();
+  #configuredAt = this.startedAt;
 
   private constructor(
     options: DaemonOptions,
@@ -65,6 +79,8 @@ export class Daemon {
     private readonly log: Logger,
     private readonly access: AccessPolicy,
     private readonly dropTo: PrivilegeTarget | null,
+    /** Request counts and latencies since start-up; a reload keeps them. */
+    readonly stats: RequestStats,
   ) {
     this.#options = options;
   }
@@ -78,7 +94,8 @@ export class Daemon {
     };
     const dropTo = options.user !== null ? resolveTarget(options.user, options.group) : null;
     if (dropTo && process.getuid?.() !== 0) throw new PrivilegeDropError(`--user ${dropTo.user} needs the daemon to start as root`);
-    const authenticator = await buildAuthenticator(options, crypt, log);
+    const stats = new RequestStats();
+    const authenticator = await buildAuthenticator(options, crypt, log, stats);
     if (dropTo) {
       const problem = authenticator.unprivilegedProblem
         ? authenticator.unprivilegedProblem(dropTo)
@@ -88,8 +105,8 @@ export class Daemon {
         throw new PrivilegeDropError(`cannot drop privileges to ${dropTo.user}: ${problem}`);
       }
     }
-    const handler = new RequestHandler(authenticator, handlerOptions(options), log);
-    return new Daemon(options, handler, crypt, log, access, dropTo);
+    const handler = new RequestHandler(authenticator, handlerOptions(options), log, stats);
+    return new Daemon(options, handler, crypt, log, access, dropTo, stats);
   }
 
   get options(): DaemonOptions {
@@ -101,9 +118,20 @@ export class Daemon {
     return this.handler.current as ComposedAuthenticator;
   }
 
-  /** Empties the credential cache of the authenticator in force (SIGUSR1); returns the entries dropped. */
-  flushCache(): number {
-    return this.authenticator.flushCache();
+  /** Empties the credential cache of the authenticator in force (SIGUSR1, `ctl cache flush [USER]`); returns the entries dropped. */
+  flushCache(user?: string): Promise<number> {
+    return this.authenticator.flushCache(user);
+  }
+
+  /** When the configuration in force was taken (start-up or the last reload), ms since the epoch. */
+  get configuredAt(): number {
+    return this.#configuredAt;
+  }
+
+  /** The crypt pool (hashes and sasldb lookups, bounded by -n). */
+  get cryptPool(): PoolUse {
+    const p = this.crypt.pool;
+    return { name: 'crypt', size: p.size, busy: p.running, queued: p.queued };
   }
 
   get server(): Server | null {
@@ -142,8 +170,17 @@ export class Daemon {
    * `<runDir>/mux` itself. Resolves only once clients can connect; returns the first socket
    * (a path, or `fd N` for an inherited one).
    */
-  async listen(inherited: readonly InheritedListener[] | null = null): Promise<string> {
+  async listen(inherited: readonly InheritedListener[] | null = null, control: ControlHandler | null = null): Promise<string> {
     const where = inherited && inherited.length > 0 ? (await this.#listenInherited(inherited))[0] as string : await this.#bind();
+    // Both before the privilege drop: the control socket is root's, and a metrics port may be < 1024.
+    if (control !== null) await this.#bindControl(control);
+    if (this.#options.metricsListen !== null) {
+      const metrics = new MetricsServer(metricsRegistry(() => daemonSnapshot(this)), this.log);
+      await metrics.listen(this.#options.metricsListen);
+      this.#metrics = metrics;
+      const where = this.#options.metricsListen;
+      this.log.info({ listen: metricsListenLabel(where) }, 'path' in where ? `metrics: GET /metrics on UNIX socket ${where.path}` : `metrics: http://${metricsListenLabel(where)}/metrics`);
+    }
     if (this.access.allowUids.length + this.access.allowGids.length > 0) {
       this.log.info({ uids: this.access.allowUids, gids: this.access.allowGids }, 'serving only peers in --allow-uid/--allow-gid');
     }
@@ -185,6 +222,46 @@ export class Daemon {
     return path;
   }
 
+  /**
+   * `<runDir>/ctl`: root only, made like the mux socket (safe run directory, stale file removed, mode
+   * set through the umask at bind, owner checked after). A daemon not running as root cannot make a
+   * socket root owns, and root-only is what the control socket promises, so it has none.
+   */
+  async #bindControl(handler: ControlHandler): Promise<void> {
+    if (process.geteuid?.() !== 0) {
+      this.log.info('no control socket: it is root-only and the daemon does not run as root');
+      return;
+    }
+    // Under socket activation the run directory is the service manager's (RuntimeDirectory=): use it
+    // when it is there, but never create it.
+    if (this.#activated && !existsSync(this.#options.runDir)) {
+      this.log.info({ dir: this.#options.runDir }, `no control socket: run directory ${this.#options.runDir} does not exist (socket activation: the unit's RuntimeDirectory= makes it)`);
+      return;
+    }
+    const o = { ...this.#options, socketMode: 0o600, socketOwner: 'root', socketGroup: null };
+    const path = await prepareSocketFile(o, this.log, CONTROL_SOCKET);
+    const server = new ControlServer(handler, this.log);
+    const oldMask = process.umask(bindUmask(o));
+    let listening: Promise<void>;
+    try {
+      listening = server.listen(path);
+    } finally {
+      process.umask(oldMask);
+    }
+    await listening;
+    let ino: number;
+    try {
+      ino = secureSocketFile(path, o, this.log).ino;
+    } catch (e) {
+      await server.close();
+      removeOwnSocket(path);
+      throw e;
+    }
+    this.#control = server;
+    this.#sockets.push({ path, ino });
+    this.log.info({ path }, `control socket: ${path} (root only)`);
+  }
+
   /** The socket files belong to systemd: their path, mode and owner come from the .socket unit, and they stay on exit. */
   async #listenInherited(inherited: readonly InheritedListener[]): Promise<string[]> {
     this.#activated = true;
@@ -214,10 +291,11 @@ export class Daemon {
     const effective = { ...next } as Record<string, unknown>;
     for (const k of restartNeeded) effective[k] = cur[k];
     const options = effective as unknown as DaemonOptions;
-    const fresh = await buildAuthenticator(options, this.crypt, this.log);
+    const fresh = await buildAuthenticator(options, this.crypt, this.log, this.stats);
     const old = this.handler.setAuthenticator(fresh);
     this.handler.setOptions(handlerOptions(options));
     this.#options = options;
+    this.#configuredAt = Date.now();
     const retired: Promise<void> = this.handler
       .idle(old)
       .then(() => old.close())
@@ -231,6 +309,7 @@ export class Daemon {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const s of this.#sockets) removeSocketFile(s.path, s.ino);
+      await Promise.all([this.#control?.close(), this.#metrics?.close()]);
       await Promise.all(this.#servers.map((s) => s.close(this.#options.shutdownTimeoutMs)));
       await Promise.all([...this.#retiring]);
       await this.authenticator.close();

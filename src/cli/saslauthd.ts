@@ -9,9 +9,13 @@ import { sendFlushSignal } from './flush-cache.js';
 import { UsageError, parseDaemonArgs } from './daemon-args.js';
 import { VERSION } from './version.js';
 import { missingNativeParts } from './native-check.js';
+import { type ReloadResult, controlHandler } from './control-commands.js';
+import { ctlMain } from './ctl.js';
 
 /** Entry point of `saslauthd-ts`; returns the exit code (the process keeps running while it serves). */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `saslauthd-ts ctl …` talks to a running daemon; saslauthd's own flags never start with a word.
+  if (argv[0] === 'ctl') return ctlMain(argv.slice(1));
   let cmd;
   try {
     cmd = parseDaemonArgs(argv);
@@ -32,8 +36,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   // Node starts its inspector on SIGUSR1 unless a listener exists; ours flushes the cache instead.
-  let onFlush: () => void = () => {};
-  const usr1 = (): void => onFlush();
+  let onFlush: () => Promise<void> = async () => {};
+  const usr1 = (): void => void onFlush();
   process.on('SIGUSR1', usr1);
   const o = cmd.options;
   // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
@@ -55,8 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let daemon: Daemon;
   try {
     daemon = await Daemon.create(o, log);
-    onFlush = () => {
-      const n = daemon.flushCache();
+    onFlush = async () => {
+      const n = await daemon.flushCache();
       log.info({ signal: 'SIGUSR1', entries: n }, daemon.options.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
     };
   } catch (e) {
@@ -68,8 +72,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await daemon.close();
     return 0;
   }
+  const reload = reloader(argv, daemon, log, notifier, () => statusLine(daemon));
   try {
-    await daemon.listen(inherited);
+    await daemon.listen(inherited, controlHandler(daemon, reload, log));
   } catch (e) {
     await daemon.authenticator.close();
     return startupFailure(log, notifier, (e as Error).message);
@@ -98,20 +103,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', reloader(argv, daemon, log, notifier, status));
+    process.on('SIGHUP', () => void reload());
   });
 }
 
 /**
- * SIGHUP: parse the command line again (which re-reads --config-file) and rebuild the backend
- * (re-reading saslauthd.conf, passwd and shadow). A configuration that does not work is refused
- * and the running one stays. A SIGHUP during a reload runs one more reload after it.
+ * SIGHUP and `ctl reload`: parse the command line again (which re-reads --config-file) and rebuild
+ * the backend (re-reading saslauthd.conf, passwd and shadow). A configuration that does not work is
+ * refused and the running one stays. A reload asked for during a reload runs once more after it
+ * (however many were asked for); each caller gets the result of a reload that started after it asked.
  */
-function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier: ServiceNotifier, status: () => string): () => void {
-  let running = false;
-  let again = false;
-  const once = async (): Promise<void> => {
-    log.info({ signal: 'SIGHUP' }, 'reloading configuration');
+function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier: ServiceNotifier, status: () => string): () => Promise<ReloadResult> {
+  let running: Promise<ReloadResult> | null = null;
+  let pending: Promise<ReloadResult> | null = null;
+  const once = async (): Promise<ReloadResult> => {
+    log.info('reloading configuration');
     notifier.reloading();
     try {
       let cmd;
@@ -126,25 +132,28 @@ function reloader(argv: readonly string[], daemon: Daemon, log: Logger, notifier
         log.warn({ options: restartNeeded }, `reload: ${restartNeeded.join(', ')} changed; socket and process settings take effect only after a restart`);
       }
       log.info({ mech: daemon.authenticator.name }, 'configuration reloaded');
+      return { taken: true, restartNeeded, mech: daemon.authenticator.name };
     } catch (e) {
       log.error({ err: (e as Error).message }, `reload refused, keeping the running configuration: ${(e as Error).message}`);
+      return { taken: false, reason: (e as Error).message, restartNeeded: [], mech: daemon.authenticator.name };
     } finally {
       notifier.ready(status());
     }
   };
+  const start = (): Promise<ReloadResult> => {
+    const p = once().finally(() => {
+      if (running === p) running = null;
+    });
+    running = p;
+    return p;
+  };
   return () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    void (async () => {
-      do {
-        again = false;
-        await once();
-      } while (again);
-      running = false;
-    })();
+    if (running === null) return start();
+    pending ??= running.then(() => {
+      pending = null;
+      return start();
+    });
+    return pending;
   };
 }
 

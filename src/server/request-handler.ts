@@ -7,6 +7,7 @@ import { type RawRequest, validateRequest } from '../protocol/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { protocolReply, replyText } from './reply-text.js';
 import { DeadlineError } from '../errors.js';
+import type { RequestStats } from '../stats/request-stats.js';
 
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
@@ -29,6 +30,8 @@ export class RequestHandler {
     private authenticator: Authenticator,
     private options: HandlerOptions,
     private readonly log: Logger,
+    /** Counts and times every answered request for `ctl status` and the metrics (Default: none). */
+    private readonly requestStats: RequestStats | null = null,
   ) {}
 
   /** Swaps the backend (reload); requests already running finish on the old one. */
@@ -93,6 +96,7 @@ export class RequestHandler {
     const v = validateRequest(raw);
     if (!v.ok) {
       this.#stats.malformed++;
+      this.requestStats?.recordRequest('malformed', null);
       this.log.error({ conn: conn.id, field: v.field, reason: v.reason }, `rejected malformed request: ${v.reason} in ${v.field}`);
       return protocolReply(v.reason, this.options.compatReplies);
     }
@@ -116,7 +120,9 @@ export class RequestHandler {
       this.#leave(authenticator);
     }
     this.#stats[outcome.kind]++;
-    const ms = Math.round((performance.now() - started) * 1000) / 1000;
+    const elapsed = performance.now() - started;
+    this.requestStats?.recordRequest(outcome.kind, elapsed / 1000);
+    const ms = Math.round(elapsed * 1000) / 1000;
     this.#logOutcome(conn, { ...req, login }, authenticator.name, outcome, ms);
     return replyText(outcome, this.options.compatReplies);
   }

@@ -100,11 +100,11 @@ function probe(path: string): Promise<'live' | 'stale'> {
 }
 
 /**
- * Gets `<runDir>/mux` ready for listen(): the directory exists, a stale socket is removed, a live one
+ * Gets `<runDir>/mux` (or `<runDir>/<name>`: the control socket) ready for listen(): the directory exists, a stale socket is removed, a live one
  * (another daemon) or a non-socket file is refused. Returns the path.
  */
-export async function prepareSocketFile(o: SocketFileOptions, log: Logger): Promise<string> {
-  const path = socketPath(o.runDir);
+export async function prepareSocketFile(o: SocketFileOptions, log: Logger, name = 'mux'): Promise<string> {
+  const path = join(o.runDir, name);
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
     throw new SocketFileError(`socket path ${path} is longer than ${SUN_PATH_MAX} bytes (sun_path); choose a shorter -m`);
   }

@@ -21,9 +21,10 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   log: ['errors', 'io'],
   client: ['errors', 'protocol'],
   config: ['errors'],
-  auth: ['errors', 'native', 'log', 'protocol'],
-  server: ['errors', 'protocol', 'native', 'io', 'log', 'auth'],
-  cli: ['errors', 'protocol', 'native', 'io', 'log', 'client', 'config', 'auth', 'server'],
+  stats: ['errors'],
+  auth: ['errors', 'native', 'log', 'protocol', 'stats'],
+  server: ['errors', 'protocol', 'native', 'io', 'log', 'auth', 'stats'],
+  cli: ['errors', 'protocol', 'native', 'io', 'log', 'client', 'config', 'auth', 'server', 'stats'],
 };
 
 function sourceFiles(dir: string): string[] {

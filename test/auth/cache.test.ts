@@ -79,6 +79,22 @@ describe('CacheAuthenticator', () => {
     expect(backend.calls).toHaveLength(2);
   });
 
+  it('flush(user) drops every entry of that user (folded like the penalty keys) and no other', async () => {
+    const { a, backend, cache } = setup();
+    backend.users['Alice'] = 'pw1';
+    await a.authenticate(req('alice', 'pw1', 'imap'), signal);
+    await a.authenticate(req('Alice', 'pw1', 'smtp', 'example.org'), signal);
+    await a.authenticate(req('bob', 'pwb'), signal);
+    const bytes = cache.bytes;
+    expect(cache.flush(' ALICE@elsewhere')).toBe(2);
+    expect(cache.size).toBe(1);
+    expect(cache.bytes).toBeLessThan(bytes);
+    expect(cache.flush('carol')).toBe(0);
+    expect((await a.authenticate(req('bob', 'pwb'), signal)).log).toEqual({ cached: true });
+    expect(await a.authenticate(req('alice', 'pw1', 'imap'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
+    expect(backend.calls).toHaveLength(4);
+  });
+
   it('never caches a failure or an outage', async () => {
     const { a, cache, backend } = setup();
     await a.authenticate(req('alice', 'bad'), signal);

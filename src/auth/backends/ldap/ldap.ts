@@ -12,6 +12,7 @@ import { outcomeOfError } from './result-codes.js';
 import { type ServerEntry, ServerSet } from './server-set.js';
 import { type TokenContext, expandTokens } from './tokens.js';
 import { UnreachableError } from '../../../errors.js';
+import type { BackendStatus } from '../../../stats/backend-status.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';
@@ -120,6 +121,12 @@ export class LdapAuthenticator implements Authenticator {
 
   async close(): Promise<void> {
     await this.#servers.close();
+  }
+
+  /** Each ldap_servers entry, up or marked down (the server set probes a down one until it answers). */
+  status(): BackendStatus {
+    const now = Date.now();
+    return { servers: this.#servers.entries.map((e) => ({ server: e.server.uri, up: e.healthy, downForMs: e.healthy ? null : now - e.downSince })) };
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {

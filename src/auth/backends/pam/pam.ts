@@ -14,6 +14,7 @@ import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
 import { escapeLogValue } from '../../../log/escape.js';
 import { UnreachableError, UsageError } from '../../../errors.js';
+import type { BackendStatus } from '../../../stats/backend-status.js';
 
 export interface PamOptions {
   /** Path of the saslauthd_pam_helper executable (Default: build/Release/saslauthd_pam_helper). */
@@ -160,6 +161,12 @@ export class PamAuthenticator implements Authenticator {
 
   get pool(): PamHelperPool {
     return this.#pool;
+  }
+
+  /** The helper processes: running (size), busy, and requests waiting for one. */
+  status(): BackendStatus {
+    const st = this.#pool.stats;
+    return { pools: [{ name: 'helpers', size: this.#pool.options.size, busy: st.helpers - st.idle, queued: st.queued }] };
   }
 
   describe(): string[] {

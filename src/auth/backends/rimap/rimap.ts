@@ -12,6 +12,7 @@ export { RIMAP_AUTH_MODES, type RimapAuthMode } from './login-dialogue.js';
 import { SparePool } from './spare-pool.js';
 import { type RimapTarget, parseTargets } from './target.js';
 import { DeadlineError, InvariantError, UnreachableError, UsageError } from '../../../errors.js';
+import type { BackendStatus } from '../../../stats/backend-status.js';
 
 /** saslauthd's rimap reply texts (auth_rimap.c), sent with --compat-replies. */
 export const RIMAP_COMPAT = {
@@ -59,6 +60,8 @@ export class RimapAuthenticator implements Authenticator {
   readonly #limiters = new Map<string, ConnectionLimiter>();
   readonly #conns = new Set<ImapConnection>();
   readonly #spares = new Map<string, SparePool>();
+  /** Per server: when the last connection attempt failed (ms since the epoch), or 0 while it answers. */
+  readonly #downSince = new Map<string, number>();
 
   constructor(
     readonly options: RimapOptions,
@@ -90,6 +93,21 @@ export class RimapAuthenticator implements Authenticator {
       `rimap: certificates: ${o.tls.insecure ? 'NOT VERIFIED (--rimap-insecure)' : 'verified'}`,
     );
     return lines;
+  }
+
+  /** Connection slots per server, and each server up unless its last connection attempt failed. */
+  status(): BackendStatus {
+    const now = Date.now();
+    return {
+      pools: this.options.targets.map((t) => {
+        const l = this.#limiters.get(t.label)!;
+        return { name: t.label, size: l.max, busy: l.active, queued: l.waiting };
+      }),
+      servers: this.options.targets.map((t) => {
+        const down = this.#downSince.get(t.label) ?? 0;
+        return { server: t.label, up: down === 0, downForMs: down === 0 ? null : now - down };
+      }),
+    };
   }
 
   async close(): Promise<void> {
@@ -161,6 +179,7 @@ export class RimapAuthenticator implements Authenticator {
         dialogue = await this.#open(target, deadline, signal);
       } catch (e) {
         release();
+        if (!signal.aborted && !this.#downSince.get(target.label)) this.#downSince.set(target.label, Date.now());
         return { outcome: this.#failure(target, e, deadline), final: false };
       }
     }
@@ -169,6 +188,7 @@ export class RimapAuthenticator implements Authenticator {
     void conn.closed.then(release);
     try {
       const verdict = await dialogue.authenticate(login, password);
+      this.#downSince.set(target.label, 0);
       this.log.debug({ server: target.label, via: verdict.via, tls: conn.secure, spare, verdict: verdict.kind }, 'rimap: server answered');
       dialogue.logout();
       // A server that never takes the LOGOUT bytes must not hold the slot.
