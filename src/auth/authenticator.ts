@@ -1,5 +1,6 @@
 import type { PrivilegeTarget } from './privilege.js';
 import type { Secret } from './secret.js';
+import type { Trace } from './trace.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
@@ -15,6 +16,8 @@ export interface AuthRequest {
   readonly realm: string;
   /** The v5 client address (`a.b.c.d;port`), or null when a v4 client sent none. */
   readonly clientAddr: string | null;
+  /** `--test` only: receives each step of the request (trace.ts). Absent on the daemon's requests. */
+  readonly trace?: Trace;
 }
 
 /** Stable reasons for a rejection; logs and routing branch on these, never on text. */

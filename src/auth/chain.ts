@@ -68,7 +68,11 @@ export class ChainAuthenticator implements Authenticator {
       }
       notes.push(`${member.name}: ${o.reason}`);
       if (o.kind === 'unavailable') down ??= o;
-      if (!continues(o, member.continueOn)) break;
+      if (!continues(o, member.continueOn)) {
+        if (i < this.members.length - 1) req.trace?.('chain', `${member.name} ${o.kind === 'rejected' ? `rejected (${o.code})` : o.kind}: the chain stops here (next on: ${[...member.continueOn].join(', ') || 'nothing'})`);
+        break;
+      }
+      if (i < this.members.length - 1) req.trace?.('chain', `${member.name} ${o.kind === 'rejected' ? `rejected (${o.code})` : o.kind}: asking the next backend`);
     }
     if (last === null) throw new InvariantError('chain ran no backend');
     const reason = notes.join('; ');

@@ -9,9 +9,11 @@ import { sendFlushSignal } from './flush-cache.js';
 import { UsageError, parseDaemonArgs } from './daemon-args.js';
 import { VERSION } from './version.js';
 import { missingNativeParts } from './native-check.js';
+import { runAuthTest } from './auth-test.js';
 
 /** Entry point of `saslauthd-ts`; returns the exit code (the process keeps running while it serves). */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--test')) return runAuthTest(argv);
   let cmd;
   try {
     cmd = parseDaemonArgs(argv);

@@ -190,6 +190,7 @@ export class PamAuthenticator implements Authenticator {
       return rejected('invalid-input', 'service name is not a usable PAM service name', COMPAT_START);
     }
     this.#noteService(service);
+    req.trace?.('pam', `PAM service '${service}'${this.options.forcedService !== null ? ' (--pam-service)' : " (the request's service field)"} uses ${pamConfigFor(service, this.#pamDir)}`);
     const rhost = req.clientAddr === null ? null : (req.clientAddr.split(';')[0] ?? '');
     const result = await this.#pool.run(
       { service, login: req.login, password: req.password.expose(), rhost: rhost === '' ? null : rhost },

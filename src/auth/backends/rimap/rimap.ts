@@ -113,7 +113,9 @@ export class RimapAuthenticator implements Authenticator {
     try {
       let last: Outcome | null = null;
       for (const target of this.options.targets) {
+        req.trace?.('rimap', `server ${target.label} (${target.tls === 'implicit' ? 'implicit TLS' : this.options.starttls ? 'STARTTLS required' : 'plaintext unless LOGINDISABLED'}), auth ${this.options.auth}`);
         const a = await this.#attempt(target, login, password, deadline, ctl.signal);
+        req.trace?.('rimap', `${target.label}: ${a.outcome.kind === 'ok' ? 'OK' : a.outcome.reason}${a.final ? '' : ' (trying the next server, if any)'}`);
         if (a.final) return a.outcome;
         last = a.outcome;
         if (ctl.signal.aborted) break;

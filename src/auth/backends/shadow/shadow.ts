@@ -167,6 +167,7 @@ export class ShadowAuthenticator implements Authenticator {
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    req.trace?.('shadow', `looking up '${req.login}' in ${this.options.passwdFile} and ${this.options.shadowFile}`);
     const tables = this.#readTables();
     if ('kind' in tables) return tables;
     const found = this.#entries(tables, req.login);
