@@ -1,6 +1,7 @@
 import type { PrivilegeTarget } from './privilege.js';
 import type { Secret } from './secret.js';
 import type { Trace } from './trace.js';
+import type { Finding } from './check-finding.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
@@ -120,6 +121,11 @@ export interface Authenticator {
   loginFor?(req: AuthRequest): string;
   /** Human-readable lines for `-v`/`--check` (effective settings, files that apply). */
   describe(): string[];
+  /**
+   * `--check`: what the backend finds by looking now — its files parsed and counted, its servers
+   * probed live within their deadlines, its PAM files resolved. Absent: nothing beyond create().
+   */
+  probe?(signal: AbortSignal): Promise<Finding[]>;
   /** Releases connections, helper processes, watchers. */
   close(): Promise<void>;
   /**

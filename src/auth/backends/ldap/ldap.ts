@@ -13,6 +13,7 @@ import { type ServerEntry, ServerSet } from './server-set.js';
 import { type TokenContext, expandTokens } from './tokens.js';
 import { UnreachableError } from '../../../errors.js';
 import type { Trace } from '../../trace.js';
+import { type Finding, found } from '../../check-finding.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';
@@ -121,6 +122,17 @@ export class LdapAuthenticator implements Authenticator {
 
   async close(): Promise<void> {
     await this.#servers.close();
+  }
+
+  /** `--check`: every ldap_servers entry probed live; one answering is enough to serve, none is an error. */
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    const results = await this.#servers.checkEach(signal);
+    const up = results.filter((r) => r.problem === null).length;
+    return results.map((r) => {
+      if (r.problem === null) return found.ok(`${r.uri}: ${r.steps}: OK`);
+      const text = `${r.uri}: ${r.steps}: failed: ${r.problem}`;
+      return up > 0 ? found.warning(`${text} (another server answered, so requests go there)`) : found.error(text);
+    });
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {

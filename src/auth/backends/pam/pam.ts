@@ -12,6 +12,7 @@ import {
 import { PamHelperPool, type PoolResult } from './helper-pool.js';
 import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
+import { type Finding, found } from '../../check-finding.js';
 import { escapeLogValue } from '../../../log/escape.js';
 import { UnreachableError, UsageError } from '../../../errors.js';
 
@@ -160,6 +161,26 @@ export class PamAuthenticator implements Authenticator {
 
   get pool(): PamHelperPool {
     return this.#pool;
+  }
+
+  /**
+   * `--check`: pam_unix run by a non-root process can check only that process's own user (through
+   * unix_chkpwd), so every other login fails; and a service with neither its own file nor `other`
+   * refuses everything.
+   */
+  async probe(): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const uid = process.getuid?.() ?? 0;
+    if (uid !== 0) {
+      out.push(found.error(`runs as uid ${uid}, not root: pam_unix can then check only the password of the user running the daemon, so other logins fail (start it as root; --user cannot be used with -a pam)`));
+    }
+    const forced = this.options.forcedService;
+    for (const service of forced !== null ? [forced] : COMMON_SERVICES) {
+      const file = pamConfigFor(service, this.#pamDir);
+      const text = `service '${service}'${forced !== null ? ' (--pam-service)' : ''} uses ${file}`;
+      out.push(file.startsWith('none') ? found.error(text) : found.ok(text));
+    }
+    return out;
   }
 
   describe(): string[] {

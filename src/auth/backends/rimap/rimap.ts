@@ -10,6 +10,7 @@ import { LoginDialogue, type RimapAuthMode, type Verdict } from './login-dialogu
 
 export { RIMAP_AUTH_MODES, type RimapAuthMode } from './login-dialogue.js';
 import { SparePool } from './spare-pool.js';
+import { type Finding, found } from '../../check-finding.js';
 import { type RimapTarget, parseTargets } from './target.js';
 import { DeadlineError, InvariantError, UnreachableError, UsageError } from '../../../errors.js';
 
@@ -127,6 +128,37 @@ export class RimapAuthenticator implements Authenticator {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * `--check`: each server's greeting and CAPABILITY over the configured TLS, within the connect and
+   * read timeouts; no credentials are sent. One server answering is enough to serve.
+   */
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    const results = await Promise.all(
+      this.options.targets.map(async (t) => {
+        const deadline = Date.now() + this.options.connectTimeoutMs + this.options.readTimeoutMs;
+        try {
+          const d = await this.#open(t, deadline, signal);
+          try {
+            const p = await d.probe();
+            const how = `greeting and CAPABILITY over ${d.conn.secure ? 'TLS' : 'plaintext'}, would use ${p.via}`;
+            return { label: t.label, problem: p.problem, how, caps: p.caps.join(' ') };
+          } finally {
+            d.logout();
+            setTimeout(() => d.conn.destroy(), LOGOUT_GRACE_MS).unref();
+          }
+        } catch (e) {
+          return { label: t.label, problem: (e as Error).message, how: 'connect', caps: '' };
+        }
+      }),
+    );
+    const up = results.filter((r) => r.problem === null).length;
+    return results.map((r) => {
+      if (r.problem === null) return found.ok(`${r.label}: ${r.how}: OK (${r.caps})`);
+      const text = `${r.label}: ${r.how}: ${r.problem}`;
+      return up > 0 ? found.warning(`${text} (another server answered)`) : found.error(text);
+    });
   }
 
   /** Connects and prepares a conversation (greeting, STARTTLS) under `signal`; the connection is tracked for close(). */
