@@ -25,7 +25,8 @@ export async function checkSocketSetup(o: DaemonOptions): Promise<Finding[]> {
   try {
     state = checkRunDir(o.runDir);
   } catch (e) {
-    out.push(found.error((e as Error).message));
+    const msg = (e as Error).message;
+    out.push(found.error(msg.includes(o.runDir) ? msg : `run directory ${o.runDir}: ${msg}`));
     return out;
   }
   if (state.kind === 'missing') {
