@@ -2,7 +2,7 @@ import type { AuthRequest, Outcome } from '../auth/authenticator.js';
 import { buildAuthenticator } from '../auth/compose.js';
 import { Secret } from '../auth/secret.js';
 import { createLogger } from '../log/logger.js';
-import { escapeLogValue } from '../log/escape.js';
+import { escapeLogLine } from '../log/escape.js';
 import { Crypt } from '../native/crypt.js';
 import { replyText } from '../server/reply-text.js';
 import { validateRequest } from '../protocol/validate.js';
@@ -72,7 +72,7 @@ export async function runAuthTest(argv: readonly string[]): Promise<number> {
   const crypt = new Crypt(o.concurrency);
   const started = performance.now();
   const ms = (): string => (performance.now() - started).toFixed(1).padStart(8);
-  out(`saslauthd-ts --test: login '${escapeLogValue(r.user)}', service '${escapeLogValue(r.service)}', realm '${escapeLogValue(r.realm)}'${r.clientAddr !== null ? `, client ${escapeLogValue(r.clientAddr)}` : ''} (password not shown)`);
+  out(`saslauthd-ts --test: login '${escapeLogLine(r.user)}', service '${escapeLogLine(r.service)}', realm '${escapeLogLine(r.realm)}'${r.clientAddr !== null ? `, client ${escapeLogLine(r.clientAddr)}` : ''} (password not shown)`);
   if (o.failDelayMs > 0) {
     out(`note: --fail-delay and the penalty are not applied here (the daemon delays each NO by ${o.failDelayMs} ms or more)`);
   }
@@ -93,7 +93,7 @@ export async function runAuthTest(argv: readonly string[]): Promise<number> {
     service: r.service,
     realm: r.realm,
     clientAddr: r.clientAddr,
-    trace: (who, text) => out(`${ms()} ms  ${who.padEnd(8)} ${escapeLogValue(text)}`),
+    trace: (who, text) => out(`${ms()} ms  ${who.padEnd(8)} ${escapeLogLine(text)}`),
   };
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new DeadlineError('--auth-timeout passed')), o.authTimeoutMs);
@@ -118,10 +118,10 @@ export async function runAuthTest(argv: readonly string[]): Promise<number> {
       out(`result: OK in ${ms().trim()} ms; ${reply}`);
       return TEST_EXIT.ok;
     case 'rejected':
-      out(`result: NO (${outcome.code}): ${escapeLogValue(outcome.reason)}; ${reply}`);
+      out(`result: NO (${outcome.code}): ${escapeLogLine(outcome.reason)}; ${reply}`);
       return TEST_EXIT.no;
     case 'unavailable':
-      out(`result: could not decide (${outcome.code}): ${escapeLogValue(outcome.reason)}; ${reply}`);
+      out(`result: could not decide (${outcome.code}): ${escapeLogLine(outcome.reason)}; ${reply}`);
       return TEST_EXIT.undecided;
     default: {
       const never: never = outcome;

@@ -21,7 +21,7 @@ let users: UserFiles;
 
 const check = (args: readonly string[], runAs?: string) =>
   runAs === undefined
-    ? run(process.execPath, [DAEMON_BIN, ...args, '-m', join(tmp, 'run'), '--check']).then((r) => (process.env['SAT_CK_DEBUG'] ? console.log(r.stdout + r.stderr) : 0, r))
+    ? run(process.execPath, [DAEMON_BIN, ...args, '-m', join(tmp, 'run'), '--check'])
     : run('/usr/sbin/runuser', ['-u', runAs, '--', process.execPath, DAEMON_BIN, ...args, '-m', join(tmp, 'run'), '--check']);
 
 /** The `# checks` part of the output. */
