@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOurs } from '../fixtures/daemon.js';
 import { type RunningDovecot, startDovecot } from '../fixtures/dovecot.js';
 import { removePamService, writePamService } from '../fixtures/pam.js';
 import { DAEMON_BIN } from '../fixtures/paths.js';
@@ -192,6 +193,19 @@ describe('--check passes good configurations against real peers', () => {
     const r = await check(['-a', 'rimap', '-O', `imaps://127.0.0.1:${dovecot.imapsPort}`]);
     expect(r.code).toBe(1);
     expect(checks(r.stdout).find((l) => l.startsWith('error: rimap: '))).toMatch(/certificate/i);
+  });
+
+  it('beside a running daemon: a warning (a second start would fail, a restart is fine), exit 0', async () => {
+    const shadowArgs = ['-a', 'shadow', '--passwd-file', users.passwd, '--shadow-file', users.shadow];
+    const d = await startOurs(shadowArgs);
+    try {
+      const r = await run(process.execPath, [DAEMON_BIN, ...shadowArgs, '-m', d.dir, '--check']);
+      expect(r.code).toBe(0);
+      expect(checks(r.stdout)[0]).toBe(`warning: a daemon is listening on ${d.socket} now: a second start would fail; a restart is fine`);
+      expect(r.stdout).toMatch(/\nconfiguration OK, 1 warning\(s\)\n$/);
+    } finally {
+      await d.stop();
+    }
   });
 
   it('pam as root: the service file that applies', async () => {
