@@ -68,11 +68,12 @@ export class ChainAuthenticator implements Authenticator {
       }
       notes.push(`${member.name}: ${o.reason}`);
       if (o.kind === 'unavailable') down ??= o;
+      const more = i < this.members.length - 1;
       if (!continues(o, member.continueOn)) {
-        if (i < this.members.length - 1) req.trace?.('chain', `${member.name} ${o.kind === 'rejected' ? `rejected (${o.code})` : o.kind}: the chain stops here (next on: ${[...member.continueOn].join(', ') || 'nothing'})`);
+        if (more) req.trace?.('chain', `${member.name} ${verdictWord(o)}: the chain stops here (next on: ${[...member.continueOn].join(', ') || 'nothing'})`);
         break;
       }
-      if (i < this.members.length - 1) req.trace?.('chain', `${member.name} ${o.kind === 'rejected' ? `rejected (${o.code})` : o.kind}: asking the next backend`);
+      if (more) req.trace?.('chain', `${member.name} ${verdictWord(o)}: asking the next backend`);
     }
     if (last === null) throw new InvariantError('chain ran no backend');
     const reason = notes.join('; ');
@@ -91,6 +92,9 @@ export class ChainAuthenticator implements Authenticator {
     await Promise.all(this.members.map((m) => m.authenticator.close()));
   }
 }
+
+/** `rejected (unknown-user)` or `unavailable`, for the trace. */
+const verdictWord = (o: Outcome): string => (o.kind === 'rejected' ? `rejected (${o.code})` : o.kind);
 
 /** `ldap [next on: unknown, unavailable] -> shadow`: for `-v` (nothing built) and describe(). */
 export function describeChain(members: readonly (readonly [string, ReadonlySet<ContinueOn>])[]): string {
