@@ -1,6 +1,8 @@
 import type { PrivilegeTarget } from './privilege.js';
 import type { Secret } from './secret.js';
 import type { BackendStatus } from '../stats/backend-status.js';
+import type { Trace } from './trace.js';
+import type { Finding } from './check-finding.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
@@ -16,6 +18,8 @@ export interface AuthRequest {
   readonly realm: string;
   /** The v5 client address (`a.b.c.d;port`), or null when a v4 client sent none. */
   readonly clientAddr: string | null;
+  /** `--test` only: receives each step of the request (trace.ts). Absent on the daemon's requests. */
+  readonly trace?: Trace;
 }
 
 /** Stable reasons for a rejection; logs and routing branch on these, never on text. */
@@ -118,6 +122,11 @@ export interface Authenticator {
   loginFor?(req: AuthRequest): string;
   /** Human-readable lines for `-v`/`--check` (effective settings, files that apply). */
   describe(): string[];
+  /**
+   * `--check`: what the backend finds by looking now — its files parsed and counted, its servers
+   * probed live within their deadlines, its PAM files resolved. Absent: nothing beyond create().
+   */
+  probe?(signal: AbortSignal): Promise<Finding[]>;
   /** Releases connections, helper processes, watchers. */
   close(): Promise<void>;
   /**

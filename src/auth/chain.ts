@@ -68,7 +68,12 @@ export class ChainAuthenticator implements Authenticator {
       }
       notes.push(`${member.name}: ${o.reason}`);
       if (o.kind === 'unavailable') down ??= o;
-      if (!continues(o, member.continueOn)) break;
+      const more = i < this.members.length - 1;
+      if (!continues(o, member.continueOn)) {
+        if (more) req.trace?.('chain', `${member.name} ${verdictWord(o)}: the chain stops here (next on: ${[...member.continueOn].join(', ') || 'nothing'})`);
+        break;
+      }
+      if (more) req.trace?.('chain', `${member.name} ${verdictWord(o)}: asking the next backend`);
     }
     if (last === null) throw new InvariantError('chain ran no backend');
     const reason = notes.join('; ');
@@ -87,6 +92,9 @@ export class ChainAuthenticator implements Authenticator {
     await Promise.all(this.members.map((m) => m.authenticator.close()));
   }
 }
+
+/** `rejected (unknown-user)` or `unavailable`, for the trace. */
+const verdictWord = (o: Outcome): string => (o.kind === 'rejected' ? `rejected (${o.code})` : o.kind);
 
 /** `ldap [next on: unknown, unavailable] -> shadow`: for `-v` (nothing built) and describe(). */
 export function describeChain(members: readonly (readonly [string, ReadonlySet<ContinueOn>])[]): string {

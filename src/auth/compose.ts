@@ -13,6 +13,7 @@ import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
 import type { BackendStatus } from '../stats/backend-status.js';
 import type { RequestStats } from '../stats/request-stats.js';
+import { type Finding, found } from './check-finding.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -77,6 +78,8 @@ export interface ComposedAuthenticator extends Authenticator {
   unprivilegedProblem(target: unknown): string | null;
   /** The login the backends receive (after `-r`): what the per-request log line names. */
   loginFor(req: AuthRequest): string;
+  /** `--check`: every backend's own findings (files, live probes), each line tagged with the backend's name. */
+  probe(signal: AbortSignal): Promise<Finding[]>;
 }
 
 const continueOnFor = (o: CompositionOptions, name: string): ReadonlySet<ContinueOn> =>
@@ -169,6 +172,17 @@ class Composed implements ComposedAuthenticator {
       if (problem !== null) return this.backends.size > 1 && check ? `${name}: ${problem}` : problem;
     }
     return null;
+  }
+
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    const all = await Promise.all(
+      [...this.backends].map(async ([name, shared]) => {
+        const b = shared instanceof SharedBackend ? shared.backend : shared;
+        const findings = b.probe ? await b.probe(signal) : [found.ok('nothing to probe beyond start-up')];
+        return findings.map((f) => ({ ...f, text: `${name}: ${f.text}` }));
+      }),
+    );
+    return all.flat();
   }
 
   /** Closes down the wrapper tree; a shared backend closes once however many chains hold it. */

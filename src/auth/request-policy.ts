@@ -35,9 +35,20 @@ export class RequestPolicyAuthenticator implements Authenticator {
 
   authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
     const login = this.loginFor(req);
+    req.trace?.('request', `login '${req.login}', realm '${req.realm}', service '${req.service}': backends receive login '${login}' ${this.#howFolded(req)}`);
     const refusal = this.#refusal(req.realm, login);
-    if (refusal !== null) return Promise.resolve(withLog(rejected('not-authorized', refusal, 'NO authentication failed'), { policy: 'allow-realm' }));
+    if (refusal !== null) {
+      req.trace?.('request', `refused by --allow-realm: ${refusal}`);
+      return Promise.resolve(withLog(rejected('not-authorized', refusal, 'NO authentication failed'), { policy: 'allow-realm' }));
+    }
     return this.inner.authenticate(login === req.login ? req : { ...req, login }, signal);
+  }
+
+  /** For the trace: why the login the backends get is what it is (the #1 realm question). */
+  #howFolded(req: AuthRequest): string {
+    if (req.realm === '') return '(no realm sent)';
+    if (this.options.realmConcat) return '(-r: realm appended as login@realm)';
+    return '(realm not appended: -r is off)';
   }
 
   /**

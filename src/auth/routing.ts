@@ -36,9 +36,11 @@ export class RoutingAuthenticator implements Authenticator {
     const realm = req.realm.toLowerCase();
     for (const r of this.#routes) {
       if ((r.on === 'service' ? service : realm) === r.value) {
+        req.trace?.('route', `--route ${r.label} matched: chain ${r.name}`);
         return r.target.authenticate(req, signal).then((o) => withLog(o, { route: r.label, via: r.name }));
       }
     }
+    req.trace?.('route', this.#routes.length === 0 ? `chain (-a) ${this.fallback.name}` : `no --route matched service '${req.service}' or realm '${req.realm}': chain (-a) ${this.fallback.name}`);
     return this.fallback.authenticate(req, signal);
   }
 

@@ -3,6 +3,7 @@ import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, 
 import type { PrivilegeTarget } from './privilege.js';
 import type { BackendStatus } from '../stats/backend-status.js';
 import type { RequestStats } from '../stats/request-stats.js';
+import type { Trace } from './trace.js';
 
 /**
  * One backend instance as the composition holds it: the same instance may sit in several chains and
@@ -33,6 +34,7 @@ export class SharedBackend implements Authenticator {
    * rimap's own overload outcomes, and the server never has to recognise an exception.
    */
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    if (req.trace !== undefined) return this.#traced(req, req.trace, signal);
     const started = performance.now();
     let outcome: Outcome;
     try {
@@ -50,6 +52,22 @@ export class SharedBackend implements Authenticator {
 
   status(): BackendStatus {
     return this.backend.status?.() ?? {};
+  }
+
+  /** `--test`: what this backend received, what it answered and how long it took. */
+  async #traced(req: AuthRequest, trace: Trace, signal: AbortSignal): Promise<Outcome> {
+    trace(this.name, `received login '${req.login}', realm '${req.realm}', service '${req.service}'`);
+    const started = performance.now();
+    let o: Outcome;
+    try {
+      o = await this.backend.authenticate(req, signal);
+    } catch (e) {
+      if (!(e instanceof PoolFullError)) throw e;
+      o = unavailable('overloaded', e.message, 'NO internal mechanism failure');
+    }
+    const ms = (performance.now() - started).toFixed(1);
+    trace(this.name, o.kind === 'ok' ? `OK (${ms} ms)` : `${o.kind} (${o.code}): ${o.reason} (${ms} ms)`);
+    return o;
   }
 
   describe(): string[] {

@@ -6,19 +6,23 @@ import { backendType } from '../auth/chain-spec.js';
 import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
-import { UsageError, parseDaemonArgs } from './daemon-args.js';
+import { UsageError, daemonProgram, parseDaemonArgs } from './daemon-args.js';
+import { runCheck } from './check.js';
 import { VERSION } from './version.js';
 import { missingNativeParts } from './native-check.js';
 import { type ReloadResult, controlHandler } from './control-commands.js';
 import { ctlMain } from './ctl.js';
+import { runAuthTest } from './auth-test.js';
 
 /** Entry point of `saslauthd-ts`; returns the exit code (the process keeps running while it serves). */
 export async function main(argv: readonly string[]): Promise<number> {
   // `saslauthd-ts ctl …` talks to a running daemon; saslauthd's own flags never start with a word.
   if (argv[0] === 'ctl') return ctlMain(argv.slice(1));
+  if (argv.includes('--test')) return runAuthTest(argv);
   let cmd;
+  const program = daemonProgram();
   try {
-    cmd = parseDaemonArgs(argv);
+    cmd = parseDaemonArgs(argv, program);
   } catch (e) {
     if ((e as { code?: string }).code === 'commander.helpDisplayed') return 0;
     process.stderr.write(`saslauthd-ts: ${(e as Error).message}\nTry 'saslauthd-ts --help'.\n`);
@@ -66,12 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return startupFailure(log, notifier, `failed to initialize mechanism ${o.chain.join(',')}: ${(e as Error).message}`);
   }
-  if (cmd.check) {
-    for (const line of daemon.authenticator.describe()) process.stdout.write(`${line}\n`);
-    process.stdout.write(`socket: ${o.runDir}/mux\nconfiguration OK\n`);
-    await daemon.close();
-    return 0;
-  }
+  if (cmd.check) return runCheck(daemon, program, cmd.notices);
   const reload = reloader(argv, daemon, log, notifier, () => statusLine(daemon));
   try {
     await daemon.listen(inherited, controlHandler(daemon, reload, log));

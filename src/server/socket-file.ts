@@ -22,7 +22,7 @@ export interface SocketFileOptions {
 export { SocketFileError };
 
 /** sun_path holds 108 bytes with the terminating NUL; saslauthd silently truncates longer paths. */
-const SUN_PATH_MAX = 107;
+export const SUN_PATH_MAX = 107;
 
 export function socketPath(runDir: string): string {
   return join(runDir, 'mux');
@@ -86,7 +86,7 @@ function ensureRunDir(o: SocketFileOptions, log: Logger): void {
 }
 
 /** Connects to an existing socket file: a live daemon answers, a stale file refuses. */
-function probe(path: string): Promise<'live' | 'stale'> {
+export function probe(path: string): Promise<'live' | 'stale'> {
   return new Promise((resolve) => {
     const s = connect({ path });
     const done = (r: 'live' | 'stale'): void => {

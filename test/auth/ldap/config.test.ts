@@ -127,14 +127,15 @@ describe('saslauthd-ts -a ldap start-up', () => {
     return p;
   };
 
-  it('--check prints the effective setup and exits 0', async () => {
+  it('--check prints the effective setup, probes the server, and exits 1 when nothing answers there', async () => {
     const p = write('good.conf', 'ldap_servers: ldap://127.0.0.1:23999/\nldap_search_base: dc=example,dc=com\nldap_group_dn: cn=mail,dc=example,dc=com\n');
     const r = await run(process.execPath, [DAEMON_BIN, '-a', 'ldap', '-O', p, '--check', '-m', dir]);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\nerror: ldap: ldap:\/\/127\.0\.0\.1:23999\/: connect, anonymous root DSE read: failed: .*ECONNREFUSED/);
     expect(r.stdout).toContain(`ldap: config=${p}\n`);
     expect(r.stdout).toContain('ldap: servers=ldap://127.0.0.1:23999/ start_tls=no tls_check_peer=yes\n');
     expect(r.stdout).toContain('ldap: group check: compare cn=mail,dc=example,dc=com uniqueMember=<user DN>\n');
-    expect(r.stdout).toContain('configuration OK\n');
+    expect(r.stdout).toContain('configuration NOT OK: 1 error(s)\n');
   });
 
   it('a bad value stops the daemon before it listens, naming file:line and key', async () => {

@@ -40,8 +40,10 @@ describe('-a sasldb on the command line', () => {
 
   it('in a chain, --link-option sasldb.o=FILE gives sasldb its own file while -O goes to the others', async () => {
     const r = await daemon(['-a', 'sasldb,rimap', '-O', '127.0.0.1/26999', '--link-option', `sasldb.o=${db}`, '--check']);
-    expect(r.code).toBe(0);
     expect(r.stdout).toContain(`[sasldb] sasldb: ${db} (Cyrus sasldb2, Berkeley DB)`);
+    // -O went to rimap, whose server is not there: --check probes it and says so (issue 14).
+    expect(r.stdout).toMatch(/\nerror: rimap: 127\.0\.0\.1:26999: connect: .*ECONNREFUSED/);
+    expect(r.code).toBe(1);
   });
 
   it('-v lists sasldb first, as saslauthd does', async () => {

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
+import { type Finding, found } from '../../check-finding.js';
 import type { PasswdLookup } from '../../../native/binding.js';
 import { native } from '../../../native/binding.js';
 import type { Crypt } from '../../../native/crypt.js';
@@ -13,6 +15,9 @@ export interface GetpwentOptions {
 // A yescrypt hash of a random throwaway string: an unknown user or an entry with no hash costs one
 // crypt, like a real user does, so timing tells nobody which logins exist.
 const DUMMY_HASH = '$y$j9T$UCt1VTMY9RCN0S4Ze2ONV0$bkxfQNgljQBcDGtimHbJEyH/Sna9iTDYPgjSU/8PGn9';
+
+/** `getent passwd` in --check: long enough for a large directory behind NSS (ms). */
+const GETENT_TIMEOUT_MS = 10_000;
 
 const SHADOWED = 'passwd entry holds no hash (x or *): shadowed passwords need -a shadow or -a pam';
 
@@ -35,6 +40,34 @@ export class GetpwentAuthenticator implements Authenticator {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * `--check`: enumerates NSS passwd (`getent passwd`, as getpwent(3) would) and counts the entries
+   * whose password field holds a hash. On a system with shadow passwords every field is `x`, and
+   * this backend then refuses everyone: that is the usual reason `-a getpwent` "never works".
+   */
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    let text: string;
+    try {
+      text = await new Promise<string>((resolve, reject) => {
+        execFile('getent', ['passwd'], { signal, timeout: GETENT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      });
+    } catch (e) {
+      return [found.warning(`could not list NSS passwd entries (getent passwd: ${(e as Error).message}); entries not counted`)];
+    }
+    let total = 0;
+    let hashed = 0;
+    for (const line of text.split('\n')) {
+      const f = line.split(':');
+      if (f.length < 7) continue;
+      total++;
+      const pw = f[1] ?? '';
+      if (pw !== '' && pw !== 'x' && !pw.startsWith('*') && !pw.startsWith('!')) hashed++;
+    }
+    if (total === 0) return [found.error('NSS passwd (getent passwd) lists no entries: nobody can log in')];
+    if (hashed === 0) return [found.error(`none of the ${total} NSS passwd entries holds a password hash (all x, * or !): ${SHADOWED}; every login would be refused`)];
+    return [found.ok(`${hashed} of ${total} NSS passwd entries hold a password hash`)];
+  }
 
   /**
    * A user NSS no longer has, or a passwd field that can match no password (locked, shadowed,

@@ -7,6 +7,7 @@ import type { Kerberos5Options } from './options.js';
 import { KRB5_COMPAT, krb5Text, outcomeOf } from './outcomes.js';
 import { formPrincipalName } from './principal.js';
 import { BackendStartError } from '../../../errors.js';
+import { type Finding, found } from '../../check-finding.js';
 
 /** How long the start-up check waits for the KDC before starting anyway (ms). */
 const START_PROBE_MS = 5000;
@@ -87,6 +88,24 @@ export class Kerberos5Authenticator implements Authenticator {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * `--check`: asks the KDC again for the verify principal's key (the start-up check only warns when
+   * the KDC does not answer, so the daemon can start during a KDC outage). A KDC that does not answer
+   * makes every request "unavailable": for --check that is an error.
+   */
+  async probe(): Promise<Finding[]> {
+    const ms = Math.min(START_PROBE_MS, this.o.timeoutMs);
+    let r: Krb5Result;
+    try {
+      r = await this.krb5.checkKeytab(serverArgs(this.o), true, ms);
+    } catch (e) {
+      if (!(e instanceof Krb5TimeoutError)) throw e;
+      return [found.error(`KDC: no answer within ${ms} ms for ${this.state.verifyPrincipal}; every request would be unavailable`)];
+    }
+    if (r.stage === 'ok') return [found.ok(`KDC answers and accepts the key in ${this.state.keytab} for ${this.state.verifyPrincipal}`)];
+    return [found.error(`KDC check of ${this.state.verifyPrincipal} failed (${r.stage}): ${krb5Text(r)}`)];
+  }
 
   /** The keytab must stay readable after the drop; the KDC is reached over the network. */
   unprivilegedProblem(target: PrivilegeTarget): string | null {

@@ -13,6 +13,8 @@ import { type ServerEntry, ServerSet } from './server-set.js';
 import { type TokenContext, expandTokens } from './tokens.js';
 import { UnreachableError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
+import type { Trace } from '../../trace.js';
+import { type Finding, found } from '../../check-finding.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';
@@ -129,13 +131,24 @@ export class LdapAuthenticator implements Authenticator {
     return { servers: this.#servers.entries.map((e) => ({ server: e.server.uri, up: e.healthy, downForMs: e.healthy ? null : now - e.downSince })) };
   }
 
+  /** `--check`: every ldap_servers entry probed live; one answering is enough to serve, none is an error. */
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    const results = await this.#servers.checkEach(signal);
+    const up = results.filter((r) => r.problem === null).length;
+    return results.map((r) => {
+      if (r.problem === null) return found.ok(`${r.uri}: ${r.steps}: OK`);
+      const text = `${r.uri}: ${r.steps}: failed: ${r.problem}`;
+      return up > 0 ? found.warning(`${text} (another server answered, so requests go there)`) : found.error(text);
+    });
+  }
+
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
     // An empty simple bind is an "unauthenticated" bind that succeeds (RFC 4513 5.1.2): never send one.
     if (req.password.length === 0) return rejected('no-password', 'empty password', NO);
     const ctx: TokenContext = { login: req.login, realm: req.realm !== '' ? req.realm : this.cfg.defaultRealm, service: req.service };
     const step: Step = { op: 'connect' };
     try {
-      return await this.#servers.run((e) => this.#decide(e, ctx, req.password.expose(), step, signal), signal);
+      return await this.#servers.run((e) => this.#decide(e, ctx, req.password.expose(), step, signal, req.trace), signal);
     } catch (err) {
       // Only a server that cannot serve is "unavailable" (a chain then asks its next backend); any
       // other error is a refusal, since the request's own login or realm may have caused it.
@@ -143,17 +156,19 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 
-  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, step: Step, signal: AbortSignal): Promise<Outcome> {
+  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, step: Step, signal: AbortSignal, trace: Trace | undefined): Promise<Outcome> {
     const c = this.cfg;
     let dn: string;
+    trace?.('ldap', `server ${e.server.uri}${e.healthy ? '' : ' (marked down; no other server is up)'}, tokens: %u='${ctx.login}' %r='${ctx.realm}' %s='${ctx.service}'`);
     switch (c.authMethod) {
       case 'fastbind':
         dn = expandTokens(c.filter, ctx, 'dn');
+        trace?.('ldap', `fastbind: user DN '${dn}' (ldap_filter ${c.filter} expanded)`);
         break;
       case 'bind':
       case 'custom': {
         step.op = 'user search';
-        const found = await this.#findUser(e, ctx, signal);
+        const found = await this.#findUser(e, ctx, signal, trace);
         if (found.kind !== 'one') {
           // A known user costs a search and a bind; pay for a bind here too, so the time taken does
           // not tell a prober which logins exist (the DN cannot exist, so the bind always fails).
@@ -173,6 +188,7 @@ export class LdapAuthenticator implements Authenticator {
           }
         }
         dn = found.dn;
+        trace?.('ldap', `search found one entry: ${dn}`);
         if (c.authMethod === 'custom') {
           if (found.values.length === 0) return rejected('no-password', `entry has no readable ${c.passwordAttr}`, NO);
           const r = await matchesAny(password, found.values, this.crypt, signal);
@@ -197,15 +213,16 @@ export class LdapAuthenticator implements Authenticator {
     }
     if (this.#groupCheck) {
       step.op = 'group check';
-      if (!(await this.#inGroup(e, { ...ctx, userDn: dn }, signal))) return rejected('not-authorized', 'not a member of the required group', NO);
+      if (!(await this.#inGroup(e, { ...ctx, userDn: dn }, signal, trace))) return rejected('not-authorized', 'not a member of the required group', NO);
     }
     return ok();
   }
 
-  async #findUser(e: ServerEntry, ctx: TokenContext, signal: AbortSignal): Promise<Lookup> {
+  async #findUser(e: ServerEntry, ctx: TokenContext, signal: AbortSignal, trace: Trace | undefined): Promise<Lookup> {
     const c = this.cfg;
     const custom = c.authMethod === 'custom';
     const base = expandTokens(c.searchBase, ctx, 'dn');
+    trace?.('ldap', `search base '${base}' scope ${c.scope} filter '${expandTokens(c.filter, ctx, 'filter')}' (ldap_search_base ${c.searchBase || '(root)'}, ldap_filter ${c.filter})`);
     // Parsed here, not inside the connection's deadline, so a value ldapts refuses is not mistaken
     // for a network failure (which would mark the server down and let a chain go on).
     const filter = FilterParser.parseString(expandTokens(c.filter, ctx, 'filter'));
@@ -275,8 +292,11 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 
-  async #inGroup(e: ServerEntry, ctx: TokenContext, signal: AbortSignal): Promise<boolean> {
+  async #inGroup(e: ServerEntry, ctx: TokenContext, signal: AbortSignal, trace: Trace | undefined): Promise<boolean> {
     const c = this.cfg;
+    trace?.('ldap', c.groupMatchMethod === 'filter'
+      ? `group check: search base '${expandTokens(c.groupSearchBase, ctx, 'dn')}' filter '${expandTokens(c.groupFilter, ctx, 'filter')}'`
+      : `group check: compare ${expandTokens(c.groupDn, ctx, 'dn')} ${c.groupAttr}=${ctx.userDn ?? ''}`);
     const { conn } = await e.search.acquire(signal);
     try {
       if (c.groupMatchMethod === 'filter') {

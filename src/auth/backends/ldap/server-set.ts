@@ -249,6 +249,33 @@ export class ServerSet {
     }
   }
 
+  /**
+   * `--check`: opens one connection to every server as a request would (connect, StartTLS, service
+   * bind) and, with no service identity, reads the root DSE, so "anonymous" is proved to be answered
+   * too. Each step runs under the connection's deadline. The connections are closed again.
+   */
+  async checkEach(signal: AbortSignal): Promise<{ uri: string; problem: string | null; steps: string }[]> {
+    const tls = this.o.connection.startTls ? ', StartTLS' : '';
+    const who = this.o.sasl ? `SASL ${this.o.sasl.mech} service bind` : this.o.bindDn !== '' ? `service bind as ${this.o.bindDn}` : 'anonymous root DSE read';
+    return Promise.all(
+      this.entries.map(async (e) => {
+        const steps = `connect${e.server.kind === 'ldaps' ? ' (TLS)' : e.server.kind === 'ldap' ? tls : ''}, ${who}`;
+        let c: LdapConnection | null = null;
+        try {
+          c = await this.#openSearch(e.server, signal);
+          if (!this.o.sasl && this.o.bindDn === '') {
+            await c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['supportedLDAPVersion'] }, signal);
+          }
+          return { uri: e.server.uri, problem: null, steps };
+        } catch (err) {
+          return { uri: e.server.uri, problem: (err as Error).message, steps };
+        } finally {
+          if (c !== null) await c.close().catch(() => c?.destroy());
+        }
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     this.#probeTimer = null;

@@ -12,6 +12,7 @@ import {
 import { PamHelperPool, type PoolResult } from './helper-pool.js';
 import type { HelperReply } from './protocol.js';
 import { isValidPamService, pamConfigFor } from './service-files.js';
+import { type Finding, found } from '../../check-finding.js';
 import { escapeLogValue } from '../../../log/escape.js';
 import { UnreachableError, UsageError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
@@ -169,6 +170,26 @@ export class PamAuthenticator implements Authenticator {
     return { pools: [{ name: 'helpers', size: this.#pool.options.size, busy: st.helpers - st.idle, queued: st.queued }] };
   }
 
+  /**
+   * `--check`: pam_unix run by a non-root process can check only that process's own user (through
+   * unix_chkpwd), so every other login fails; and a service with neither its own file nor `other`
+   * refuses everything.
+   */
+  async probe(): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const uid = process.getuid?.() ?? 0;
+    if (uid !== 0) {
+      out.push(found.error(`runs as uid ${uid}, not root: pam_unix can then check only the password of the user running the daemon, so other logins fail (start it as root; --user cannot be used with -a pam)`));
+    }
+    const forced = this.options.forcedService;
+    for (const service of forced !== null ? [forced] : COMMON_SERVICES) {
+      const file = pamConfigFor(service, this.#pamDir);
+      const text = `service '${service}'${forced !== null ? ' (--pam-service)' : ''} uses ${file}`;
+      out.push(file.startsWith('none') ? found.error(text) : found.ok(text));
+    }
+    return out;
+  }
+
   describe(): string[] {
     const o = this.options;
     return [
@@ -197,6 +218,7 @@ export class PamAuthenticator implements Authenticator {
       return rejected('invalid-input', 'service name is not a usable PAM service name', COMPAT_START);
     }
     this.#noteService(service);
+    req.trace?.('pam', `PAM service '${service}'${this.options.forcedService !== null ? ' (--pam-service)' : " (the request's service field)"} uses ${pamConfigFor(service, this.#pamDir)}`);
     const rhost = req.clientAddr === null ? null : (req.clientAddr.split(';')[0] ?? '');
     const result = await this.#pool.run(
       { service, login: req.login, password: req.password.expose(), rhost: rhost === '' ? null : rhost },

@@ -76,6 +76,21 @@ export class LoginDialogue {
     return this.#authenticatePlain(login, password);
   }
 
+  /**
+   * `--check`: asks CAPABILITY on the prepared conversation (after STARTTLS when that happened) and
+   * says which login command a request would use, or why none would work. Sends no credentials.
+   */
+  async probe(): Promise<{ caps: readonly string[]; problem: string | null; via: string }> {
+    await this.#capability();
+    const caps = [...this.#caps];
+    const plainOffered = this.#caps.has('AUTH=PLAIN');
+    const useLogin = this.s.auth === 'login' || (this.s.auth === 'auto' && !plainOffered);
+    if (useLogin) {
+      return { caps, via: 'LOGIN', problem: this.#caps.has('LOGINDISABLED') ? 'server disables LOGIN on this connection (LOGINDISABLED)' : null };
+    }
+    return { caps, via: 'AUTHENTICATE PLAIN', problem: plainOffered ? null : 'server does not offer AUTH=PLAIN, which --rimap-auth plain requires' };
+  }
+
   /** Sends LOGOUT and half-closes; the server's goodbye is not parsed (the verdict is already known). */
   logout(): void {
     this.conn.finish(`${this.#nextTag()} LOGOUT\r\n`);

@@ -10,6 +10,7 @@ import { LoginDialogue, type RimapAuthMode, type Verdict } from './login-dialogu
 
 export { RIMAP_AUTH_MODES, type RimapAuthMode } from './login-dialogue.js';
 import { SparePool } from './spare-pool.js';
+import { type Finding, found } from '../../check-finding.js';
 import { type RimapTarget, parseTargets } from './target.js';
 import { DeadlineError, InvariantError, UnreachableError, UsageError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
@@ -131,7 +132,9 @@ export class RimapAuthenticator implements Authenticator {
     try {
       let last: Outcome | null = null;
       for (const target of this.options.targets) {
+        req.trace?.('rimap', `server ${target.label} (${target.tls === 'implicit' ? 'implicit TLS' : this.options.starttls ? 'STARTTLS required' : 'plaintext unless LOGINDISABLED'}), auth ${this.options.auth}`);
         const a = await this.#attempt(target, login, password, deadline, ctl.signal);
+        req.trace?.('rimap', `${target.label}: ${a.outcome.kind === 'ok' ? 'OK' : a.outcome.reason}${a.final ? '' : ' (trying the next server, if any)'}`);
         if (a.final) return a.outcome;
         last = a.outcome;
         if (ctl.signal.aborted) break;
@@ -143,6 +146,37 @@ export class RimapAuthenticator implements Authenticator {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * `--check`: each server's greeting and CAPABILITY over the configured TLS, within the connect and
+   * read timeouts; no credentials are sent. One server answering is enough to serve.
+   */
+  async probe(signal: AbortSignal): Promise<Finding[]> {
+    const results = await Promise.all(
+      this.options.targets.map(async (t) => {
+        const deadline = Date.now() + this.options.connectTimeoutMs + this.options.readTimeoutMs;
+        try {
+          const d = await this.#open(t, deadline, signal);
+          try {
+            const p = await d.probe();
+            const how = `greeting and CAPABILITY over ${d.conn.secure ? 'TLS' : 'plaintext'}, would use ${p.via}`;
+            return { label: t.label, problem: p.problem, how, caps: p.caps.join(' ') };
+          } finally {
+            d.logout();
+            setTimeout(() => d.conn.destroy(), LOGOUT_GRACE_MS).unref();
+          }
+        } catch (e) {
+          return { label: t.label, problem: (e as Error).message, how: 'connect', caps: '' };
+        }
+      }),
+    );
+    const up = results.filter((r) => r.problem === null).length;
+    return results.map((r) => {
+      if (r.problem === null) return found.ok(`${r.label}: ${r.how}: OK (${r.caps})`);
+      const text = `${r.label}: ${r.how}: ${r.problem}`;
+      return up > 0 ? found.warning(`${text} (another server answered)`) : found.error(text);
+    });
   }
 
   /** Connects and prepares a conversation (greeting, STARTTLS) under `signal`; the connection is tracked for close(). */

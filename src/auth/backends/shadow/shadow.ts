@@ -13,6 +13,7 @@ import { accountState, daysSinceEpoch, parsePasswd, parseShadow, type Parsed, ty
 import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import { WatchedFile } from './watched-file.js';
 import { UnreachableError } from '../../../errors.js';
+import { type Finding, found } from '../../check-finding.js';
 
 export interface ShadowOptions {
   /** passwd(5) file (Default: /etc/passwd). */
@@ -86,6 +87,40 @@ export class ShadowAuthenticator implements Authenticator {
   /** Reads both files now, so a missing or unreadable file is reported at start-up. */
   check(): void {
     this.#tables();
+  }
+
+  /** `--check`: both files parse, with entries, no skipped line, and someone who could log in. */
+  async probe(): Promise<Finding[]> {
+    let t: Tables;
+    try {
+      t = this.#tables();
+    } catch (e) {
+      return [found.error(`cannot read the user files: ${(e as Error).message}`)];
+    }
+    const out: Finding[] = [];
+    const files: [string, string, Parsed<unknown>][] = [[this.options.passwdFile, 'passwd', t.passwd], [this.options.shadowFile, 'shadow', t.shadow]];
+    for (const [file, kind, p] of files) {
+      const counts = `${file}: ${p.entries.size} ${kind} entr${p.entries.size === 1 ? 'y' : 'ies'}, ${p.problems.length} line(s) skipped`;
+      const first = p.problems[0];
+      if (first !== undefined) {
+        const hint = p.entries.size === 0 ? ` Is ${file} a ${kind}(5) file?` : '';
+        out.push(found.error(`${counts} (line ${first.line}: ${first.message}); those users cannot log in.${hint}`));
+      } else if (p.entries.size === 0) {
+        out.push(found.error(`${counts}: nobody can log in`));
+      } else {
+        out.push(found.ok(counts));
+      }
+    }
+    let usable = 0;
+    for (const sp of t.shadow.entries.values()) {
+      if (t.passwd.entries.has(sp.name) && sp.hash !== '' && !sp.hash.startsWith('!') && !sp.hash.startsWith('*')) usable++;
+    }
+    if (t.shadow.entries.size > 0) {
+      out.push(usable === 0
+        ? found.error(`none of the ${t.shadow.entries.size} shadow entries has a password hash and a passwd entry (all locked, empty or missing from ${this.options.passwdFile}): nobody can log in`)
+        : found.ok(`${usable} user(s) with a password hash`));
+    }
+    return out;
   }
 
   describe(): string[] {
@@ -167,6 +202,7 @@ export class ShadowAuthenticator implements Authenticator {
   }
 
   async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    req.trace?.('shadow', `looking up '${req.login}' in ${this.options.passwdFile} and ${this.options.shadowFile}`);
     const tables = this.#readTables();
     if ('kind' in tables) return tables;
     const found = this.#entries(tables, req.login);
