@@ -153,7 +153,7 @@ export class Daemon {
     // while still root when the run directory is root's.
     if (this.#options.pidFile !== null) {
       this.#pidFile = writePidFile(this.#options.pidFile);
-      this.log.info({ pid: process.pid }, `wrote pid file ${this.#pidFile.path}`);
+      this.log.info(`wrote pid file ${this.#pidFile.path}`);
     }
     // Bound and secured: root is no longer needed (the socket file stays root's, so a later
     // unprivileged unlink may fail; the next start removes the stale socket).
