@@ -61,6 +61,12 @@ export class NativeAddonMissingError extends SaslauthdError {
 /** A backend cannot work with its configuration (missing file, stale keytab, helper not built…). */
 export class BackendStartError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_BACKEND_START';
+  /** The backend instance that failed (`ldap`, `shadow:alt`), when the thrower knows it. */
+  readonly backend: string | null;
+  constructor(message: string, options?: ErrorOptions & { readonly backend?: string }) {
+    super(message, options);
+    this.backend = options?.backend ?? null;
+  }
 }
 
 /** A user or group named by a flag is not in /etc/passwd or /etc/group. */
@@ -81,6 +87,11 @@ export class SocketFileError extends SaslauthdError {
 }
 
 /** The run directory (or a directory above it) can be changed by someone other than root/us. */
+/** `--pid-file`: the file cannot be written (safely). */
+export class PidFileError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_PID_FILE';
+}
+
 export class UnsafeRunDirError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_UNSAFE_RUN_DIR';
 }

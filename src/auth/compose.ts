@@ -212,7 +212,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
       try {
         backends.set(name, new SharedBackend(name, await createBackend(options, name, ctx), names.length > 1, ctx.stats ?? null));
       } catch (e) {
-        throw new BackendStartError(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e });
+        throw new BackendStartError(name === backendType(name) ? (e as Error).message : `${name}: ${(e as Error).message}`, { cause: e, backend: name });
       }
     }
   } catch (e) {

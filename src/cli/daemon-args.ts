@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, type DaemonOptions } from './daemon-options.js';
 import { BACKENDS, BACKEND_NAMES, isBackend } from '../auth/registry.js';
 import { type BackendFlag, type FlagValue, yesNo } from '../auth/backends/definition.js';
 import type { LogFormat, LogLevel } from '../log/logger.js';
 import { EnvFileError, argsFromEnvFile } from '../config/env-file.js';
-import { DEFAULT_SYSLOG_SOCKET } from '../log/syslog.js';
+import { DEFAULT_SYSLOG_IDENT, DEFAULT_SYSLOG_SOCKET, SYSLOG_IDENT_PATTERN } from '../log/syslog.js';
+import { PID_FILE_NAME } from '../server/pid-file.js';
 import { PENALTY_SCOPES } from '../auth/penalty.js';
 import { UsageError } from '../errors.js';
 import { parseMetricsListen } from '../server/metrics-server.js';
@@ -22,14 +25,30 @@ function metricsListen(value: string): ReturnType<typeof parseMetricsListen> {
  * a flag given on the command line wins. Called again on SIGHUP, which is how a reload re-reads F.
  */
 export function withConfigFile(argv: readonly string[]): string[] {
+  const file = configFileOf(argv);
+  if (file === undefined) return [...argv];
+  return [...argsFromEnvFile(file), ...argv];
+}
+
+/** The absolute path given to --config-file, if any (commander reports a relative one). */
+function configFileOf(argv: readonly string[]): string | undefined {
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--config-file') file = argv[i + 1];
     else if (a.startsWith('--config-file=')) file = a.slice('--config-file='.length);
   }
-  if (file === undefined || !file.startsWith('/')) return [...argv]; // commander reports the bad value
-  return [...argsFromEnvFile(file), ...argv];
+  return file !== undefined && file.startsWith('/') ? file : undefined;
+}
+
+/** True when the arguments the file stands for do not parse on their own. */
+function fileArgsFail(file: string): boolean {
+  try {
+    daemonProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} }).parse(argsFromEnvFile(file), { from: 'user' });
+    return false;
+  } catch {
+    return true;
+  }
 }
 import { absolutePath, integer, list, octalMode, oneOf } from './parse-values.js';
 import { backendType, parseChain, parseContinueOn, parseLinkOption, parseRoute, parseTrustedAddr } from '../auth/chain-spec.js';
@@ -67,10 +86,10 @@ export function daemonProgram(): Command {
     .option('--test', 'run one request through the configured backends in this process and print each step (-u USER [-p PASS] -s SERVICE -r REALM, as testsaslauthd); exit 0 OK, 255 NO, 2 could not decide')
     .option('--compat-replies', "send saslauthd's exact reply texts instead of 'NO authentication failed'")
     .option('--allow-realm <realms>', 'refuse requests whose realm is not in this comma-separated list (empty realm always passes)', list, [])
-    .option('--socket-mode <mode>', 'socket file mode (octal)', octalMode, DEFAULTS.socketMode)
+    .addOption(new Option('--socket-mode <mode>', 'socket file mode (octal)').argParser(octalMode).default(DEFAULTS.socketMode, octal(DEFAULTS.socketMode)))
     .option('--socket-owner <user>', 'socket file owner')
     .option('--socket-group <group>', 'socket file group')
-    .option('--run-dir-mode <mode>', 'mode for a run directory we create (octal)', octalMode, DEFAULTS.runDirMode)
+    .addOption(new Option('--run-dir-mode <mode>', 'mode for a run directory we create (octal)').argParser(octalMode).default(DEFAULTS.runDirMode, octal(DEFAULTS.runDirMode)))
     .option('--run-dir-group <group>', 'group for a run directory we create (if the group exists)', DEFAULTS.runDirGroup ?? undefined)
     .option('--max-connections <n>', 'connections held at once', integer(1, 1_000_000), DEFAULTS.maxConnections)
     .option('--request-timeout <ms>', 'time a client has to send its request', integer(1), DEFAULTS.requestTimeoutMs)
@@ -97,7 +116,9 @@ export function daemonProgram(): Command {
     .option('--config-file <path>', 'Debian-style defaults file (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS); re-read on SIGHUP', absolutePath)
     .option('--syslog', `log to syslog (${DEFAULT_SYSLOG_SOCKET}, facility auth) instead of stderr`)
     .option('--syslog-socket <path>', 'syslog socket for --syslog (implies --syslog)', absolutePath)
-    .option('--metrics-listen <addr>', 'serve Prometheus metrics (GET /metrics) on IP:PORT or a UNIX socket path', metricsListen);
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics (GET /metrics) on IP:PORT or a UNIX socket path', metricsListen)
+    .addOption(new Option('--syslog-ident <name>', 'program name in syslog lines (saslauthd\'s, so its log watchers match)').argParser(syslogIdent).default(DEFAULT_SYSLOG_IDENT))
+    .option('--pid-file [path]', `write the daemon's pid to this file (default path: <run dir>/${PID_FILE_NAME}, as saslauthd does)`, absolutePath);
   for (const b of BACKENDS) for (const f of b.flags) program.addOption(backendOption(f));
   program.addHelpText('after', '\nA running daemon is steered with: saslauthd-ts ctl status | penalty list | penalty clear | cache flush | reload\n(root only; saslauthd-ts ctl --help for its options).');
   return program;
@@ -136,6 +157,14 @@ function backendFlagValues(o: Record<string, unknown>): Record<string, FlagValue
 /** Commander's attribute name for a flag (`rimap-ca` → `rimapCa`). */
 const camelOf = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
+/** A mode as the admin writes it: `0777`, not commander's decimal 511. */
+const octal = (mode: number): string => `0${mode.toString(8)}`;
+
+function syslogIdent(value: string): string {
+  if (!SYSLOG_IDENT_PATTERN.test(value)) throw new InvalidArgumentError(`'${value}' is not a syslog ident (1 to 32 of A-Z a-z 0-9 . _ -).`);
+  return value;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -149,7 +178,11 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     const err = e as { code?: string; message: string };
     if (err.code === 'commander.helpDisplayed') throw e;
     if (e instanceof EnvFileError) throw new UsageError(err.message);
-    throw new UsageError(err.message.replace(/^error: /, ''));
+    const message = err.message.replace(/^error: /, '');
+    const file = configFileOf(argv);
+    // A mistake in the file's OPTIONS would otherwise look like one on the command line.
+    if (file !== undefined && fileArgsFail(file)) throw new UsageError(`${file} (MECHANISMS, MECH_OPTIONS, THREADS, OPTIONS): ${message}`);
+    throw new UsageError(message);
   }
   if (program.args.length > 0) throw new UsageError(`unexpected argument '${program.args[0]}'`);
   const o = program.opts<Record<string, unknown>>();
@@ -158,6 +191,7 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   if (o['version'] && !mech) return { kind: 'version', options: null };
   if (!mech) {
     const file = o['configFile'] as string | undefined;
+    if (file !== undefined && !existsSync(file)) throw new UsageError(`--config-file ${file}: no such file, and no -a: no authentication mechanism specified`);
     throw new UsageError(file ? `no authentication mechanism specified (-a, or MECHANISMS in ${file})` : 'no authentication mechanism specified (-a)');
   }
   const policy = parsePolicy(mech, o);
@@ -168,6 +202,8 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     throw new UsageError(`-H ${rimapHost} and -O ${mechOption} disagree (-H is the old spelling of -O; give one)`);
   }
   const notices: string[] = [];
+  const configFile = o['configFile'] as string | undefined;
+  if (configFile !== undefined && !existsSync(configFile)) notices.push(`--config-file ${configFile} does not exist; read as empty (MECHANISMS and the rest come from the command line and the environment)`);
   if (o['timeRestrictions']) notices.push('-T: time-of-day restrictions are not enforced (saslauthd never acted on -T either); use pam_time.so with -a pam');
   const debug = Boolean(o['debug'] || o['verbose']);
   const options: DaemonOptions = {
@@ -197,6 +233,8 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     shutdownTimeoutMs: o['shutdownTimeout'] as number,
     configFile: (o['configFile'] as string | undefined) ?? null,
     syslogSocket: (o['syslogSocket'] as string | undefined) ?? (o['syslog'] ? DEFAULT_SYSLOG_SOCKET : null),
+    syslogIdent: o['syslogIdent'] as string,
+    pidFile: o['pidFile'] === true ? join(o['runDir'] as string, PID_FILE_NAME) : ((o['pidFile'] as string | undefined) ?? null),
     allowUids: o['allowUid'] as string[],
     allowGids: o['allowGid'] as string[],
     user: (o['user'] as string | undefined) ?? null,

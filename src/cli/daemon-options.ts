@@ -76,6 +76,10 @@ export interface DaemonOptions extends CompositionOptions {
   readonly configFile: string | null;
   /** `--syslog` / `--syslog-socket`: log to this syslog socket, facility auth (Default: none, plain text to stderr). */
   readonly syslogSocket: string | null;
+  /** `--syslog-ident`: program name in syslog lines (Default: saslauthd, the name saslauthd's log watchers expect). */
+  readonly syslogIdent: string;
+  /** `--pid-file [PATH]`: file the daemon's pid is written to while it serves (Default: none; bare flag: `<runDir>/saslauthd.pid`). */
+  readonly pidFile: string | null;
   /** `--allow-uid`: users (names or numbers) whose connections are served; others are refused before reading (Default: none = everyone). */
   readonly allowUids: readonly string[];
   /** `--allow-gid`: groups (names or numbers, primary or supplementary) whose connections are served (Default: none = everyone). */
@@ -124,6 +128,8 @@ export const DEFAULTS: Omit<DaemonOptions, 'chain' | 'backendFlags'> = {
   shutdownTimeoutMs: 10000,
   configFile: null,
   syslogSocket: null,
+  syslogIdent: 'saslauthd',
+  pidFile: null,
   allowUids: [],
   allowGids: [],
   user: null,

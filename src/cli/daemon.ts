@@ -12,6 +12,7 @@ import { Server } from '../server/server.js';
 import { dropPrivileges, resolveTarget } from './privileges.js';
 import { bindUmask, prepareSocketFile, removeOwnSocket, removeSocketFile, secureSocketFile } from '../server/socket-file.js';
 import type { InheritedListener } from '../server/systemd.js';
+import { type PidFile, removePidFile, writePidFile } from '../server/pid-file.js';
 import { PrivilegeDropError, ShuttingDownError, UsageError } from '../errors.js';
 import { type ControlHandler, ControlServer } from '../server/control-server.js';
 import { MetricsServer, metricsListenLabel, metricsRegistry } from '../server/metrics-server.js';
@@ -25,7 +26,7 @@ const FIFTH_FIELD_GRACE_MS = 20;
 /** Options a reload cannot change: they shaped the listening socket or the process at start. */
 const RESTART_ONLY: readonly (keyof DaemonOptions)[] = [
   'runDir', 'socketMode', 'socketOwner', 'socketGroup', 'runDirMode', 'runDirGroup',
-  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'concurrency', 'logLevel', 'logFormat', 'syslogSocket',
+  'maxConnections', 'requestTimeoutMs', 'drainTimeoutMs', 'concurrency', 'logLevel', 'logFormat', 'syslogSocket', 'syslogIdent', 'pidFile',
   'allowUids', 'allowGids', 'user', 'group', 'metricsListen',
 ];
 
@@ -63,6 +64,7 @@ export class Daemon {
   #servers: Server[] = [];
   #sockets: { path: string; ino: number }[] = [];
   #activated = false;
+  #pidFile: PidFile | null = null;
   #options: DaemonOptions;
   readonly #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
@@ -183,6 +185,12 @@ export class Daemon {
     }
     if (this.access.allowUids.length + this.access.allowGids.length > 0) {
       this.log.info({ uids: this.access.allowUids, gids: this.access.allowGids }, 'serving only peers in --allow-uid/--allow-gid');
+    }
+    // Once listening (so a second daemon, refused at bind, never replaces a live one's file), and
+    // while still root when the run directory is root's.
+    if (this.#options.pidFile !== null) {
+      this.#pidFile = writePidFile(this.#options.pidFile);
+      this.log.info(`wrote pid file ${this.#pidFile.path}`);
     }
     // Bound and secured: root is no longer needed (the socket file stays root's, so a later
     // unprivileged unlink may fail; the next start removes the stale socket).
@@ -310,6 +318,7 @@ export class Daemon {
     this.#closing ??= (async () => {
       for (const s of this.#sockets) removeSocketFile(s.path, s.ino);
       await Promise.all([this.#control?.close(), this.#metrics?.close()]);
+      if (this.#pidFile !== null) removePidFile(this.#pidFile);
       await Promise.all(this.#servers.map((s) => s.close(this.#options.shutdownTimeoutMs)));
       await Promise.all([...this.#retiring]);
       await this.authenticator.close();

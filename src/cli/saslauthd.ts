@@ -10,12 +10,16 @@ import { UsageError, daemonProgram, parseDaemonArgs } from './daemon-args.js';
 import { runCheck } from './check.js';
 import { VERSION } from './version.js';
 import { missingNativeParts } from './native-check.js';
+import { stderrIsJournal } from '../log/journal.js';
+import { startError, withRootHint } from './start-errors.js';
 import { type ReloadResult, controlHandler } from './control-commands.js';
 import { ctlMain } from './ctl.js';
 import { runAuthTest } from './auth-test.js';
 
 /** Entry point of `saslauthd-ts`; returns the exit code (the process keeps running while it serves). */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `pidof saslauthd-ts`, ps and top name the daemon, not `node`.
+  process.title = 'saslauthd-ts';
   // `saslauthd-ts ctl …` talks to a running daemon; saslauthd's own flags never start with a word.
   if (argv[0] === 'ctl') return ctlMain(argv.slice(1));
   if (argv.includes('--test')) return runAuthTest(argv);
@@ -49,16 +53,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   // on the KDC, so they get threads of their own rather than starve the hashes of a chain.
   const krb5 = [...o.chain, ...o.routes.flatMap((r) => r.chain)].some((n) => backendType(n).toLowerCase() === 'kerberos5');
   process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.concurrency * (krb5 ? 2 : 1) + 4));
-  const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket });
+  const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket, syslogIdent: o.syslogIdent, journal: stderrIsJournal() });
   const notifier = ServiceNotifier.fromEnv(log);
-  log.info({ version: VERSION, node: process.version }, `saslauthd-ts ${VERSION} starting (Node.js ${process.version})`);
+  // A fatal error is written once: the log line is enough when the log is stderr.
+  const fatalToStderr = o.syslogSocket !== null || o.logLevel === 'silent';
+  const startupFailure = (message: string): number => failed(log, notifier, message, fatalToStderr);
+  log.info({ version: VERSION, node: process.version }, 'saslauthd-ts starting');
   for (const n of cmd.notices) log.warn(n);
 
   let inherited: InheritedListener[] | null;
   try {
     inherited = inheritedListeners();
   } catch (e) {
-    return startupFailure(log, notifier, (e as Error).message);
+    return startupFailure((e as Error).message);
   }
   let daemon: Daemon;
   try {
@@ -68,15 +75,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       log.info({ signal: 'SIGUSR1', entries: n }, daemon.options.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
     };
   } catch (e) {
-    return startupFailure(log, notifier, `failed to initialize mechanism ${o.chain.join(',')}: ${(e as Error).message}`);
+    return startupFailure(startError(e, o));
   }
   if (cmd.check) return runCheck(daemon, program, cmd.notices);
   const reload = reloader(argv, daemon, log, notifier, () => statusLine(daemon));
   try {
     await daemon.listen(inherited, controlHandler(daemon, reload, log));
   } catch (e) {
-    await daemon.authenticator.close();
-    return startupFailure(log, notifier, (e as Error).message);
+    await daemon.close();
+    return startupFailure(withRootHint(e));
   }
   const status = (): string => statusLine(daemon);
   // READY=1 only now: every listener accepts connections.
@@ -164,9 +171,9 @@ function statusLine(daemon: Daemon): string {
     `${s.inFlight} in progress, ${open} connection(s) open on ${daemon.servers.length} socket(s)`;
 }
 
-function startupFailure(log: Logger, notifier: ServiceNotifier, message: string): number {
+function failed(log: Logger, notifier: ServiceNotifier, message: string, toStderr: boolean): number {
   log.fatal(message);
-  process.stderr.write(`saslauthd-ts: ${message}\n`);
+  if (toStderr) process.stderr.write(`saslauthd-ts: ${message}\n`);
   // Tells systemd why, rather than only "exited with 1".
   notifier.notify(`STATUS=failed: ${message.replace(/\n/g, ' ')}\nERRNO=22`);
   notifier.close();

@@ -8,9 +8,14 @@ const USAGE = 'testsaslauthd-ts: usage: testsaslauthd-ts -u username -p password
   '              [-r realm] [-s servicename] [-f socket path] [-R repeat] [-a client address] [--verbose]\n' +
   '              [--timeout ms]\n';
 
+/** Exit codes. OK, NO and USAGE are testsaslauthd's; a monitoring check tells NO from "no daemon there" by NOT_ASKED. */
+export const EXIT = { OK: 0, USAGE: 1, NOT_ASKED: 2, NO: 255 } as const;
+
 /**
- * testsaslauthd with the same flags, output and exit codes (0 when the last try succeeded, 255
- * otherwise, 1 for usage), plus -a (send the fifth field) and --verbose (reply text and latency).
+ * testsaslauthd with the same flags and output, and its exit codes for an answer (0 when the last
+ * try got OK, 255 when it got NO, 1 for usage); 2 when the last try could not ask the daemon at
+ * all (no socket, connection refused, timeout, a garbled reply), where testsaslauthd also says 255.
+ * Plus -a (send the fifth field), --verbose (reply text and latency) and --timeout.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('testsaslauthd-ts')
@@ -30,32 +35,34 @@ export async function main(argv: readonly string[]): Promise<number> {
     program.parse(argv as string[], { from: 'user' });
   } catch {
     process.stderr.write(USAGE);
-    return 1;
+    return EXIT.USAGE;
   }
   const o = program.opts<Record<string, string | number | boolean | undefined>>();
   if (o['u'] === undefined || o['p'] === undefined || program.args.length > 0) {
     process.stderr.write(USAGE);
-    return 1;
+    return EXIT.USAGE;
   }
-  let lastOk = false;
+  const path = o['f'] as string;
+  let last: number = EXIT.NOT_ASKED;
   for (let i = 0; i < (o['R'] as number); i++) {
     process.stdout.write(`${i}: `);
     const started = performance.now();
     try {
       const text = await sendRequest(
-        o['f'] as string,
+        path,
         { login: o['u'] as string, password: o['p'] as string, service: o['s'] as string, realm: o['r'] as string, clientAddr: o['a'] as string | undefined },
         { timeoutMs: o['timeout'] as number },
       );
-      lastOk = isOkReply(text);
-      process.stdout.write(lastOk ? 'OK "Success."\n' : 'NO "authentication failed"\n');
+      const ok = isOkReply(text);
+      last = ok ? EXIT.OK : EXIT.NO;
+      process.stdout.write(ok ? 'OK "Success."\n' : 'NO "authentication failed"\n');
       if (o['verbose']) {
         process.stdout.write(`   reply: ${JSON.stringify(text)} (${(performance.now() - started).toFixed(3)} ms)\n`);
       }
     } catch (e) {
-      lastOk = false;
-      process.stderr.write(`${e instanceof ClientError ? e.message : String(e)}\n`);
+      last = EXIT.NOT_ASKED;
+      process.stderr.write(`testsaslauthd-ts: could not ask the daemon at ${path}: ${e instanceof ClientError ? e.message : String(e)}\n`);
     }
   }
-  return lastOk ? 0 : 255;
+  return last;
 }

@@ -1,6 +1,7 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { escapeLogLine, fieldText, jsonLogString, jsonNeedsEscaping } from './escape.js';
-import { syslogStream } from './syslog.js';
+import { escapeLogLine, jsonLogString, jsonNeedsEscaping } from './escape.js';
+import { severityOf, trailingFields } from './fields.js';
+import { DEFAULT_SYSLOG_IDENT, syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -14,25 +15,31 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
   /** `--syslog`: send every record to this syslog socket (facility auth) instead (Default: none). */
   readonly syslogSocket?: string | null;
+  /** `--syslog-ident`: the program name in syslog lines (Default: saslauthd). */
+  readonly syslogIdent?: string;
+  /**
+   * journald reads the text lines (stderr is its JOURNAL_STREAM): each starts with sd-daemon's `<N>`
+   * priority and carries no timestamp, which journald adds (Default: false: an ISO 8601 timestamp).
+   */
+  readonly journal?: boolean;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
-/** Renders a pino JSON record as `LEVEL message key=value…` (journald adds time and pid). */
-export function formatText(record: Record<string, unknown>): string {
-  const parts = [LEVEL_NAMES[record['level'] as number] ?? String(record['level']), String(record['msg'] ?? '')];
-  for (const [k, v] of Object.entries(record)) {
-    if (SKIP.has(k) || v === undefined) continue;
-    parts.push(`${k}=${fieldText(v)}`);
-  }
-  return `${parts.join(' ')}\n`;
+/**
+ * Renders a pino record as `TIME LEVEL message key=value…`, or for journald `<N>LEVEL message
+ * key=value…` (journald takes the priority from `<N>` and adds time and pid itself).
+ */
+export function formatText(record: Record<string, unknown>, journal = false): string {
+  const level = Number(record['level']);
+  const head = journal ? `<${severityOf(level)}>` : `${String(record['time'] ?? new Date().toISOString())} `;
+  return `${head}${LEVEL_NAMES[level] ?? String(record['level'])} ${String(record['msg'] ?? '')}${trailingFields(record)}\n`;
 }
 
-function textStream(out: DestinationStream): DestinationStream {
+function textStream(out: DestinationStream, journal: boolean): DestinationStream {
   return {
     write(line: string): void {
-      out.write(formatText(JSON.parse(line) as Record<string, unknown>));
+      out.write(formatText(JSON.parse(line) as Record<string, unknown>, journal));
     },
   };
 }
@@ -79,19 +86,22 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (opts.syslogSocket) {
     return pino(
       { level: opts.level, base: null, timestamp: false, redact: { paths: REDACT_PATHS, censor: '[secret]' }, serializers: SERIALIZERS },
-      syslogStream({ socket: opts.syslogSocket }),
+      syslogStream({ socket: opts.syslogSocket, ident: opts.syslogIdent ?? DEFAULT_SYSLOG_IDENT }),
     );
   }
   // Synchronous: a request's log line is written before its reply is sent, and nothing is lost on exit.
   const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
+  const json = opts.format === 'json';
   return pino(
     {
       level: opts.level,
-      base: opts.format === 'json' ? { pid: process.pid } : null,
-      timestamp: opts.format === 'json' ? pino.stdTimeFunctions.isoTime : false,
+      base: json ? { pid: process.pid } : null,
+      timestamp: json || !opts.journal ? pino.stdTimeFunctions.isoTime : false,
+      // JSON readers filter on "level":"warn"; pino's numbers (40) mean nothing outside pino.
+      ...(json ? { formatters: { level: (label: string) => ({ level: label }) } } : {}),
       redact: { paths: REDACT_PATHS, censor: '[secret]' },
       serializers: SERIALIZERS,
     },
-    opts.format === 'json' ? jsonStream(dest) : textStream(dest),
+    json ? jsonStream(dest) : textStream(dest, opts.journal ?? false),
   );
 }

@@ -1,20 +1,19 @@
 import type { DestinationStream } from 'pino';
 import { UnixDatagramSender } from '../io/unix-datagram.js';
-import { fieldText } from './escape.js';
+import { severityOf, trailingFields } from './fields.js';
 
 /** syslog(3) facility LOG_AUTH, as saslauthd opens its log. */
 export const LOG_AUTH = 4;
 export const DEFAULT_SYSLOG_SOCKET = '/dev/log';
-export const SYSLOG_IDENT = 'saslauthd-ts';
+/**
+ * saslauthd's own ident: rsyslog rules (`:programname, isequal, "saslauthd"`), logwatch and fail2ban
+ * filters written for saslauthd keep matching a drop-in replacement. `--syslog-ident` changes it.
+ */
+export const DEFAULT_SYSLOG_IDENT = 'saslauthd';
+/** What an ident may be: RFC 3164's TAG (alphanumerics, at most 32), plus `.`, `_` and `-`. */
+export const SYSLOG_IDENT_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
 
-/** pino level → syslog severity: fatal crit, error err, warn warning, info info, debug/trace debug. */
-export function severityOf(level: number): number {
-  if (level >= 60) return 2;
-  if (level >= 50) return 3;
-  if (level >= 40) return 4;
-  if (level >= 30) return 6;
-  return 7;
-}
+export { severityOf };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -24,32 +23,23 @@ export function syslogTimestamp(d: Date): string {
   return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
-// Fields the auth lines already carry in saslauthd's [key=value] form; repeating them adds nothing.
-const IN_AUTH_LINE = new Set(['user', 'service', 'realm', 'remote', 'mech', 'reason', 'outcome']);
-const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
-
-/** The message part of a syslog line: pino's msg, then the remaining fields as key=value. */
+/** The message part of a syslog line: pino's msg, then the fields it does not show as key=value. */
 export function syslogMessage(record: Record<string, unknown>): string {
-  const msg = String(record['msg'] ?? '');
-  const authLine = msg.startsWith('auth failure: ') || msg.startsWith('auth success: ');
-  const parts = [msg];
-  for (const [k, v] of Object.entries(record)) {
-    if (SKIP.has(k) || v === undefined || (authLine && IN_AUTH_LINE.has(k))) continue;
-    parts.push(`${k}=${fieldText(v)}`);
-  }
   // One record, one line: a newline in a value must not forge a second syslog entry.
-  return parts.join(' ').replace(/[\r\n]+/g, ' ');
+  return `${String(record['msg'] ?? '')}${trailingFields(record)}`.replace(/[\r\n]+/g, ' ');
 }
 
 /** `<PRI>TIMESTAMP ident[pid]: message`, exactly what glibc's syslog() sends to /dev/log. */
-export function syslogLine(record: Record<string, unknown>, now: Date = new Date(), pid: number = process.pid, facility = LOG_AUTH): string {
+export function syslogLine(record: Record<string, unknown>, now: Date = new Date(), pid: number = process.pid, facility = LOG_AUTH, ident = DEFAULT_SYSLOG_IDENT): string {
   const pri = facility * 8 + severityOf(Number(record['level']));
-  return `<${pri}>${syslogTimestamp(now)} ${SYSLOG_IDENT}[${pid}]: ${syslogMessage(record)}`;
+  return `<${pri}>${syslogTimestamp(now)} ${ident}[${pid}]: ${syslogMessage(record)}`;
 }
 
 export interface SyslogStreamOptions {
   /** The syslog socket (Default: /dev/log). */
   readonly socket?: string;
+  /** The program name before `[pid]:` (Default: saslauthd). */
+  readonly ident?: string;
   /** Where a line goes when the syslog socket cannot take it (Default: stderr). */
   readonly fallback?: (line: string) => void;
 }
@@ -65,7 +55,7 @@ export function syslogStream(opts: SyslogStreamOptions = {}): DestinationStream 
   let failing: string | null = null;
   return {
     write(json: string): void {
-      const line = syslogLine(JSON.parse(json) as Record<string, unknown>);
+      const line = syslogLine(JSON.parse(json) as Record<string, unknown>, new Date(), process.pid, LOG_AUTH, opts.ident);
       const r = sender.send(Buffer.from(line));
       if (r === 'sent') {
         if (failing !== null) {

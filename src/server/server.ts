@@ -29,6 +29,7 @@ export class Server {
   readonly #net: NetServer;
   readonly #connections = new Set<Connection>();
   #nextId = 1;
+  #binding = false;
   #stats = { accepted: 0, dropped: 0, refused: 0 };
 
   constructor(
@@ -38,7 +39,10 @@ export class Server {
   ) {
     // allowHalfOpen: a client that shuts down its write side after the request still gets the reply.
     this.#net = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => this.#accept(s));
-    this.#net.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
+    // An error while listen() is pending is listen()'s to report (start-up prints it once).
+    this.#net.on('error', (err) => {
+      if (!this.#binding) this.log.error({ err: err.message }, 'listener error');
+    });
   }
 
   get net(): NetServer {
@@ -110,9 +114,14 @@ export class Server {
   /** Listens on a path (or an inherited fd, for socket activation). Resolves once listen() has succeeded. */
   listen(target: string | { fd: number }): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
+      this.#binding = true;
+      const onError = (err: Error): void => {
+        this.#binding = false;
+        reject(err);
+      };
       this.#net.once('error', onError);
       const done = (): void => {
+        this.#binding = false;
         this.#net.off('error', onError);
         resolve();
       };

@@ -47,7 +47,7 @@ function createRunDir(o: SocketFileOptions, log: Logger): void {
     mkdirSync(o.runDir, { mode: o.runDirMode });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return; // someone else made it: checked like any existing one
-    throw new SocketFileError(`cannot create run directory ${o.runDir}: ${(e as Error).message}`);
+    throw new SocketFileError(`cannot create run directory ${o.runDir}: ${(e as Error).message}`, { cause: e });
   }
   const group = o.runDirGroup !== null && groupExists(o.runDirGroup) ? o.runDirGroup : null;
   try {
@@ -68,7 +68,7 @@ function createRunDir(o: SocketFileOptions, log: Logger): void {
       ? `cannot give the new run directory ${o.runDir} mode ${mode}: ${(e as Error).message}; removed it again`
       : `cannot give the new run directory ${o.runDir} mode ${mode} and group ${group}: ${(e as Error).message}; removed it again. ` +
         `Run the daemon with ${group} as its group (systemd: Group=${group}) or with CAP_CHOWN, or create the directory beforehand ` +
-        `(install -d -o root -g ${group} -m ${mode.padStart(4, '0')} ${o.runDir})`);
+        `(install -d -o root -g ${group} -m ${mode.padStart(4, '0')} ${o.runDir})`, { cause: e });
   }
   if (o.runDirGroup !== null && group === null) {
     log.warn({ dir: o.runDir, group: o.runDirGroup }, `group ${o.runDirGroup} does not exist, so run directory ${o.runDir} was created root-only (mode ` +
@@ -147,7 +147,7 @@ export function secureSocketFile(path: string, o: SocketFileOptions, log: Logger
     } catch (e) {
       const eperm = (e as NodeJS.ErrnoException).code === 'EPERM';
       throw new SocketFileError(`cannot give socket ${path} to ${o.socketOwner ?? uid}:${o.socketGroup ?? gid}: ${(e as Error).message}` +
-        (eperm ? `; that needs CAP_CHOWN, or (for the group) the daemon running with that group as its own (systemd: Group=${o.socketGroup ?? gid})` : ''));
+        (eperm ? `; that needs CAP_CHOWN, or (for the group) the daemon running with that group as its own (systemd: Group=${o.socketGroup ?? gid})` : ''), { cause: e });
     }
     st = lstatSync(path);
   }
@@ -158,8 +158,10 @@ export function secureSocketFile(path: string, o: SocketFileOptions, log: Logger
   }
   const open = worldReachable(path);
   if (open) {
+    // The clients' group: the run directory's (Debian puts postfix in sasl).
+    const hintGroup = o.runDirGroup !== null && groupExists(o.runDirGroup) ? o.runDirGroup : 'sasl';
     log.warn({ path, dir: open.dir, dirMode: open.dirMode }, `SECURITY: every local user can connect to ${path} and use it to test passwords; ` +
-      `restrict the run directory (e.g. chgrp sasl ${dirname(path)} && chmod 0710 ${dirname(path)}) or use --socket-mode 0660 --socket-group`);
+      `restrict the run directory (chgrp ${hintGroup} ${dirname(path)} && chmod 0710 ${dirname(path)}) or use --socket-mode 0660 --socket-group ${hintGroup}`);
   }
   const shut = groupShutOut(path, st);
   if (shut) {

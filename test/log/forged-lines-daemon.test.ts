@@ -95,7 +95,7 @@ describe('forged log lines against the real daemon (shadow backend, Debian tests
     const lines = out.slice(0, -1).split('\n');
     expect(UNSAFE.test(lines.join(''))).toBe(false);
     for (const l of lines) checkLine('text', l, SEEN);
-    const msgs = lines.map((l) => l.replace(/^[A-Z]+ /, '').replace(/^(auth [a-z]+: .*\]) [a-z_]+=.*$/, '$1'));
+    const msgs = lines.map((l) => l.replace(/^\S+Z [A-Z]+ /, '').replace(/^(auth [a-z]+: .*\]) [a-z_]+=.*$/, '$1'));
     expectMessages(msgs);
     expect(out).toContain(`DEBUG authenticating conn=`);
     expect(out).not.toMatch(/[[ ]remote=(198\.51|203\.0)/);
@@ -127,7 +127,7 @@ describe('forged log lines against the real daemon (shadow backend, Debian tests
     }
     const lines = d.output().slice(0, -1).split('\n');
     for (const l of lines) checkLine('text', l, { login: USER, service: 'imap', realm, clientAddr: null });
-    const failure = lines.find((l) => l.startsWith('INFO auth failure:'));
+    const failure = lines.find((l) => l.includes(' INFO auth failure:'));
     expect(failure).toContain('[realm=evil\\x5d \\x5bremote\\x3d198.51.100.10;1]');
     expect(failure).toMatch(/\[reason=[^\]]*evil\\x5d \\x5bremote\\x3d198\.51\.100\.10;1[^\]]*\]/);
     expect(d.output()).not.toContain('remote=');
@@ -143,7 +143,7 @@ describe('forged log lines against the real daemon (shadow backend, Debian tests
       await sink.waitFor((m) => m.includes('master exited'), 5_000, 'master exited');
       expect(d.output()).toBe('');
       for (const m of sink.messages) checkLine('syslog', m, SEEN);
-      const msgs = sink.messages.map((m) => m.replace(/^<\d+>.{15} saslauthd-ts\[\d+\]: /, '').replace(/^(auth [a-z]+: .*\]) [a-z_]+=.*$/, '$1'));
+      const msgs = sink.messages.map((m) => m.replace(/^<\d+>.{15} saslauthd\[\d+\]: /, '').replace(/^(auth [a-z]+: .*\]) [a-z_]+=.*$/, '$1'));
       expectMessages(msgs);
       expect(sink.messages.join('\n')).not.toMatch(/[[ ]remote=(198\.51|203\.0)/);
     } finally {

@@ -36,7 +36,7 @@ afterAll(async () => {
 async function authenticates(bin: string, client: string): Promise<void> {
   const d = await startProcess(bin, ['-a', 'shadow', '--fail-delay', '0']);
   try {
-    expect(d.output().split('\n')[0]).toContain(`INFO saslauthd-ts ${VERSION} starting`);
+    expect(d.output().split('\n')[0]).toContain(`INFO saslauthd-ts starting version=${VERSION} `);
     expect(await verdict(d.socket, USER, PASSWORD)).toBe('OK');
     expect(await verdict(d.socket, USER, 'wrong')).toBe('NO');
     const own = await run(client, ['-u', USER, '-p', PASSWORD, '-f', d.socket]);

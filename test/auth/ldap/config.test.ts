@@ -143,7 +143,7 @@ describe('saslauthd-ts -a ldap start-up', () => {
     for (const extra of [['--check'], []]) {
       const r = await run(process.execPath, [DAEMON_BIN, '-a', 'ldap', '-O', p, '-m', dir, ...extra]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`saslauthd-ts: failed to initialize mechanism ldap: ${p}:3: ldap_scope: "everything" is not one of sub, one, base\n`);
+      expect(r.stderr).toContain(`FATAL failed to initialize mechanism ldap: ldap configuration ${p}:3: ldap_scope: "everything" is not one of sub, one, base\n`);
     }
   });
 

@@ -130,7 +130,7 @@ describe('unsupported SASL set-ups stop the daemon at start-up', () => {
     for (const extra of [['--check'], []]) {
       const r = await run(process.execPath, [DAEMON_BIN, '-a', 'ldap', '-O', p, '-m', dir, ...extra]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`saslauthd-ts: failed to initialize mechanism ldap: ${p}:3: ldap_mech: "DIGEST-MD5" is not supported (supported: EXTERNAL, PLAIN)\n`);
+      expect(r.stderr).toContain(`FATAL failed to initialize mechanism ldap: ldap configuration ${p}:3: ldap_mech: "DIGEST-MD5" is not supported (supported: EXTERNAL, PLAIN)\n`);
     }
   });
 

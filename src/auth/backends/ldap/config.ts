@@ -200,6 +200,28 @@ export function parseServerUri(uri: string): LdapServer | string {
   return { kind, uri, host, port };
 }
 
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key nearest a misspelt one, when it is near enough to be what was meant (a third of its length). */
+function closest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
 const SAMPLE = { login: 'user@example.com', realm: 'example.com', service: 'imap', userDn: 'uid=user,dc=example,dc=com' };
 
 function oneOf<T extends string>(v: string, allowed: readonly T[]): T | null {
@@ -218,7 +240,8 @@ export function buildLdapConfig(entries: readonly ConfEntry[], file: string): Ld
     };
     if (!spec) {
       // Other backends' keys (krb5, httpform) are not ours to read; saslauthd's ldap also refuses them.
-      fail(`unknown key (ldap keys: ${LDAP_KEYS.join(', ')})`);
+      const near = closest(key, LDAP_KEYS);
+      fail(near !== null ? `unknown key; did you mean ${near}?` : `unknown key (not one of the ${LDAP_KEYS.length} ldap_* keys in docs/backends/ldap.md)`);
       return undefined as never;
     }
     seen.add(spec.field);
