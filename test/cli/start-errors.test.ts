@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datagramSink } from '../fixtures/datagram.js';
-import { startOurs } from '../fixtures/daemon.js';
+import { startOurs, waitForOutput } from '../fixtures/daemon.js';
 import { DAEMON_BIN } from '../fixtures/paths.js';
 import { run } from '../fixtures/run.js';
 import { writeUserFiles } from '../fixtures/user-files.js';
@@ -58,6 +58,8 @@ describe('start-up errors', () => {
     mkdirSync(join(dir, 'open'));
     chmodSync(join(dir, 'open'), 0o755);
     const d = await startOurs(SHADOW(), { dir: join(dir, 'open') });
+    // The warning comes after the socket is bound, so it may not be written yet when startOurs returns.
+    await waitForOutput(d, 'SECURITY:');
     await d.stop();
     const line = d.output().split('\n').find((l) => l.includes('SECURITY:'));
     expect(line).toContain(`or use --socket-mode 0660 --socket-group sasl path=${join(dir, 'open', 'mux')} `);
