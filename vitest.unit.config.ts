@@ -19,6 +19,7 @@ export default defineConfig({
       'test/server/*-inprocess.test.ts',
       'test/auth/account-check.test.ts',
       'test/auth/cache.test.ts',
+      'test/auth/shared-state/key-file.test.ts',
       'test/auth/chain.test.ts',
       'test/auth/compose-lifecycle.test.ts',
       'test/auth/penalty.test.ts',

@@ -63,6 +63,17 @@ export class BackendStartError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_BACKEND_START';
 }
 
+/** `--cache-key-file`: the fleet key cannot be read or is not safe to use (owner, mode, symlink, length); names the file. */
+export class KeyFileError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_KEY_FILE';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`--cache-key-file ${file}: ${problem}`);
+  }
+}
+
 /** A user or group named by a flag is not in /etc/passwd or /etc/group. */
 export class UnknownIdError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_UNKNOWN_ID';

@@ -26,6 +26,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   LdapTransportError: ['connect-failed', 'no LDAP server'],
   LdapServiceBindError: ['cn=svc', new Error('invalid credentials')],
   ClientError: ['CONNECT', 'connect() : Connection refused'],
+  KeyFileError: ['/etc/saslauthd-ts/fleet.key', 'has mode 0644'],
 };
 
 function sourceFiles(dir: string): string[] {
