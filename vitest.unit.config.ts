@@ -27,6 +27,7 @@ export default defineConfig({
       'test/auth/request-policy.test.ts',
       'test/auth/secret.test.ts',
       'test/auth/shadow-parser.test.ts',
+      'test/auth/shared-state/url.test.ts',
       'test/auth/kerberos5/principal-and-options.test.ts',
       'test/auth/ldap/result-codes.test.ts',
       'test/auth/ldap/tokens.test.ts',

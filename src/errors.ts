@@ -63,17 +63,6 @@ export class BackendStartError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_BACKEND_START';
 }
 
-/** `--cache-key-file`: the fleet key cannot be read or is not safe to use (owner, mode, symlink, length); names the file. */
-export class KeyFileError extends SaslauthdError {
-  static readonly code = 'SASLD_ERR_KEY_FILE';
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`--cache-key-file ${file}: ${problem}`);
-  }
-}
-
 /** A user or group named by a flag is not in /etc/passwd or /etc/group. */
 export class UnknownIdError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_UNKNOWN_ID';
@@ -250,4 +239,26 @@ export class InvariantError extends SaslauthdError {
 /** The `never` default of an exhaustive switch was reached: a value the types rule out. A bug. */
 export class UnreachableError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_UNREACHABLE';
+}
+
+// ---- fleet state (Redis/Valkey) -------------------------------------------------------------------
+
+/**
+ * A call to the shared state (`--shared-state`) did not give an answer we can use: Redis is down or
+ * marked down, the call passed `--shared-state-timeout`, or Redis answered with an error. Callers
+ * fall back to local state; `reason` says which case it was.
+ */
+export class SharedStateError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_SHARED_STATE';
+  constructor(
+    readonly reason: 'down' | 'timeout' | 'connection' | 'reply',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `--cache-key-file` cannot be used as the fleet key: missing, too short, or readable by others. */
+export class KeyFileError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_KEY_FILE';
 }

@@ -2,6 +2,8 @@ import { constants, closeSync, fstatSync, lstatSync, openSync, readSync } from '
 import { createHmac, hkdfSync } from 'node:crypto';
 import { KeyFileError } from '../../errors.js';
 
+const refused = (path: string, problem: string): KeyFileError => new KeyFileError(`--cache-key-file ${path}: ${problem}`);
+
 /** Shorter than this is not a key (256 bits: an HMAC-SHA-256 key gains nothing beyond it, and loses below it). */
 export const MIN_KEY_BYTES = 32;
 /** A key file is a few dozen bytes; anything big is the wrong file. */
@@ -71,39 +73,47 @@ export class FleetKey {
  * read or write, and one shorter than MIN_KEY_BYTES. One trailing newline is not part of the key,
  * so `openssl rand -base64 48 > FILE` and an editor that adds a newline give the same key.
  */
-export function readFleetKey(path: string): FleetKey {
-  if (!path.startsWith('/')) throw new KeyFileError(path, 'must be an absolute path');
+export function readFleetKey(path: string, expectOwner = 0): FleetKey {
+  return new FleetKey(path, readKeyFile(path, expectOwner));
+}
+
+/**
+ * The key file's bytes, with readFleetKey's checks (`expectOwner`: the uid that must own it, root
+ * but in tests). The penalty keys its password HMACs with these.
+ */
+export function readKeyFile(path: string, expectOwner = 0): Buffer {
+  if (!path.startsWith('/')) throw refused(path, 'must be an absolute path');
   let fd: number;
   try {
-    if (lstatSync(path).isSymbolicLink()) throw new KeyFileError(path, 'is a symbolic link; name the file itself (a link can be re-pointed by whoever owns it)');
+    if (lstatSync(path).isSymbolicLink()) throw refused(path, 'is a symbolic link; name the file itself (a link can be re-pointed by whoever owns it)');
     // O_NOFOLLOW: a symlink put in its place after the lstat fails the open instead of being followed.
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     if (e instanceof KeyFileError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new KeyFileError(path, err.code === 'ELOOP' ? 'is a symbolic link' : `cannot open: ${err.code ?? err.message}`);
+    throw refused(path, err.code === 'ELOOP' ? 'is a symbolic link' : `cannot open: ${err.code ?? err.message}`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new KeyFileError(path, 'is not a regular file');
-    if (st.uid !== 0) throw new KeyFileError(path, `is owned by uid ${st.uid}; it must be owned by root (chown root: ${path})`);
+    if (!st.isFile()) throw refused(path, 'is not a regular file');
+    if (st.uid !== expectOwner) throw refused(path, `is owned by uid ${st.uid}; it must be owned by ${expectOwner === 0 ? 'root' : `uid ${expectOwner}`} (chown root: ${path})`);
     if ((st.mode & 0o077) !== 0) {
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-      throw new KeyFileError(path, `has mode ${mode}: group or other users may read or change it; it must be 0600 or 0400 (chmod 0600 ${path})`);
+      throw refused(path, `has mode ${mode}: group or other users may read or change it; it must be 0600 or 0400 (chmod 0600 ${path})`);
     }
-    if (st.size > MAX_KEY_BYTES) throw new KeyFileError(path, `is ${st.size} bytes; a key file holds at most ${MAX_KEY_BYTES}`);
+    if (st.size > MAX_KEY_BYTES) throw refused(path, `is ${st.size} bytes; a key file holds at most ${MAX_KEY_BYTES}`);
     const buf = Buffer.alloc(MAX_KEY_BYTES + 1);
     let n = 0;
     for (let r = readSync(fd, buf, 0, buf.length, null); r > 0 && n < buf.length; r = readSync(fd, buf, n, buf.length - n, null)) n += r;
-    if (n > MAX_KEY_BYTES) throw new KeyFileError(path, `holds more than ${MAX_KEY_BYTES} bytes; that is not a key file`);
+    if (n > MAX_KEY_BYTES) throw refused(path, `holds more than ${MAX_KEY_BYTES} bytes; that is not a key file`);
     let end = n;
     if (end > 0 && buf[end - 1] === 0x0a) end--;
     if (end > 0 && buf[end - 1] === 0x0d) end--;
     if (end < MIN_KEY_BYTES) {
       buf.fill(0);
-      throw new KeyFileError(path, `holds ${end} bytes; a fleet key needs at least ${MIN_KEY_BYTES} (make one with: openssl rand -base64 48 > ${path})`);
+      throw refused(path, `holds ${end} bytes; a fleet key needs at least ${MIN_KEY_BYTES} (make one with: openssl rand -base64 48 > ${path})`);
     }
-    const key = new FleetKey(path, buf.subarray(0, end));
+    const key = Buffer.from(buf.subarray(0, end));
     buf.fill(0);
     return key;
   } finally {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MIN_KEY_BYTES, readFleetKey } from '../../../src/auth/shared-state/key-file.js';
+import { MIN_KEY_BYTES, readFleetKey, readKeyFile } from '../../../src/auth/shared-state/key-file.js';
 import { KeyFileError } from '../../../src/errors.js';
 
 // issue 16 item 3: the fleet key is read from a root-only file; anything else is refused with the file named.
@@ -105,5 +105,25 @@ describe('readFleetKey (--cache-key-file)', () => {
     const d = k.derive('cache-entry');
     expect(d.equals(Buffer.from(KEY).subarray(0, 32))).toBe(false);
     expect(d.equals(createHash('sha256').update(KEY).digest())).toBe(false);
+  });
+});
+
+// E1's cases for the bytes the penalty keys with (fleetpen), with this file's messages.
+describe('readKeyFile (the bytes, for the penalty)', () => {
+  const BIN = Buffer.alloc(32, 7);
+  it('a root-owned 0600 file of 32 bytes is the key; a trailing newline is not part of it', () => {
+    expect(readKeyFile(keyFile('bin', BIN))).toEqual(BIN);
+    expect(readKeyFile(keyFile('nl40', `${'k'.repeat(40)}\n`))).toEqual(Buffer.from('k'.repeat(40)));
+    expect(readKeyFile(keyFile('ro-bin', BIN, 0o400))).toEqual(BIN);
+  });
+
+  it('refuses what readFleetKey refuses, with the same messages', () => {
+    const p = keyFile('bin-640', BIN, 0o640);
+    expect(() => readKeyFile(p)).toThrow(KeyFileError);
+    expect(() => readKeyFile(p)).toThrow(`--cache-key-file ${p}: has mode 0640`);
+    expect(() => readKeyFile(keyFile('abc', 'abc'))).toThrow('holds 3 bytes; a fleet key needs at least 32');
+    const link = join(dir, 'bin-link');
+    symlinkSync(keyFile('bin-target', BIN), link);
+    expect(() => readKeyFile(link)).toThrow(`--cache-key-file ${link}: is a symbolic link`);
   });
 });
