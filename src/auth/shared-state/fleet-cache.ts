@@ -74,7 +74,11 @@ export class FleetCache {
   readonly #changes: string;
   readonly #timer: NodeJS.Timeout;
   readonly #off: () => void;
-  #lastId: string | null = null;
+  /**
+   * The last change record applied. From the start of the log at first: records older than this host
+   * can only drop entries it made since, which costs a backend check, never a wrong OK.
+   */
+  #lastId = '0-0';
   #polling = false;
   #wasDown = false;
   #garbageLogged = false;
@@ -97,7 +101,6 @@ export class FleetCache {
       }
       if (!this.#wasDown) return;
       this.#wasDown = false;
-      this.#lastId = null;
       const n = options.flushLocal();
       log.info({ shared_cache_local_dropped: n }, `shared cache: Redis is back; dropped the ${n} local entries, which may have missed changes made meanwhile`);
     });
@@ -204,12 +207,7 @@ export class FleetCache {
     if (this.#polling || !this.#store.healthy) return;
     this.#polling = true;
     try {
-      if (this.#lastId === null) {
-        const last = await this.#store.call('cache XREVRANGE', (c) => c.xrevrange(this.#changes, '+', '-', 'COUNT', 1));
-        this.#lastId = last[0]?.[0] ?? '0-0';
-        return;
-      }
-      const got = await this.#store.call('cache XREAD', (c) => c.xread('COUNT', CHANGES_KEPT, 'STREAMS', this.#changes, this.#lastId!));
+      const got = await this.#store.call('cache XREAD', (c) => c.xread('COUNT', CHANGES_KEPT, 'STREAMS', this.#changes, this.#lastId));
       const records = got?.[0]?.[1] ?? [];
       if (records.length === 0) return;
       this.#lastId = records.at(-1)![0];
