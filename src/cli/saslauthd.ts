@@ -55,8 +55,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let daemon: Daemon;
   try {
     daemon = await Daemon.create(o, log);
-    onFlush = () => {
-      const n = daemon.flushCache();
+    onFlush = async () => {
+      const n = await daemon.flushCache();
       log.info({ signal: 'SIGUSR1', entries: n }, daemon.options.cache ? `credential cache flushed: ${n} entries dropped` : 'SIGUSR1: the credential cache is off (-c); nothing to flush');
     };
   } catch (e) {
