@@ -5,12 +5,15 @@ import { type BackendDefinition, type FlagValue, defaultValues } from './backend
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
 import { type RouteSpec, backendType } from './chain-spec.js';
-import { PenaltyAuthenticator, type PenaltyScope, describePenalty, trustedList } from './penalty.js';
+import { FORGET_AFTER_MS, PenaltyAuthenticator, type PenaltyScope, describePenalty, trustedList } from './penalty.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
 import { backendNamed } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
+import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
+import { readKeyFile } from './shared-state/key-file.js';
+import { SharedPenaltyStore } from './shared-state/penalty-store.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -52,6 +55,10 @@ export interface CompositionOptions {
   readonly allowedRealms: readonly string[];
   /** `--auth-timeout`: the penalty answers before it. */
   readonly authTimeoutMs: number;
+  /** `--shared-state` with `--shared-state-timeout`, `-prefix`, `-ca` (Default: null, every host on its own). */
+  readonly sharedState?: SharedStateConfig | null;
+  /** `--cache-key-file`: the fleet key, read when the composition is built (Default: null). */
+  readonly cacheKeyFile?: string | null;
 }
 
 /** The daemon's authenticator: backends in chains, routes, cache and defence, built from the flags. */
@@ -64,6 +71,8 @@ export interface ComposedAuthenticator extends Authenticator {
   unprivilegedProblem(target: unknown): string | null;
   /** The login the backends receive (after `-r`): what the per-request log line names. */
   loginFor(req: AuthRequest): string;
+  /** `--shared-state`: the fleet connection (its `healthy` is for status and metrics), or null. */
+  readonly sharedState: SharedState | null;
 }
 
 const continueOnFor = (o: CompositionOptions, name: string): ReadonlySet<ContinueOn> =>
@@ -94,7 +103,13 @@ export function describeComposition(o: CompositionOptions): string[] {
   if (o.realmConcat || o.allowedRealms.length > 0) lines.push(describeRequestPolicy(o));
   for (const r of o.routes) lines.push(`route ${routeLabel(r)}: ${chainLine(o, r.chain)}`);
   lines.push(...overrideLines(o), describeCache(o), ...describePenalty({ ...penaltyOptions(o), trustedAddrs: o.trustedAddrs }));
+  if (o.sharedState) lines.push(describeSharedState(o.sharedState, o.failDelayMs > 0));
   return lines;
+}
+
+/** The `--shared-state` line of -v / --check: where, how long a call may take, what is shared. */
+function describeSharedState(c: SharedStateConfig, penalty: boolean): string {
+  return `shared state: ${c.url.shown} (${c.url.kind}${c.url.tls ? ', TLS' : ''}), ${c.timeoutMs ?? DEFAULT_SHARED_STATE_TIMEOUT_MS} ms per call, keys saslauthd:${c.prefix ?? ''}*; ${penalty ? 'failure penalty counted fleet-wide, ' : ''}local state while Redis is down`;
 }
 
 /** Every distinct backend name, in the order first named (-a first, then routes). */
@@ -110,6 +125,7 @@ class Composed implements ComposedAuthenticator {
     private readonly top: Authenticator,
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
+    readonly sharedState: SharedState | null,
   ) {
     this.name = options.chain.join(',');
   }
@@ -148,7 +164,11 @@ class Composed implements ComposedAuthenticator {
   /** Closes down the wrapper tree; a shared backend closes once however many chains hold it. */
   async close(): Promise<void> {
     this.cache?.flush();
-    await this.top.close();
+    try {
+      await this.top.close();
+    } finally {
+      await this.sharedState?.close();
+    }
   }
 }
 
@@ -165,6 +185,8 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 
 /** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
+  // Read before anything starts: a key file others can read is a start-up error, not a warning.
+  const fleetKey = options.sharedState ? readKeyFile(options.cacheKeyFile ?? '') : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -206,11 +228,16 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
     chainOf(options.chain),
   );
+  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
+  const pOptions = penaltyOptions(options);
+  const fleet = shared !== null && fleetKey !== null ? new SharedPenaltyStore(shared, fleetKey, { ...pOptions, forgetAfterMs: FORGET_AFTER_MS }) : null;
   const defended =
     options.failDelayMs === 0
       ? routed
-      : new PenaltyAuthenticator(routed, { ...penaltyOptions(options), trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs }, ctx.log);
+      : new PenaltyAuthenticator(routed, { ...pOptions, trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs, fleet }, ctx.log);
   // Outermost: a request the policy refuses costs no check and counts against nobody.
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
-  return new Composed(options, top, backends, cache);
+  // Serve with fleet state from the first request when Redis is there; without it, start anyway on local state.
+  if (shared !== null) await shared.ready(Math.max(1000, shared.timeoutMs * 10));
+  return new Composed(options, top, backends, cache, shared);
 }

@@ -18,6 +18,11 @@ export interface SharedStateOptions {
 
 export const DEFAULT_SHARED_STATE_TIMEOUT_MS = 50;
 
+/** `--shared-state` and its companion flags, as parsed. */
+export interface SharedStateConfig extends SharedStateOptions {
+  readonly url: SharedStateUrl;
+}
+
 /** What a Redis or Cluster client offers that we use; both ioredis classes have it. */
 export type RedisClient = Redis | Cluster;
 

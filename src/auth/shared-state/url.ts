@@ -55,7 +55,8 @@ function endpoint(text: string, defaultPort: number, shown: string): Endpoint {
 
 /** Parses `--shared-state`. Comma-separated hosts are why this is not `new URL()`. */
 export function parseSharedStateUrl(raw: string): SharedStateUrl {
-  const m = /^([a-z-]+:)\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?$/.exec(raw);
+  // Credentials run to the last @: a password may hold / or @ even when it should have been %-encoded.
+  const m = /^([a-z-]+:)\/\/(?:(.*)@)?([^/?#@]*)(\/[^?#@]*)?$/s.exec(raw);
   const scheme = m === null ? undefined : SCHEMES[m[1]!];
   // Never echo a password back, not even in an error: everything before the @ may be one.
   const shown = raw.replace(/^([^/]*\/\/).*@/s, '$1***@');

@@ -13,6 +13,10 @@ describe('--shared-state URL', () => {
     expect([u.tls, u.username, u.password, u.shown, u.nodes]).toEqual([true, null, 'hunter2', 'rediss://***@redis.example.org', [{ host: 'redis.example.org', port: 6379 }]]);
   });
 
+  it('an unescaped / or @ in the password stays in the password', () => {
+    expect(parseSharedStateUrl('redis://u:a/b@c@h:1')).toMatchObject({ username: 'u', password: 'a/b@c', nodes: [{ host: 'h', port: 1 }], shown: 'redis://u:***@h:1' });
+  });
+
   it('Sentinel: several sentinels, master name, default port 26379', () => {
     const u = parseSharedStateUrl('redis-sentinel://:pw@h1,h2:26380,[::1]/mymaster/2');
     expect(u).toMatchObject({ kind: 'sentinel', masterName: 'mymaster', db: 2, password: 'pw', nodes: [{ host: 'h1', port: 26379 }, { host: 'h2', port: 26380 }, { host: '::1', port: 26379 }] });
@@ -38,7 +42,7 @@ describe('--shared-state URL', () => {
   });
 
   it('an error never repeats the password, even for a URL that does not parse', () => {
-    for (const url of ['redis://u:topsecret@h:bad', 'redis://u:top/secret@h', 'redis://u:%zzsecret@h', 'nope://u:topsecret@h']) {
+    for (const url of ['redis://u:topsecret@h:bad', 'redis://u:sec/ret@h:bad', 'redis://u:sec@ret@h:bad', 'redis://u:sec@ret@h/x', 'redis://u:%zzsecret@h', 'nope://u:topsecret@h']) {
       let message = '';
       try {
         parseSharedStateUrl(url);
@@ -47,6 +51,7 @@ describe('--shared-state URL', () => {
       }
       expect(message).toMatch(/^--shared-state: /);
       expect(message).not.toContain('secret');
+      expect(message).not.toContain('sec');
     }
   });
 });
