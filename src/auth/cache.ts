@@ -169,8 +169,8 @@ type Refusal = Exclude<Outcome, { kind: 'ok' }>;
 /** The shared level of the cache and how to find the account check of the backend a fleet entry names. */
 export interface FleetLevel {
   readonly cache: FleetCache;
-  /** The account check of `via` (a backend of this chain), or null when it has none or is not one of ours. */
-  readonly checkFor: (via: string) => AccountCheck | null;
+  /** The account check of `via` (`check: null`: it has none), or null when `via` is no backend of this chain. */
+  readonly checkFor: (via: string) => { readonly check: AccountCheck | null } | null;
 }
 
 /** The account check's refusal, or null. One that throws vouches for nobody: no cache hit. */
@@ -218,8 +218,9 @@ export class CacheAuthenticator implements Authenticator {
     const fleetLog: OutcomeLog = shared === null ? {} : { shared: shared.kind };
     let check: AccountCheck | null;
     let fresh: boolean;
-    if (shared?.kind === 'hit') {
-      check = this.fleet!.checkFor(shared.via);
+    const vouch = shared?.kind === 'hit' ? this.fleet!.checkFor(shared.via) : null;
+    if (shared?.kind === 'hit' && vouch !== null) {
+      check = vouch.check;
       fresh = true;
     } else {
       // Another host accepted another password since: this host's copy is no longer the password.

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
-import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
+import type { AccountCheck, AuthRequest, Authenticator, Outcome } from './authenticator.js';
 import { type BackendDefinition, type FlagValue, defaultValues } from './backends/definition.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
@@ -12,7 +12,9 @@ import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
 import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
-import { readKeyFile } from './shared-state/key-file.js';
+import { FleetKey, readKeyFile } from './shared-state/key-file.js';
+import { FleetCache } from './shared-state/fleet-cache.js';
+import { userKey } from './penalty-keys.js';
 import { SharedPenaltyStore } from './shared-state/penalty-store.js';
 
 export interface ComposeContext {
@@ -63,8 +65,11 @@ export interface CompositionOptions {
 
 /** The daemon's authenticator: backends in chains, routes, cache and defence, built from the flags. */
 export interface ComposedAuthenticator extends Authenticator {
-  /** Empties the credential cache (SIGUSR1, reload); returns how many entries it held. 0 when -c is off. */
-  flushCache(): number;
+  /**
+   * Empties the credential cache (SIGUSR1, `ctl cache flush`), or only `user`'s entries; returns how
+   * many entries it dropped (the fleet's, with --shared-state). 0 when -c is off.
+   */
+  flushCache(user?: string): Promise<number>;
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
@@ -126,6 +131,7 @@ class Composed implements ComposedAuthenticator {
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
     readonly sharedState: SharedState | null,
+    private readonly fleetCache: FleetCache | null = null,
   ) {
     this.name = options.chain.join(',');
   }
@@ -138,8 +144,15 @@ class Composed implements ComposedAuthenticator {
     return this.top.loginFor?.(req) ?? req.login;
   }
 
-  flushCache(): number {
-    return this.cache?.flush() ?? 0;
+  /**
+   * Empties the cache, or `user`'s entries (every spelling the penalty folds together). With the
+   * fleet, Redis's entries go too and every host drops its local copies; the count is then the
+   * fleet's (this host's when Redis cannot be reached).
+   */
+  async flushCache(user?: string): Promise<number> {
+    const local = user === undefined ? (this.cache?.flush() ?? 0) : (this.cache?.forgetIf((p) => userKey(p.login) === userKey(user)) ?? 0);
+    const fleet = (await this.fleetCache?.flush(user)) ?? null;
+    return fleet ?? local;
   }
 
   /** What the wrapper tree says of itself, top down; a backend several chains share is listed once. */
@@ -163,6 +176,8 @@ class Composed implements ComposedAuthenticator {
 
   /** Closes down the wrapper tree; a shared backend closes once however many chains hold it. */
   async close(): Promise<void> {
+    // This host's copies only: a reload or a stop on one host does not flush the fleet.
+    this.fleetCache?.close();
     this.cache?.flush();
     try {
       await this.top.close();
@@ -209,6 +224,17 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
         staleMs: options.cacheStaleOnOutageSec * 1000,
       })
     : null;
+  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
+  // -c with --shared-state: Redis holds the fleet's successes; this host's cache is the fallback.
+  const fleetCache =
+    cache !== null && shared !== null && fleetKey !== null
+      ? new FleetCache(
+          shared,
+          new FleetKey(options.cacheKeyFile!, fleetKey),
+          { ttlMs: options.cacheTtlSec * 1000, forgetLocal: (m) => cache.forgetIf(m), flushLocal: () => cache.flush() },
+          ctx.log,
+        )
+      : null;
   const chains = new Map<string, Authenticator>();
   const chainOf = (names: readonly string[]): Authenticator => {
     const key = names.join(',');
@@ -218,7 +244,10 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
         names.length === 1
           ? backends.get(names[0]!)!
           : new ChainAuthenticator(names.map((name) => ({ name, authenticator: backends.get(name)!, continueOn: continueOnFor(options, name) })));
-      a = cache ? new CacheAuthenticator(built, cache, ctx.log, key) : built;
+      // A fleet entry names the backend that accepted; only a backend of this chain may vouch for it.
+      const checkFor = (via: string): { readonly check: AccountCheck | null } | null =>
+        names.includes(via) ? { check: backends.get(via)!.accountCheck ?? null } : null;
+      a = cache ? new CacheAuthenticator(built, cache, ctx.log, key, fleetCache ? { cache: fleetCache, checkFor } : null) : built;
       chains.set(key, a);
     }
     return a;
@@ -228,7 +257,6 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
     chainOf(options.chain),
   );
-  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   const pOptions = penaltyOptions(options);
   const fleet = shared !== null && fleetKey !== null ? new SharedPenaltyStore(shared, fleetKey, { ...pOptions, forgetAfterMs: FORGET_AFTER_MS }) : null;
   const defended =
@@ -239,5 +267,5 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
   // Serve with fleet state from the first request when Redis is there; without it, start anyway on local state.
   if (shared !== null) await shared.ready(Math.max(1000, shared.timeoutMs * 10));
-  return new Composed(options, top, backends, cache, shared);
+  return new Composed(options, top, backends, cache, shared, fleetCache);
 }

@@ -101,9 +101,9 @@ export class Daemon {
     return this.handler.current as ComposedAuthenticator;
   }
 
-  /** Empties the credential cache of the authenticator in force (SIGUSR1); returns the entries dropped. */
-  flushCache(): number {
-    return this.authenticator.flushCache();
+  /** Empties the credential cache of the authenticator in force (SIGUSR1), or `user`'s entries; returns the entries dropped. */
+  flushCache(user?: string): Promise<number> {
+    return this.authenticator.flushCache(user);
   }
 
   get server(): Server | null {

@@ -42,7 +42,7 @@ describe('buildAuthenticator (real shadow backends)', () => {
       expect((await composed.authenticate(req('sat_cache_ann', 'pw-b', 'smtp'), signal)).log).toEqual({ cached: true, route: 'service:smtp', via: 'shadow:b' });
       expect((await composed.authenticate(req('sat_cache_ann', 'pw-a', 'smtp'), signal)).kind).toBe('rejected');
       expect(composed.cache?.snapshot().map((e) => e.key.split('\0')[0])).toEqual(['shadow', 'shadow:b']);
-      expect(composed.flushCache()).toBe(2);
+      expect(await composed.flushCache()).toBe(2);
       expect(composed.describe()).toContain(`[shadow:b] shadow: passwd=${b.passwd} shadow=${b.shadow}`);
       // --user asks every backend; the first that could not work unprivileged is named.
       const nobody = { user: 'nobody', uid: 65534, gid: 65534, groups: [] };
@@ -55,7 +55,7 @@ describe('buildAuthenticator (real shadow backends)', () => {
   it('without -c there is nothing to flush, and 0 fail delay adds no wrapper', async () => {
     const composed = await buildAuthenticator(options(['--fail-delay', '0']), { crypt: new Crypt(1), log });
     expect(composed.cache).toBeNull();
-    expect(composed.flushCache()).toBe(0);
+    expect(await composed.flushCache()).toBe(0);
     expect(await composed.authenticate(req('sat_cache_ann', 'pw-a'), signal)).toEqual({ kind: 'ok', compat: 'OK' });
     await composed.close();
   });

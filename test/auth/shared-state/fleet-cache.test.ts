@@ -48,7 +48,7 @@ async function host(users: Record<string, string>, opts: { url?: string; staleMs
   const state = new SharedState(parseSharedStateUrl(opts.url ?? redis.url), { timeoutMs: 100, probeIntervalMs: 50 }, quiet);
   await state.ready(5000);
   const fleet = new FleetCache(state, key, { ttlMs: 60_000, pollMs: 50, forgetLocal: (m) => local.forgetIf(m), flushLocal: () => local.flush() }, quiet);
-  const auth = new CacheAuthenticator(backend, local, quiet, 'shadow', { cache: fleet, checkFor: () => opts.check ?? null });
+  const auth = new CacheAuthenticator(backend, local, quiet, 'shadow', { cache: fleet, checkFor: (via) => (via === 'shadow' ? { check: opts.check ?? null } : null) });
   return {
     backend,
     local,
