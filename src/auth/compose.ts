@@ -12,7 +12,7 @@ import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
 import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
-import { FleetKey, readKeyFile } from './shared-state/key-file.js';
+import { readFleetKey } from './shared-state/key-file.js';
 import { FleetCache } from './shared-state/fleet-cache.js';
 import { userKey } from './penalty-keys.js';
 import { SharedPenaltyStore } from './shared-state/penalty-store.js';
@@ -201,7 +201,7 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 /** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   // Read before anything starts: a key file others can read is a start-up error, not a warning.
-  const fleetKey = options.sharedState ? readKeyFile(options.cacheKeyFile ?? '') : null;
+  const fleetKey = options.sharedState ? readFleetKey(options.cacheKeyFile ?? '') : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -230,7 +230,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     cache !== null && shared !== null && fleetKey !== null
       ? new FleetCache(
           shared,
-          new FleetKey(options.cacheKeyFile!, fleetKey),
+          fleetKey,
           { ttlMs: options.cacheTtlSec * 1000, forgetLocal: (m) => cache.forgetIf(m), flushLocal: () => cache.flush() },
           ctx.log,
         )

@@ -90,7 +90,8 @@ export class SharedState {
     if (this.healthy) return true;
     await new Promise<void>((resolve) => {
       const t = setTimeout(done, ms);
-      const off = this.onChange(done);
+      // A first probe that is slow marks it down; the next one may still bring it up within `ms`.
+      const off = this.onChange((up) => up && done());
       function done(): void {
         clearTimeout(t);
         off();

@@ -1,10 +1,11 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { SharedStateError } from '../../errors.js';
 import type { FleetPenalty, FleetLook, PenaltyEntry, PenaltyTarget } from '../penalty.js';
 import { addressKey, userKey } from '../penalty-keys.js';
 import type { Secret } from '../secret.js';
 import type { RedisClient, SharedState } from './client.js';
+import type { FleetKey } from './key-file.js';
 
 export interface SharedPenaltyOptions {
   /** `--fail-delay` (ms). */
@@ -98,12 +99,12 @@ return 0`;
  */
 export class SharedPenaltyStore implements FleetPenalty {
   readonly #state: SharedState;
-  readonly #key: Buffer;
+  readonly #key: FleetKey;
   readonly #o: Required<SharedPenaltyOptions>;
   readonly #leaseMs: number;
   readonly #pollMs: number;
 
-  constructor(state: SharedState, fleetKey: Buffer, options: SharedPenaltyOptions) {
+  constructor(state: SharedState, fleetKey: FleetKey, options: SharedPenaltyOptions) {
     this.#state = state;
     this.#key = fleetKey;
     this.#o = { failureTtlMs: options.forgetAfterMs, successTtlMs: 7 * 86_400_000, ...options };
@@ -122,7 +123,7 @@ export class SharedPenaltyStore implements FleetPenalty {
 
   /** HMAC of the pair under the fleet key: the only form of a password Redis ever sees. */
   digest(identity: string, password: Secret): string {
-    return createHmac('sha256', this.#key).update('penalty-password\0').update(identity).update('\0').update(password.expose()).digest('base64url').slice(0, 32);
+    return this.#key.mac('penalty-password', [identity, password.expose()]).toString('base64url').slice(0, 32);
   }
 
   /** A lease owner's token: unique per request and host. */
@@ -232,7 +233,7 @@ export class SharedPenaltyStore implements FleetPenalty {
   }
 
   #tag(identity: string): string {
-    return createHmac('sha256', this.#key).update('penalty-identity\0').update(identity).digest('base64url').slice(0, 22);
+    return this.#key.mac('penalty-identity', [identity]).toString('base64url').slice(0, 22);
   }
 
   #successKey(identity: string): string {

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PenaltyAuthenticator, type PenaltyOptions } from '../../../src/auth/penalty.js';
 import { SharedState } from '../../../src/auth/shared-state/client.js';
+import { FleetKey } from '../../../src/auth/shared-state/key-file.js';
 import { SharedPenaltyStore } from '../../../src/auth/shared-state/penalty-store.js';
 import { parseSharedStateUrl } from '../../../src/auth/shared-state/url.js';
 import { FakeAuthenticator, req } from '../../fixtures/fake-authenticator.js';
@@ -10,7 +11,7 @@ import { type RunningRedis, startRedis } from '../../fixtures/redis.js';
 
 // Three "hosts" in one process: each its own PenaltyAuthenticator, SharedState and backend, one Redis.
 const PORT = 27611;
-const KEY = randomBytes(32);
+const KEY = new FleetKey('/test/key', randomBytes(32));
 const signal = new AbortController().signal;
 const silent = pino({ level: 'silent' });
 
