@@ -16,6 +16,7 @@ export class FleetRequest {
   readonly #token: string;
   readonly #fails = new Map<string, number>();
   #on = true;
+  /** An admit went out: this request may hold leases (even when the answer was lost). */
   #leased = false;
 
   constructor(fleet: FleetPenalty, keys: readonly string[], identity: string, password: Secret) {
@@ -38,7 +39,7 @@ export class FleetRequest {
       this.#note(r.fails);
       return r.known;
     } catch {
-      this.#on = false;
+      this.#off();
       return false;
     }
   }
@@ -46,13 +47,13 @@ export class FleetRequest {
   /** Ms to wait before asking again; 0 when this request may be checked now (or the fleet is gone). */
   async admit(): Promise<number> {
     if (!this.#on) return 0;
+    this.#leased = true;
     try {
       const r = await this.#fleet.admit(this.#keys, this.#token);
       this.#note(r.fails);
-      if (r.waitMs === 0) this.#leased = true;
       return r.waitMs;
     } catch {
-      this.#on = false;
+      this.#off();
       return 0;
     }
   }
@@ -72,14 +73,26 @@ export class FleetRequest {
       this.#leased = false;
       return true;
     } catch {
-      this.#on = false;
+      this.#off();
       return false;
     }
   }
 
-  /** The request ended without a check: free the leases in the background (they expire anyway). */
+  /** The request ended without a check: free its leases in the background (they expire anyway). */
   abandon(): void {
-    if (this.#on && this.#leased) void this.#fleet.release(this.#keys, this.#token).catch(() => {});
+    this.#off();
+  }
+
+  /**
+   * Stops asking the fleet for this request. A call that timed out may still have taken a lease, and
+   * other hosts would queue behind it until it expires: try to give it back (a no-op when down).
+   */
+  #off(): void {
+    this.#on = false;
+    if (this.#leased) {
+      this.#leased = false;
+      void this.#fleet.release(this.#keys, this.#token).catch(() => {});
+    }
   }
 
   #note(fails: readonly number[]): void {

@@ -108,7 +108,9 @@ export class SharedPenaltyStore implements FleetPenalty {
     this.#state = state;
     this.#key = fleetKey;
     this.#o = { failureTtlMs: options.forgetAfterMs, successTtlMs: 7 * 86_400_000, ...options };
-    this.#leaseMs = Math.max(1000, Math.min(Number.isFinite(options.maxTotalMs) ? options.maxTotalMs : 30_000, 120_000));
+    // Long enough for a check (a backend answers in well under this), short enough that a host that
+    // lost Redis, or died, mid-check blocks its user/address on the other hosts only briefly.
+    this.#leaseMs = Math.max(1000, Math.min(Number.isFinite(options.maxTotalMs) ? options.maxTotalMs : 30_000, 5000));
     // A held request on another host hears of a settled check only by asking again.
     this.#pollMs = Math.max(20, Math.min(250, Math.round(options.failDelayMs / 8)));
   }
