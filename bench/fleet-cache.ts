@@ -11,8 +11,8 @@ import type { BenchTarget } from './scenario.js';
 // issue 16 item 6: what the fleet costs per request. The same daemon, the same user and load, once
 // with local state only and once with --shared-state on a local redis-server (loopback: the cost of
 // the round trip and of Redis itself, not of a network). Rows: cache hits (-c, one right password
-// over and over) and shadow without -c (every request a yescrypt check, so the shared penalty's
-// calls on each request show beside the hash). `node dist-bench/bench/fleet-cache.js [seconds] [c]`.
+// over and over; with --fail-delay 0 for the cache's own cost, and with the default penalty, whose
+// fleet calls every request also makes) and shadow without -c (every request a yescrypt check). `node dist-bench/bench/fleet-cache.js [seconds] [c]`.
 
 const REDIS_PORT = 27750;
 const USER = 'sat_f2_bench';
@@ -59,7 +59,11 @@ async function main(): Promise<void> {
   await benchUser(USER, PASSWORD, 'yescrypt');
   const probes: Probe[] = [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
   const shared = ['--shared-state', redis.url, '--cache-key-file', keyFile];
+  const noPenalty = ['--fail-delay', '0'];
   const rows: [string, string[]][] = [
+    // The cache's own cost: the penalty (and its fleet calls) off.
+    ['cache hit, local, --fail-delay 0', ['-a', 'shadow', '-c', '-n', '5', ...noPenalty]],
+    ['cache hit, shared, --fail-delay 0', ['-a', 'shadow', '-c', '-n', '5', ...noPenalty, ...shared]],
     ['cache hit, local', ['-a', 'shadow', '-c', '-n', '5']],
     ['cache hit, shared', ['-a', 'shadow', '-c', '-n', '5', ...shared]],
     ['shadow $y$, local', ['-a', 'shadow', '-n', '5']],

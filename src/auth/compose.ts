@@ -12,7 +12,7 @@ import { RoutingAuthenticator, routeLabel } from './routing.js';
 import { SharedBackend } from './shared-backend.js';
 import { BackendStartError } from '../errors.js';
 import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
-import { readFleetKey } from './shared-state/key-file.js';
+import { type FleetKey, fleetKeyFor } from './shared-state/key-file.js';
 import { FleetCache } from './shared-state/fleet-cache.js';
 import { userKey } from './penalty-keys.js';
 import { SharedPenaltyStore } from './shared-state/penalty-store.js';
@@ -22,6 +22,8 @@ export interface ComposeContext {
   readonly log: Logger;
   /** Looks up a backend definition by type (Default: the registry's); tests pass fakes. */
   readonly definition?: (type: string) => BackendDefinition;
+  /** On reload: the fleet key in force, kept when a daemon that dropped root cannot re-read the file. */
+  readonly fleetKey?: FleetKey | null;
 }
 
 /** What composition reads: auth's own settings, not the daemon's whole option bag. */
@@ -70,6 +72,8 @@ export interface ComposedAuthenticator extends Authenticator {
    * many entries it dropped (the fleet's, with --shared-state). 0 when -c is off.
    */
   flushCache(user?: string): Promise<number>;
+  /** `--cache-key-file` as read, or null. */
+  readonly fleetKey: FleetKey | null;
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
@@ -132,6 +136,8 @@ class Composed implements ComposedAuthenticator {
     readonly cache: CredentialCache | null,
     readonly sharedState: SharedState | null,
     private readonly fleetCache: FleetCache | null = null,
+    /** `--cache-key-file` as read (null without --shared-state). */
+    readonly fleetKey: FleetKey | null = null,
   ) {
     this.name = options.chain.join(',');
   }
@@ -201,7 +207,7 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 /** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   // Read before anything starts: a key file others can read is a start-up error, not a warning.
-  const fleetKey = options.sharedState ? readFleetKey(options.cacheKeyFile ?? '') : null;
+  const fleetKey = options.sharedState ? fleetKeyFor(options.cacheKeyFile ?? '', ctx.fleetKey ?? null, (m) => ctx.log.warn(m)) : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -267,5 +273,5 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
   // Serve with fleet state from the first request when Redis is there; without it, start anyway on local state.
   if (shared !== null) await shared.ready(Math.max(1000, shared.timeoutMs * 10));
-  return new Composed(options, top, backends, cache, shared, fleetCache);
+  return new Composed(options, top, backends, cache, shared, fleetCache, fleetKey);
 }

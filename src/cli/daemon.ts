@@ -34,9 +34,9 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
  * thus gets a new, empty cache around the new backends, which is the flush a reload needs
  * (passwords may have changed), and the old one is closed once its requests are done.
  */
-async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger): Promise<ComposedAuthenticator> {
+async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger, inForce: ComposedAuthenticator | null = null): Promise<ComposedAuthenticator> {
   if (options.chain.length === 0) throw new UsageError('no authentication mechanism specified');
-  return compose(options, { crypt, log });
+  return compose(options, { crypt, log, fleetKey: inForce?.fleetKey ?? null });
 }
 
 function resolveIds(values: readonly string[], flag: string, resolve: (v: string) => number): number[] {
@@ -214,7 +214,7 @@ export class Daemon {
     const effective = { ...next } as Record<string, unknown>;
     for (const k of restartNeeded) effective[k] = cur[k];
     const options = effective as unknown as DaemonOptions;
-    const fresh = await buildAuthenticator(options, this.crypt, this.log);
+    const fresh = await buildAuthenticator(options, this.crypt, this.log, this.authenticator);
     const old = this.handler.setAuthenticator(fresh);
     this.handler.setOptions(handlerOptions(options));
     this.#options = options;

@@ -120,3 +120,19 @@ export function readKeyFile(path: string, expectOwner = 0): Buffer {
     closeSync(fd);
   }
 }
+
+/**
+ * The fleet key for a new composition (start, reload). A daemon that dropped root (`--user`) cannot
+ * read a root-only key file again, and must not make it readable to do so: on a reload it keeps the
+ * key it read as root when the file is the same and the read was refused for permission (logged).
+ * Any other problem, or another file, fails the reload like any bad flag.
+ */
+export function fleetKeyFor(path: string, inForce: FleetKey | null, warn: (message: string) => void): FleetKey {
+  try {
+    return readFleetKey(path);
+  } catch (e) {
+    if (inForce === null || inForce.file !== path || !/cannot open: EACCES$/.test((e as Error).message)) throw e;
+    warn(`--cache-key-file ${path}: cannot be read again after dropping root; keeping the key read at start (restart to change it)`);
+    return inForce;
+  }
+}

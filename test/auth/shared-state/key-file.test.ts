@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MIN_KEY_BYTES, readFleetKey, readKeyFile } from '../../../src/auth/shared-state/key-file.js';
+import { MIN_KEY_BYTES, fleetKeyFor, readFleetKey, readKeyFile } from '../../../src/auth/shared-state/key-file.js';
 import { KeyFileError } from '../../../src/errors.js';
 
 // issue 16 item 3: the fleet key is read from a root-only file; anything else is refused with the file named.
@@ -125,5 +125,35 @@ describe('readKeyFile (the bytes, for the penalty)', () => {
     const link = join(dir, 'bin-link');
     symlinkSync(keyFile('bin-target', BIN), link);
     expect(() => readKeyFile(link)).toThrow(`--cache-key-file ${link}: is a symbolic link`);
+  });
+});
+
+describe('fleetKeyFor (start and reload)', () => {
+  /** As a daemon after --user: effective uid nobody, for the length of `f`. */
+  function asNobody<T>(f: () => T): T {
+    process.seteuid!(65534);
+    try {
+      return f();
+    } finally {
+      process.seteuid!(0);
+    }
+  }
+
+  it('reads the file; after dropping root keeps the key in force for the same file, and says so', () => {
+    const p = keyFile('reload');
+    const warnings: string[] = [];
+    const first = fleetKeyFor(p, null, (m) => warnings.push(m));
+    expect(asNobody(() => fleetKeyFor(p, first, (m) => warnings.push(m)))).toBe(first);
+    expect(warnings).toEqual([`--cache-key-file ${p}: cannot be read again after dropping root; keeping the key read at start (restart to change it)`]);
+  });
+
+  it('without a key in force, for another file, or for any other problem, the reload fails', () => {
+    const p = keyFile('reload2');
+    const first = fleetKeyFor(p, null, () => {});
+    expect(() => asNobody(() => fleetKeyFor(p, null, () => {}))).toThrow(`--cache-key-file ${p}: cannot open: EACCES`);
+    const other = keyFile('reload3');
+    expect(() => asNobody(() => fleetKeyFor(other, first, () => {}))).toThrow('cannot open: EACCES');
+    chmodSync(p, 0o640);
+    expect(() => fleetKeyFor(p, first, () => {})).toThrow('has mode 0640');
   });
 });
