@@ -71,14 +71,20 @@ async function main(): Promise<void> {
   ];
   const out: string[] = [];
   out.push(`fleet cost, concurrency ${c}, ${seconds} s per row, redis-server ${REDIS_PORT} on loopback`);
-  out.push('| row | req/s | p50 / p99 ms | daemon cpu ms/req | redis cpu ms/req | wrong/errors |');
-  out.push('|---|---:|---:|---:|---:|---:|');
+  out.push('| row | req/s | p50 / p99 ms | daemon cpu ms/req | redis cpu ms/req | shared=hit/down | wrong/errors |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|');
   try {
     for (const [name, args] of rows) {
-      const d = await startOurDaemon(args);
+      // How many answers the fleet gave and how many fell back (a call past the deadline on a loaded box).
+      const seen = { hit: 0, down: 0 };
+      const d = await startOurDaemon(args, (chunk) => {
+        seen.hit += chunk.split('shared=hit').length - 1;
+        seen.down += chunk.split('shared=down').length - 1;
+      });
       try {
         const m = await measure(d, probes, c, seconds, args.includes('--shared-state') ? redisPid : null);
-        const line = `| ${name} | ${m.rps.toFixed(0)} | ${m.p50Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)} | ${m.daemonCpuMsPerReq.toFixed(3)} | ${args.includes('--shared-state') ? m.redisCpuMsPerReq.toFixed(3) : '-'} | ${m.wrong}/${m.errors} |`;
+        const fleet = args.includes('--shared-state') ? `${m.redisCpuMsPerReq.toFixed(3)} | ${seen.hit}/${seen.down}` : '- | -';
+        const line = `| ${name} | ${m.rps.toFixed(0)} | ${m.p50Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)} | ${m.daemonCpuMsPerReq.toFixed(3)} | ${fleet} | ${m.wrong}/${m.errors} |`;
         out.push(line);
         console.error(line);
       } finally {

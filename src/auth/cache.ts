@@ -300,9 +300,12 @@ export class CacheAuthenticator implements Authenticator {
 }
 
 /** One line for `-v`/`--check`. */
-export function describeCache(o: { cache: boolean; cacheTtlSec: number; cacheSizeKiB: number; cacheStaleOnOutageSec: number }): string {
+export function describeCache(o: { cache: boolean; cacheTtlSec: number; cacheSizeKiB: number; cacheStaleOnOutageSec: number; sharedState?: unknown }): string {
   if (!o.cache) return 'cache: off';
   const approx = Math.floor((o.cacheSizeKiB * 1024) / (ENTRY_OVERHEAD_BYTES + DIGEST_BYTES + 32));
   const stale = o.cacheStaleOnOutageSec > 0 ? `${o.cacheStaleOnOutageSec} s` : 'off';
-  return `cache: on, in memory, ttl ${o.cacheTtlSec} s, ${o.cacheSizeKiB} KiB (~${approx} entries), HMAC-SHA-256 with a per-start key, stale-on-outage ${stale}`;
+  const line = `cache: on, in memory, ttl ${o.cacheTtlSec} s, ${o.cacheSizeKiB} KiB (~${approx} entries), HMAC-SHA-256 with a per-start key, stale-on-outage ${stale}`;
+  return o.sharedState
+    ? `${line}; shared by the fleet (--shared-state): Redis decides hits and expires entries after ${o.cacheTtlSec} s, names and digests HMAC-SHA-256 under --cache-key-file, this cache answers while Redis is down`
+    : line;
 }

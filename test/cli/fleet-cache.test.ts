@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDaemon, startOurs } from '../fixtures/daemon.js';
+import { DAEMON_BIN } from '../fixtures/paths.js';
+import { run } from '../fixtures/run.js';
 import { type RunningRedis, startRedis } from '../fixtures/redis.js';
 import { verdict } from '../fixtures/testsaslauthd.js';
 import { eventually, jsonLines } from '../fixtures/user-files.js';
@@ -177,5 +179,34 @@ describe('three saslauthd-ts with -c on one redis-server (issue 16)', () => {
     expect(await ask(h1, CHANGE, NEW)).toEqual(['OK', null, 'miss']);
     expect(await ask(h2, CHANGE, NEW)).toEqual(['OK', true, 'hit']);
     expect(await ask(h3, CHANGE, OLD)).toEqual(['NO', null, 'miss']);
+  });
+});
+
+describe('start-up with a fleet cache', () => {
+  const check = (...args: string[]) => run(process.execPath, [DAEMON_BIN, '--check', '-a', 'shadow', '-c', '--shared-state', `redis://127.0.0.1:${PORT}`, ...args]);
+
+  it('--check names the shared cache', async () => {
+    const r = await check('--cache-key-file', keyFile);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'cache: on, in memory, ttl 28800 s, 964 KiB (~4406 entries), HMAC-SHA-256 with a per-start key, stale-on-outage off; shared by the fleet (--shared-state): Redis decides hits and expires entries after 28800 s, names and digests HMAC-SHA-256 under --cache-key-file, this cache answers while Redis is down',
+    );
+  });
+
+  it('-c with --shared-state and no key file, or a key file others may read, or a symlink: refused, naming the file', async () => {
+    const none = await check();
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('--shared-state needs --cache-key-file');
+    const loose = join(tmp, 'loose.key');
+    writeFileSync(loose, randomBytes(48).toString('base64'));
+    chmodSync(loose, 0o644);
+    const r = await check('--cache-key-file', loose);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--cache-key-file ${loose}: has mode 0644: group or other users may read or change it`);
+    const link = join(tmp, 'link.key');
+    symlinkSync(keyFile, link);
+    const l = await check('--cache-key-file', link);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain(`--cache-key-file ${link}: is a symbolic link`);
   });
 });

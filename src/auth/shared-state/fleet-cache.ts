@@ -61,8 +61,9 @@ const globEscape = (s: string): string => s.replace(/[*?[\]\\]/g, (c) => `\\${c}
  *
  * The local copies must not outlive what the fleet dropped: a replaced entry or a flush is written
  * to a change log (a Redis stream holding only tags), which each host reads every `pollMs` and
- * applies to its local cache. A host that lost Redis may have missed some, so on reconnecting it
- * empties its local cache.
+ * applies to its local cache. A host that lost Redis goes on reading where it stopped when it comes
+ * back; when it cannot know it missed nothing (Redis restarted or failed over, the log was trimmed
+ * past its place) it empties its local cache instead.
  */
 export class FleetCache {
   readonly #store: FleetStore;
@@ -81,6 +82,8 @@ export class FleetCache {
   #lastId = '0-0';
   #polling = false;
   #wasDown = false;
+  /** Redis's run_id when last up: another one after an outage means its data (and our log) may be gone. */
+  #runId: string | null = null;
   #garbageLogged = false;
   /** Counters for status/metrics. */
   hits = 0;
@@ -99,11 +102,11 @@ export class FleetCache {
         this.#wasDown = true;
         return;
       }
-      if (!this.#wasDown) return;
+      const after = this.#wasDown;
       this.#wasDown = false;
-      const n = options.flushLocal();
-      log.info({ shared_cache_local_dropped: n }, `shared cache: Redis is back; dropped the ${n} local entries, which may have missed changes made meanwhile`);
+      void this.#resync(after);
     });
+    if (store.healthy) void this.#resync(false);
     this.#timer = setInterval(() => void this.poll(), options.pollMs ?? 1000);
     this.#timer.unref();
   }
@@ -235,6 +238,33 @@ export class FleetCache {
     } finally {
       this.#polling = false;
     }
+  }
+
+  /**
+   * On (re)connecting: notes Redis's run_id; after an outage, keeps the local cache only when the
+   * same Redis still holds the log from where this host stopped reading (a slow spell, a network
+   * blip), else drops it, since changes made meanwhile may be lost to it.
+   */
+  async #resync(afterOutage: boolean): Promise<void> {
+    let intact = false;
+    let runId: string | null = null;
+    try {
+      runId = await this.#store.call('cache INFO', async (c) => (c instanceof Cluster ? null : (/run_id:(\w+)/.exec(await c.info('server'))?.[1] ?? null)));
+      if (afterOutage && runId !== null && runId === this.#runId) {
+        const lastId = this.#lastId;
+        intact =
+          lastId === '0-0'
+            ? (await this.#store.call('cache XLEN', (c) => c.xlen(this.#changes))) < CHANGES_KEPT
+            : (await this.#store.call('cache XRANGE', (c) => c.xrange(this.#changes, lastId, lastId))).length === 1;
+      }
+    } catch {
+      // Unknown: the safe answer below.
+    }
+    if (runId !== null || this.#runId === null) this.#runId = runId;
+    if (!afterOutage || intact) return;
+    const n = this.#options.flushLocal();
+    this.#lastId = '0-0';
+    this.#log.info({ shared_cache_local_dropped: n }, `shared cache: Redis is back but may have lost changes made meanwhile (restart, failover, or log trimmed); dropped the ${n} local entries`);
   }
 
   close(): void {
