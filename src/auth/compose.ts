@@ -187,6 +187,9 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   // Read before anything starts: a key file others can read is a start-up error, not a warning.
   const fleetKey = options.sharedState ? readFleetKey(options.cacheKeyFile ?? '') : null;
+  // One connection for everything the fleet shares (penalty, cache); made first so a bad CA file
+  // fails before any backend starts, and closed with them when one cannot.
+  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -199,6 +202,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     }
   } catch (e) {
     await Promise.allSettled([...backends.values()].map((b) => b.close()));
+    await shared?.close();
     throw e;
   }
 
@@ -228,7 +232,6 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
     chainOf(options.chain),
   );
-  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   const pOptions = penaltyOptions(options);
   const fleet = shared !== null && fleetKey !== null ? new SharedPenaltyStore(shared, fleetKey, { ...pOptions, forgetAfterMs: FORGET_AFTER_MS }) : null;
   const defended =
