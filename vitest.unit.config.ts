@@ -38,6 +38,7 @@ export default defineConfig({
       'test/auth/rimap/target.test.ts',
       'test/bench/fuzz-properties.test.ts',
       'test/cli/auth-policy-args.test.ts',
+      'test/cli/shared-state-args.test.ts',
     ],
   },
 });

@@ -208,6 +208,9 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
   // Read before anything starts: a key file others can read is a start-up error, not a warning.
   const fleetKey = options.sharedState ? fleetKeyFor(options.cacheKeyFile ?? '', ctx.fleetKey ?? null, (m) => ctx.log.warn(m)) : null;
+  // One connection for everything the fleet shares (penalty, cache); made first so a bad CA file
+  // fails before any backend starts, and closed with them when one cannot.
+  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -220,6 +223,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     }
   } catch (e) {
     await Promise.allSettled([...backends.values()].map((b) => b.close()));
+    await shared?.close();
     throw e;
   }
 
@@ -230,7 +234,6 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
         staleMs: options.cacheStaleOnOutageSec * 1000,
       })
     : null;
-  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   // -c with --shared-state: Redis holds the fleet's successes; this host's cache is the fallback.
   const fleetCache =
     cache !== null && shared !== null && fleetKey !== null

@@ -349,7 +349,8 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   describe(): string[] {
-    return [...this.inner.describe(), ...describePenalty(this.options)];
+    const fleet = this.#fleet === null ? [] : [`failure penalty shared through ${this.#fleet.shown} (${this.#fleet.healthy ? 'up' : 'down: local counters'})`];
+    return [...this.inner.describe(), ...describePenalty(this.options), ...fleet];
   }
 
   async close(): Promise<void> {

@@ -78,6 +78,20 @@ async function load(ds: readonly RunningDaemon[], n: number, next: (i: number) =
   return out;
 }
 
+describe('start-up', () => {
+  it('refuses a fleet key file that group or others can read, naming it, before listening', async () => {
+    const loose = join(keyDir, 'loose.key');
+    writeFileSync(loose, randomBytes(32), { mode: 0o640 });
+    const e = await start(['--shared-state', redis.url, '--cache-key-file', loose]).then(
+      () => null,
+      (x: Error) => x.message,
+    );
+    expect(e).toMatch(/exited with 1 before listening/);
+    expect(e).toContain(`--cache-key-file ${loose}`);
+    expect(e).toContain('0640');
+  });
+});
+
 describe('three daemons on one redis-server', () => {
   it('a guess spread across the three is throttled as on one daemon', async () => {
     const D = 200;
@@ -103,9 +117,9 @@ describe('three daemons on one redis-server', () => {
 
   it('redis-server SIGKILLed mid-load and restarted: 0 wrong OK, every answer within --auth-timeout + --shared-state-timeout, recovery measured', async () => {
     const AUTH_TIMEOUT = 4000;
-    // Tens of ms in production; here a deadline the loaded test machine keeps, so that the only
-    // down/up the daemons see is the one this test causes.
-    const REDIS_TIMEOUT = 300;
+    // The production default. On a loaded machine a late timer can flap the state besides the
+    // outage this test causes; the log must still say each change once (strictly alternating).
+    const REDIS_TIMEOUT = 50;
     const args = fleetArgs(redis.url, ['--fail-delay', '100', '--penalty-max', '400', '--auth-timeout', String(AUTH_TIMEOUT), '--shared-state-timeout', String(REDIS_TIMEOUT)]);
     const ds = await Promise.all([start(args), start(args), start(args)]);
     for (const d of ds) await waitForOutput(d, 'shared state redis://127.0.0.1:27620 is up');
@@ -120,9 +134,10 @@ describe('three daemons on one redis-server', () => {
     for (const d of ds) await waitForCount(d, DOWN, 1);
     const noticed = performance.now() - killedAt;
     await new Promise((r) => setTimeout(r, 2000));
-    await redis.restart();
+    const downs = ds.map((d) => count(d, DOWN));
     const restartedAt = performance.now();
-    await Promise.all(ds.map((d) => waitForCount(d, UP, 2)));
+    await redis.restart();
+    await Promise.all(ds.map((d, i) => waitForCount(d, UP, downs[i]! + 1)));
     const recovery = performance.now() - restartedAt;
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
@@ -132,7 +147,7 @@ describe('three daemons on one redis-server', () => {
     const rightReplies = replies.filter((x) => x.right);
     const rightMax = Math.max(...rightReplies.map((x) => x.ms));
     console.log(
-      `fleet outage: ${replies.length} requests, wrong OK ${wrongOk.length}, slowest answer ${Math.round(maxMs)} ms (bound ${AUTH_TIMEOUT + REDIS_TIMEOUT}), right-password answers ${rightReplies.filter((x) => x.reply === 'OK').length}/${rightReplies.length} OK, slowest ${Math.round(rightMax)} ms; down noticed after ${Math.round(noticed)} ms, back ${Math.round(recovery)} ms after restart`,
+      `fleet outage: ${replies.length} requests, wrong OK ${wrongOk.length}, slowest answer ${Math.round(maxMs)} ms (bound ${AUTH_TIMEOUT + REDIS_TIMEOUT}), right-password answers ${rightReplies.filter((x) => x.reply === 'OK').length}/${rightReplies.length} OK, slowest ${Math.round(rightMax)} ms; down noticed after ${Math.round(noticed)} ms, back ${Math.round(recovery)} ms after redis-server was started again`,
     );
     expect(wrongOk).toEqual([]);
     expect(replies.every((x) => !x.reply.startsWith('error'))).toBe(true);
@@ -140,8 +155,11 @@ describe('three daemons on one redis-server', () => {
     // Redis trouble denies no real user: every right password was answered OK.
     expect(rightReplies.every((x) => x.reply === 'OK')).toBe(true);
     for (const d of ds) {
-      // One line per change, each daemon: down once, up once (after the first up at start).
-      expect([count(d, DOWN), count(d, UP)]).toEqual([1, 2]);
+      // One line per change: up at start, then down and up strictly in turn, ending up.
+      const seq = (d.output().match(/shared state \S+ is (up|down)/g) ?? []).map((l) => (l.endsWith('up') ? 'up' : 'down'));
+      expect(seq.length % 2).toBe(1);
+      expect(seq).toEqual(seq.map((_, i) => (i % 2 === 0 ? 'up' : 'down')));
+      expect(count(d, DOWN)).toBeGreaterThanOrEqual(1);
     }
     await Promise.all(ds.map((d) => d.stop()));
   }, 120_000);

@@ -179,7 +179,7 @@ export class SharedState {
     const before = this.#health;
     this.#health = health;
     if (health === 'up') {
-      this.#log.info({ shared_state: this.#url.shown, shared_state_up: true }, `shared state ${this.#url.shown} is up (${why}): penalties${before === 'down' ? ' again' : ''} counted fleet-wide`);
+      this.#log.info({ shared_state: this.#url.shown, shared_state_up: true }, `shared state ${this.#url.shown} is up (${why}): this host uses the fleet's penalty counters and cache${before === 'down' ? ' again' : ''}`);
     } else {
       this.#log.warn(
         { shared_state: this.#url.shown, shared_state_up: false, reason: why },
