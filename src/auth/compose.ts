@@ -74,6 +74,8 @@ export interface ComposedAuthenticator extends Authenticator {
   flushCache(user?: string): Promise<number>;
   /** `--cache-key-file` as read, or null. */
   readonly fleetKey: FleetKey | null;
+  /** `-c` with `--shared-state`: the fleet level (hits, misses, fallbacks, garbage counters), or null. */
+  readonly fleetCache: FleetCache | null;
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
@@ -135,7 +137,8 @@ class Composed implements ComposedAuthenticator {
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
     readonly sharedState: SharedState | null,
-    private readonly fleetCache: FleetCache | null = null,
+    /** The fleet level of -c (null without --shared-state); its counters are for status and metrics. */
+    readonly fleetCache: FleetCache | null = null,
     /** `--cache-key-file` as read (null without --shared-state). */
     readonly fleetKey: FleetKey | null = null,
   ) {

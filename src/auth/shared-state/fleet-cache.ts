@@ -85,7 +85,7 @@ export class FleetCache {
   /** Redis's run_id when last up: another one after an outage means its data (and our log) may be gone. */
   #runId: string | null = null;
   #garbageLogged = false;
-  /** Counters for status/metrics. */
+  /** Counters for status/metrics: Redis hits and misses, requests the local cache decided (Redis down or late), values not ours. */
   hits = 0;
   misses = 0;
   fallbacks = 0;
@@ -180,7 +180,10 @@ export class FleetCache {
    * when Redis could not be reached (the local cache is flushed by the caller either way).
    */
   async flush(user?: string): Promise<number | null> {
-    if (!this.#store.healthy) return null;
+    if (!this.#store.healthy) {
+      this.#log.warn({}, 'shared cache: Redis is down; flushed this host\'s local cache only (the fleet\'s entries expire after -t or go with a flush once Redis is back)');
+      return null;
+    }
     const pattern =
       user === undefined
         ? `${globEscape(this.#store.key('cache', 'e'))}:*`
