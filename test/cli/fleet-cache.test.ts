@@ -101,6 +101,16 @@ describe('three saslauthd-ts with -c on one redis-server (issue 16)', () => {
     expect(await ask(h2, FLUSH, OLD)).toEqual(['OK', true, 'hit']);
   });
 
+  it('a reload (SIGHUP) on one host empties its local cache only: the fleet entry still answers there and elsewhere', async () => {
+    const [h1, h2] = hosts as [RunningDaemon, RunningDaemon, RunningDaemon];
+    expect(await ask(h1, FLUSH, OLD)).toMatchObject(['OK', true, 'hit']);
+    h2.proc.kill('SIGHUP');
+    await eventually(() => h2.output().includes('configuration reloaded'), 'host 2 reloads');
+    expect(await ask(h2, FLUSH, OLD)).toEqual(['OK', true, 'hit']);
+    expect(await ask(h1, FLUSH, OLD)).toEqual(['OK', true, 'hit']);
+    expect(await cacheKeys()).not.toEqual([]);
+  });
+
   it('Redis holds no password, no unkeyed hash of one, no login in a key name', async () => {
     const dump: Buffer[] = [];
     const keys = await spy.keys('*');
