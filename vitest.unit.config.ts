@@ -23,6 +23,7 @@ export default defineConfig({
       'test/auth/chain.test.ts',
       'test/auth/compose-lifecycle.test.ts',
       'test/auth/penalty.test.ts',
+      'test/auth/fleet-request.test.ts',
       'test/auth/penalty-keys.test.ts',
       'test/auth/request-policy.test.ts',
       'test/auth/secret.test.ts',

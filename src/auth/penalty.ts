@@ -153,6 +153,12 @@ const DAY_MS = 86_400_000;
  * an old password), and the password that last succeeded for a user is checked without queueing
  * (the real user's devices keep working while a bot hammers the name). A success resets the user
  * and address it came with and releases whatever waits on them.
+ *
+ * With `fleet` (`--shared-state`) the counts, the spacing, the one check in flight and the password
+ * memory are also the fleet's, asked per request while it is healthy; the higher count wins. The
+ * local maps stay as they are, not behind the same interface, because they are what every request
+ * falls back to the moment the fleet does not answer: a failure is counted here only when the fleet
+ * could not count it, and `maxHeld` stays per host (it guards this host's connection slots).
  */
 export class PenaltyAuthenticator implements Authenticator {
   readonly name: string;

@@ -164,6 +164,41 @@ describe('three daemons on one redis-server', () => {
     await Promise.all(ds.map((d) => d.stop()));
   }, 120_000);
 
+  it('redis-server frozen (SIGSTOP) mid-load: no wrong OK, answers within the deadlines, back after SIGCONT', async () => {
+    const AUTH_TIMEOUT = 4000;
+    const REDIS_TIMEOUT = 50;
+    const args = fleetArgs(redis.url, ['--fail-delay', '100', '--penalty-max', '400', '--auth-timeout', String(AUTH_TIMEOUT), '--shared-state-timeout', String(REDIS_TIMEOUT)]);
+    const ds = await Promise.all([start(args), start(args), start(args)]);
+    for (const d of ds) await waitForCount(d, UP, 1);
+    const right = USERS[1]!;
+    const guessed = USERS[2]!;
+    let stop = false;
+    const running = load(ds, 3, (i) => (i % 2 === 0 ? { user: right, password: `${right}-pw`, right: true } : { user: guessed, password: `f${i}`, right: false }), () => stop);
+    await new Promise((r) => setTimeout(r, 1000));
+    const downs = ds.map((d) => count(d, DOWN));
+    redis.freeze();
+    const frozenAt = performance.now();
+    try {
+      await Promise.all(ds.map((d, i) => waitForCount(d, DOWN, downs[i]! + 1)));
+    } finally {
+      redis.thaw();
+    }
+    const noticed = performance.now() - frozenAt;
+    const thawedAt = performance.now();
+    // Up again: the lines alternate from an up at start, so "up" is current once ups outnumber downs.
+    await Promise.all(ds.map((d) => waitForCount(d, UP, count(d, DOWN) + 1)));
+    const back = performance.now() - thawedAt;
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    const replies = await running;
+    const maxMs = Math.max(...replies.map((x) => x.ms));
+    console.log(`fleet freeze: ${replies.length} requests, wrong OK ${replies.filter((x) => !x.right && x.reply.startsWith('OK')).length}, slowest ${Math.round(maxMs)} ms; frozen Redis noticed after ${Math.round(noticed)} ms, back ${Math.round(back)} ms after SIGCONT`);
+    expect(replies.filter((x) => !x.right && x.reply.startsWith('OK'))).toEqual([]);
+    expect(replies.filter((x) => x.right).every((x) => x.reply === 'OK')).toBe(true);
+    expect(maxMs).toBeLessThan(AUTH_TIMEOUT + REDIS_TIMEOUT);
+    await Promise.all(ds.map((d) => d.stop()));
+  }, 120_000);
+
   it('a redis that accepts and never answers: the daemon serves on local state, every answer prompt', async () => {
     const silent = await startSilentServer(SILENT_PORT);
     try {

@@ -22,7 +22,7 @@ it('works as a Redis ACL user limited to saslauthd:* keys without @dangerous com
     const p = new PenaltyAuthenticator(new FakeAuthenticator('f', { sat_f1_acl: 'right' }), { failDelayMs: 50, penaltyMaxMs: 100, jitter: 0, fleet }, pino({ level: 'silent' }));
     const ask = (pw: string) => p.authenticate({ ...req('sat_f1_acl', pw), clientAddr: '192.0.2.1;1' }, new AbortController().signal).then((o) => o.kind);
     expect([await ask('a'), await ask('b'), await ask('right'), await ask('c')]).toEqual(['rejected', 'rejected', 'ok', 'rejected']);
-    expect((await fleet.list()).map((e) => [e.kind, e.key, e.failures])).toEqual([
+    expect((await p.list()).map((e) => [e.kind, e.key, e.failures])).toEqual([
       ['address', '192.0.2.1', 1],
       ['user', 'sat_f1_acl', 1],
     ]);
