@@ -258,7 +258,8 @@ export class CacheAuthenticator implements Authenticator {
         // The recheck is this cache's business: it goes into the entry, not on up with the outcome.
         const { recheck: acceptedBy, ...plain } = outcome;
         this.cache.store(parts, digest, acceptedBy ?? this.inner.accountCheck ?? null);
-        if (shared !== null && shared.kind !== 'down') {
+        if (shared !== null) {
+          // While Redis is down this only notes the entry, to be deleted from Redis once it is back.
           const via = typeof outcome.log?.['via'] === 'string' ? outcome.log['via'] : this.backend;
           await this.fleet!.cache.store(shared.token, via, shared.kind === 'miss' && shared.prior !== 'none');
         }

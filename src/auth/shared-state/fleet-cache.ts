@@ -46,6 +46,8 @@ export interface FleetCacheOptions {
 
 const VALUE_VERSION = '1';
 const DIGEST_B64_LENGTH = 43;
+/** How many entries changed during an outage this host remembers to delete once Redis is back. */
+const OWED_KEPT = 10000;
 /** How many change records the fleet keeps: enough for a poll interval of changes on a busy fleet. */
 const CHANGES_KEPT = 10000;
 const b64 = (b: Buffer): string => b.toString('base64url');
@@ -85,6 +87,9 @@ export class FleetCache {
   /** Redis's run_id when last up: another one after an outage means its data (and our log) may be gone. */
   #runId: string | null = null;
   #garbageLogged = false;
+  /** Entries to delete from Redis when it is back (key → entry tag), at most OWED_KEPT. */
+  readonly #owed = new Map<string, string>();
+  #owedLost = false;
   /** Counters for status/metrics: Redis hits and misses, requests the local cache decided (Redis down or late), values not ours. */
   hits = 0;
   misses = 0;
@@ -151,27 +156,63 @@ export class FleetCache {
   /**
    * Records a backend-verified success for the fleet, replacing any entry (the TTL starts again).
    * When it replaced another password's entry, the change log tells the other hosts to drop theirs.
+   * A success Redis did not get (down, late) is owed: see #owe.
    */
   async store(token: FleetToken, via: string, replaced: boolean): Promise<void> {
-    if (!this.#store.healthy) return;
+    if (!this.#store.healthy) return this.#owe(token);
     const value = `${VALUE_VERSION} ${b64(token.digest)} ${via}`;
     try {
       await this.#store.call('cache SET', (c) => c.set(token.key, value, 'PX', this.#options.ttlMs));
       if (replaced) await this.#record('e', token.entryTag);
     } catch (e) {
+      this.#owe(token);
       this.#log.debug({ err: (e as Error).message }, 'shared cache: could not store a success; it stays in the local cache');
     }
   }
 
   /** Drops the fleet's entry (the backend or its account check refused what it holds). */
   async forget(token: FleetToken): Promise<void> {
-    if (!this.#store.healthy) return;
+    if (!this.#store.healthy) return this.#owe(token);
     try {
       await this.#store.call('cache DEL', (c) => c.unlink(token.key));
       await this.#record('e', token.entryTag);
     } catch (e) {
+      this.#owe(token);
       this.#log.debug({ err: (e as Error).message }, 'shared cache: could not drop an entry');
     }
+  }
+
+  /**
+   * An entry this host changed while Redis could not hear it: Redis may still hold the password
+   * from before (a user who changed it during the outage), which would be a hit on every host once
+   * Redis is back. On reconnecting the entry is deleted, not written: this host cannot know whether
+   * another host stored something newer meanwhile, and a missing entry costs one backend check.
+   */
+  #owe(token: FleetToken): void {
+    if (this.#owed.size >= OWED_KEPT) {
+      this.#owedLost = true;
+      return;
+    }
+    this.#owed.set(token.key, token.entryTag);
+  }
+
+  /** Deletes the entries owed since the outage and tells the other hosts; true when all went out. */
+  async #payOwed(): Promise<boolean> {
+    if (this.#owedLost) {
+      this.#log.warn({}, `shared cache: more than ${OWED_KEPT} entries changed on this host while Redis was away; the rest stay in Redis until -t (flush the cache to be sure)`);
+      this.#owedLost = false;
+    }
+    for (const [key, tag] of [...this.#owed]) {
+      if (!this.#store.healthy) return false;
+      try {
+        await this.#store.call('cache DEL', (c) => c.unlink(key));
+        await this.#record('e', tag);
+        this.#owed.delete(key);
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -213,6 +254,7 @@ export class FleetCache {
     if (this.#polling || !this.#store.healthy) return;
     this.#polling = true;
     try {
+      if (this.#owed.size > 0 || this.#owedLost) await this.#payOwed();
       const got = await this.#store.call('cache XREAD', (c) => c.xread('COUNT', CHANGES_KEPT, 'STREAMS', this.#changes, this.#lastId));
       const records = got?.[0]?.[1] ?? [];
       if (records.length === 0) return;
@@ -264,6 +306,7 @@ export class FleetCache {
       // Unknown: the safe answer below.
     }
     if (runId !== null || this.#runId === null) this.#runId = runId;
+    if (this.#owed.size > 0 || this.#owedLost) await this.#payOwed();
     if (!afterOutage || intact) return;
     const n = this.#options.flushLocal();
     this.#lastId = '0-0';

@@ -306,6 +306,34 @@ describe('the shared credential cache (three hosts, one redis-server)', () => {
     }
   });
 
+  it('a password changed while Redis was away: once back, the old password is no fleet hit (the entry is deleted, not kept)', async () => {
+    await spy.flushall();
+    const hosts = await Promise.all([1, 2].map(() => host({ [USER]: OLD })));
+    try {
+      expect(await hosts[0]!.ask(req(USER, OLD))).toMatchObject({ kind: 'ok', shared: 'miss' });
+      expect(await hosts[1]!.ask(req(USER, OLD))).toMatchObject({ kind: 'ok', cached: true, shared: 'hit' });
+      await settle(200);
+      const sleeper = redis.client();
+      sleeper.on('error', () => {});
+      await sleeper.ping();
+      const busy = sleeper.call('DEBUG', 'SLEEP', '0.6');
+      await settle(30);
+      for (const h of hosts) h.backend.users[USER] = NEW;
+      // Host 1 accepts the new password while Redis cannot hear it.
+      expect(await hosts[0]!.ask(req(USER, NEW))).toMatchObject({ kind: 'ok', cached: undefined, shared: 'down' });
+      await busy;
+      sleeper.disconnect();
+      for (const h of hosts) await h.state.ready(5000);
+      await settle();
+      expect(await spy.keys('saslauthd:cache:e:*')).toEqual([]);
+      expect(await hosts[1]!.ask(req(USER, OLD))).toMatchObject({ kind: 'rejected', shared: 'miss' });
+      expect(await hosts[1]!.ask(req(USER, NEW))).toMatchObject({ kind: 'ok', cached: undefined, shared: 'miss' });
+      expect(await hosts[0]!.ask(req(USER, NEW))).toMatchObject({ kind: 'ok', cached: true, shared: 'hit' });
+    } finally {
+      await Promise.all(hosts.map((h) => h.close()));
+    }
+  });
+
   it('a Redis that accepts and never answers costs one deadline, then the local cache; stale-on-outage unchanged', async () => {
     const silent = await startSilentServer(SILENT_PORT);
     const h = await host({ [USER]: OLD }, { url: `redis://127.0.0.1:${SILENT_PORT}`, staleMs: 3_600_000 });
