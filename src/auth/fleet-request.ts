@@ -47,6 +47,8 @@ export class FleetRequest {
   /** Ms to wait before asking again; 0 when this request may be checked now (or the fleet is gone). */
   async admit(): Promise<number> {
     if (!this.#on) return 0;
+    // Keys without failures hold nothing (as on one host): no lease to take, no round trip.
+    if (this.#keys.every((k) => this.fails(k) === 0)) return 0;
     this.#leased = true;
     try {
       const r = await this.#fleet.admit(this.#keys, this.#token);
@@ -63,7 +65,9 @@ export class FleetRequest {
     if (!this.#on) return false;
     try {
       if (outcome.kind === 'ok') {
-        await this.#fleet.succeeded(this.#keys, reset, this.#identity, this.#digest, this.#token);
+        // Only keys with something to clear or a lease to give back need their script.
+        const busy = this.#keys.map((k) => this.#leased || this.fails(k) > 0);
+        await this.#fleet.succeeded(this.#keys.filter((_, i) => busy[i]), reset.filter((_, i) => busy[i]), this.#identity, this.#digest, this.#token);
       } else if (outcome.kind === 'rejected') {
         const f = await this.#fleet.failed(this.#keys, this.#identity, this.#digest, this.#token);
         this.#keys.forEach((k, i) => this.#fails.set(k, f[i] ?? 0));

@@ -129,9 +129,10 @@ describe('three daemons on one redis-server', () => {
     // Real users with their passwords, and a guesser, on every daemon at once.
     const running = load(ds, 3, (i) => (i % 2 === 0 ? { user: right, password: `${right}-pw`, right: true } : { user: guessed, password: `g${i}`, right: false }), () => stop);
     await new Promise((r) => setTimeout(r, 1500));
+    const before = ds.map((d) => count(d, DOWN));
     await redis.kill();
     const killedAt = performance.now();
-    for (const d of ds) await waitForCount(d, DOWN, 1);
+    await Promise.all(ds.map((d, i) => waitForCount(d, DOWN, before[i]! + 1)));
     const noticed = performance.now() - killedAt;
     await new Promise((r) => setTimeout(r, 2000));
     const downs = ds.map((d) => count(d, DOWN));
