@@ -256,3 +256,25 @@ export class InvariantError extends SaslauthdError {
 export class UnreachableError extends SaslauthdError {
   static readonly code = 'SASLD_ERR_UNREACHABLE';
 }
+
+// ---- fleet state (Redis/Valkey) -------------------------------------------------------------------
+
+/**
+ * A call to the shared state (`--shared-state`) did not give an answer we can use: Redis is down or
+ * marked down, the call passed `--shared-state-timeout`, or Redis answered with an error. Callers
+ * fall back to local state; `reason` says which case it was.
+ */
+export class SharedStateError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_SHARED_STATE';
+  constructor(
+    readonly reason: 'down' | 'timeout' | 'connection' | 'reply',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `--cache-key-file` cannot be used as the fleet key: missing, too short, or readable by others. */
+export class KeyFileError extends SaslauthdError {
+  static readonly code = 'SASLD_ERR_KEY_FILE';
+}

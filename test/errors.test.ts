@@ -26,6 +26,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   LdapTransportError: ['connect-failed', 'no LDAP server'],
   LdapServiceBindError: ['cn=svc', new Error('invalid credentials')],
   ClientError: ['CONNECT', 'connect() : Connection refused'],
+  SharedStateError: ['timeout', 'no answer from redis://127.0.0.1:6379 within 50 ms'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,9 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, withLog } from './authenticator.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 import { escapeLogValue } from '../log/escape.js';
 import { userKey } from './penalty-keys.js';
+import type { FleetCache } from './shared-state/fleet-cache.js';
 import { UnreachableError } from '../errors.js';
 
 export interface CredentialCacheOptions {
@@ -145,9 +146,15 @@ export class CredentialCache {
       return n;
     }
     const want = userKey(user);
+    return this.forgetIf((p) => userKey(p.login) === want);
+  }
+
+  /** Drops the entries whose key parts match (another host of the fleet replaced or flushed them); returns how many. */
+  forgetIf(matches: (parts: CacheKeyParts) => boolean): number {
     let n = 0;
     for (const [k, e] of [...this.#map]) {
-      if (userKey(k.slice(k.lastIndexOf('\0') + 1)) !== want) continue;
+      const [backend = '', service = '', realm = '', login = ''] = k.split('\0');
+      if (!matches({ backend, service, realm, login })) continue;
       this.#delete(k, e);
       n++;
     }
@@ -167,6 +174,13 @@ export class CredentialCache {
 }
 
 type Refusal = Exclude<Outcome, { kind: 'ok' }>;
+
+/** The shared level of the cache and how to find the account check of the backend a fleet entry names. */
+export interface FleetLevel {
+  readonly cache: FleetCache;
+  /** The account check of `via` (`check: null`: it has none), or null when `via` is no backend of this chain. */
+  readonly checkFor: (via: string) => { readonly check: AccountCheck | null } | null;
+}
 
 /** The account check's refusal, or null. One that throws vouches for nobody: no cache hit. */
 async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSignal): Promise<Refusal | null> {
@@ -188,12 +202,17 @@ async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSi
 export class CacheAuthenticator implements Authenticator {
   readonly name: string;
 
-  /** `backend` names the chain in the cache key (Default: inner.name). */
+  /**
+   * `backend` names the chain in the cache key (Default: inner.name). `fleet` is the shared level
+   * (`--shared-state` with `--cache-key-file`), with the account check of the backend a fleet entry
+   * names (the host that stored it knew which link of the chain accepted).
+   */
   constructor(
     private readonly inner: Authenticator,
     private readonly cache: CredentialCache,
     private readonly log: Logger,
     private readonly backend: string = inner.name,
+    private readonly fleet: FleetLevel | null = null,
   ) {
     this.name = inner.name;
   }
@@ -202,26 +221,57 @@ export class CacheAuthenticator implements Authenticator {
     const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
     const digest = this.cache.digest(req.password);
     let found = this.cache.match(parts, digest);
-    const refusal = found?.recheck ? await askAccount(found.recheck, req, signal) : null;
-    if (found !== null && refusal === null && found.ageMs < this.cache.ttlMs) {
-      this.cache.hits++;
-      return { ...ok(), log: { cached: true } };
+    // With the fleet up, Redis decides hits: the local entry only stands in while it is down, and
+    // for stale-on-outage. A deadline-bound call: Redis slow or gone gives 'down', never a wait.
+    const shared = this.fleet ? await this.fleet.cache.lookup(parts, req.password) : null;
+    const fleetLog: OutcomeLog = shared === null ? {} : { shared: shared.kind };
+    let check: AccountCheck | null;
+    let fresh: boolean;
+    const vouch = shared?.kind === 'hit' ? this.fleet!.checkFor(shared.via) : null;
+    if (shared?.kind === 'hit' && vouch !== null) {
+      check = vouch.check;
+      fresh = true;
+    } else {
+      // Another host accepted another password since: this host's copy is no longer the password.
+      if (shared?.kind === 'miss' && shared.prior === 'other' && found !== null) {
+        this.cache.forget(parts);
+        found = null;
+      }
+      // The local entry's check runs even when it cannot hit: it may still answer stale-on-outage.
+      check = found?.recheck ?? null;
+      fresh = (shared === null || shared.kind === 'down') && found !== null && found.ageMs < this.cache.ttlMs;
     }
+    const refusal = check ? await askAccount(check, req, signal) : null;
+    if (fresh && refusal === null) {
+      this.cache.hits++;
+      return { ...ok(), log: { cached: true, ...fleetLog } };
+    }
+    let fleetEntryGone = false;
     if (refusal?.kind === 'rejected') {
       // The account changed under the entry. The backend still decides, with its crypt, so the reply
       // and its timing are what any other password would get: the cache reveals nothing.
       this.cache.forget(parts);
       this.cache.revoked++;
       found = null;
+      if (shared?.kind === 'hit') {
+        await this.fleet!.cache.forget(shared.token);
+        fleetEntryGone = true;
+      }
     }
     this.cache.misses++;
     const answer = await this.inner.authenticate(req, signal);
-    const outcome = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
+    const refused = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
+    const outcome = shared === null ? refused : withLog(refused, fleetLog);
     switch (outcome.kind) {
       case 'ok': {
         // The recheck is this cache's business: it goes into the entry, not on up with the outcome.
         const { recheck: acceptedBy, ...plain } = outcome;
         this.cache.store(parts, digest, acceptedBy ?? this.inner.accountCheck ?? null);
+        if (shared !== null) {
+          // While Redis is down this only notes the entry, to be deleted from Redis once it is back.
+          const via = typeof outcome.log?.['via'] === 'string' ? outcome.log['via'] : this.backend;
+          await this.fleet!.cache.store(shared.token, via, shared.kind === 'miss' && shared.prior !== 'none');
+        }
         return plain;
       }
       case 'unavailable': {
@@ -240,6 +290,8 @@ export class CacheAuthenticator implements Authenticator {
         // Only reached with a matching entry when it is past its TTL (kept for stale-on-outage): the
         // backend has now refused that very password, so it must not answer during an outage.
         if (found !== null) this.cache.forget(parts);
+        // A fleet entry for this very password that the backend now refuses must go for every host.
+        if (shared?.kind === 'hit' && !fleetEntryGone) await this.fleet!.cache.forget(shared.token);
         return outcome;
       default: {
         const never: never = outcome;
@@ -258,9 +310,12 @@ export class CacheAuthenticator implements Authenticator {
 }
 
 /** One line for `-v`/`--check`. */
-export function describeCache(o: { cache: boolean; cacheTtlSec: number; cacheSizeKiB: number; cacheStaleOnOutageSec: number }): string {
+export function describeCache(o: { cache: boolean; cacheTtlSec: number; cacheSizeKiB: number; cacheStaleOnOutageSec: number; sharedState?: unknown }): string {
   if (!o.cache) return 'cache: off';
   const approx = Math.floor((o.cacheSizeKiB * 1024) / (ENTRY_OVERHEAD_BYTES + DIGEST_BYTES + 32));
   const stale = o.cacheStaleOnOutageSec > 0 ? `${o.cacheStaleOnOutageSec} s` : 'off';
-  return `cache: on, in memory, ttl ${o.cacheTtlSec} s, ${o.cacheSizeKiB} KiB (~${approx} entries), HMAC-SHA-256 with a per-start key, stale-on-outage ${stale}`;
+  const line = `cache: on, in memory, ttl ${o.cacheTtlSec} s, ${o.cacheSizeKiB} KiB (~${approx} entries), HMAC-SHA-256 with a per-start key, stale-on-outage ${stale}`;
+  return o.sharedState
+    ? `${line}; shared by the fleet (--shared-state): Redis decides hits and expires entries after ${o.cacheTtlSec} s, names and digests HMAC-SHA-256 under --cache-key-file, this cache answers while Redis is down`
+    : line;
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
-import type { AuthRequest, Authenticator, Outcome } from './authenticator.js';
+import type { AccountCheck, AuthRequest, Authenticator, Outcome } from './authenticator.js';
 import { type BackendDefinition, type FlagValue, defaultValues } from './backends/definition.js';
 import { CacheAuthenticator, CredentialCache, describeCache } from './cache.js';
 import { ChainAuthenticator, type ContinueOn, DEFAULT_CONTINUE_ON, describeChain } from './chain.js';
 import { type RouteSpec, backendType } from './chain-spec.js';
-import { type PenaltyEntry, PenaltyAuthenticator, type PenaltyScope, type PenaltyTarget, describePenalty, trustedList } from './penalty.js';
+import { FORGET_AFTER_MS, type PenaltyEntry, PenaltyAuthenticator, type PenaltyScope, type PenaltyTarget, describePenalty, trustedList } from './penalty.js';
 import { RequestPolicyAuthenticator, describeRequestPolicy } from './request-policy.js';
 import { backendNamed } from './registry.js';
 import { RoutingAuthenticator, routeLabel } from './routing.js';
@@ -14,6 +14,11 @@ import { BackendStartError } from '../errors.js';
 import type { BackendStatus } from '../stats/backend-status.js';
 import type { RequestStats } from '../stats/request-stats.js';
 import { type Finding, found } from './check-finding.js';
+import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
+import { type FleetKey, fleetKeyFor } from './shared-state/key-file.js';
+import { FleetCache } from './shared-state/fleet-cache.js';
+import { userKey } from './penalty-keys.js';
+import { SharedPenaltyStore } from './shared-state/penalty-store.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -22,6 +27,8 @@ export interface ComposeContext {
   readonly definition?: (type: string) => BackendDefinition;
   /** Counts each backend instance's decisions (Default: not counted). */
   readonly stats?: RequestStats;
+  /** On reload: the fleet key in force, kept when a daemon that dropped root cannot re-read the file. */
+  readonly fleetKey?: FleetKey | null;
 }
 
 /** What composition reads: auth's own settings, not the daemon's whole option bag. */
@@ -57,21 +64,29 @@ export interface CompositionOptions {
   readonly allowedRealms: readonly string[];
   /** `--auth-timeout`: the penalty answers before it. */
   readonly authTimeoutMs: number;
+  /** `--shared-state` with `--shared-state-timeout`, `-prefix`, `-ca` (Default: null, every host on its own). */
+  readonly sharedState?: SharedStateConfig | null;
+  /** `--cache-key-file`: the fleet key, read when the composition is built (Default: null). */
+  readonly cacheKeyFile?: string | null;
 }
 
 /** The daemon's authenticator: backends in chains, routes, cache and defence, built from the flags. */
 export interface ComposedAuthenticator extends Authenticator {
   /**
-   * Empties the credential cache (SIGUSR1, reload, `ctl cache flush`), or only `user`'s entries;
-   * returns how many entries it dropped. 0 when -c is off.
+   * Empties the credential cache (SIGUSR1, `ctl cache flush`), or only `user`'s entries; returns how
+   * many entries it dropped (the fleet's, with --shared-state). 0 when -c is off.
    */
   flushCache(user?: string): Promise<number>;
+  /** `--cache-key-file` as read, or null. */
   /** Users and addresses the failure penalty holds now (empty when --fail-delay 0). */
   penalties(): Promise<PenaltyEntry[]>;
   /** Forgets the failures of a user, an address or all (`ctl penalty clear`); returns the keys cleared. */
   clearPenalty(target: PenaltyTarget): Promise<number>;
   /** Each backend instance (as named in -a/--route) with its pools and server health. */
   backendStatus(): { readonly name: string; readonly status: BackendStatus }[];
+  readonly fleetKey: FleetKey | null;
+  /** `-c` with `--shared-state`: the fleet level (hits, misses, fallbacks, garbage counters), or null. */
+  readonly fleetCache: FleetCache | null;
   /** The cache, or null when -c is off. */
   readonly cache: CredentialCache | null;
   /** `--user`: why some backend could not work without root (null: all can). */
@@ -80,6 +95,8 @@ export interface ComposedAuthenticator extends Authenticator {
   loginFor(req: AuthRequest): string;
   /** `--check`: every backend's own findings (files, live probes), each line tagged with the backend's name. */
   probe(signal: AbortSignal): Promise<Finding[]>;
+  /** `--shared-state`: the fleet connection (its `healthy` is for status and metrics), or null. */
+  readonly sharedState: SharedState | null;
 }
 
 const continueOnFor = (o: CompositionOptions, name: string): ReadonlySet<ContinueOn> =>
@@ -110,7 +127,13 @@ export function describeComposition(o: CompositionOptions): string[] {
   if (o.realmConcat || o.allowedRealms.length > 0) lines.push(describeRequestPolicy(o));
   for (const r of o.routes) lines.push(`route ${routeLabel(r)}: ${chainLine(o, r.chain)}`);
   lines.push(...overrideLines(o), describeCache(o), ...describePenalty({ ...penaltyOptions(o), trustedAddrs: o.trustedAddrs }));
+  if (o.sharedState) lines.push(describeSharedState(o.sharedState, o.failDelayMs > 0));
   return lines;
+}
+
+/** The `--shared-state` line of -v / --check: where, how long a call may take, what is shared. */
+function describeSharedState(c: SharedStateConfig, penalty: boolean): string {
+  return `shared state: ${c.url.shown} (${c.url.kind}${c.url.tls ? ', TLS' : ''}), ${c.timeoutMs ?? DEFAULT_SHARED_STATE_TIMEOUT_MS} ms per call, keys saslauthd:${c.prefix ?? ''}*; ${penalty ? 'failure penalty counted fleet-wide, ' : ''}local state while Redis is down`;
 }
 
 /** Every distinct backend name, in the order first named (-a first, then routes). */
@@ -127,6 +150,11 @@ class Composed implements ComposedAuthenticator {
     private readonly backends: ReadonlyMap<string, Authenticator>,
     readonly cache: CredentialCache | null,
     private readonly penalty: PenaltyAuthenticator | null,
+    readonly sharedState: SharedState | null,
+    /** The fleet level of -c (null without --shared-state); its counters are for status and metrics. */
+    readonly fleetCache: FleetCache | null = null,
+    /** `--cache-key-file` as read (null without --shared-state). */
+    readonly fleetKey: FleetKey | null = null,
   ) {
     this.name = options.chain.join(',');
   }
@@ -139,8 +167,15 @@ class Composed implements ComposedAuthenticator {
     return this.top.loginFor?.(req) ?? req.login;
   }
 
+  /**
+   * Empties the cache, or `user`'s entries (every spelling the penalty folds together). With the
+   * fleet, Redis's entries go too and every host drops its local copies; the count is then the
+   * fleet's (this host's when Redis cannot be reached).
+   */
   async flushCache(user?: string): Promise<number> {
-    return this.cache?.flush(user) ?? 0;
+    const local = user === undefined ? (this.cache?.flush() ?? 0) : (this.cache?.forgetIf((p) => userKey(p.login) === userKey(user)) ?? 0);
+    const fleet = (await this.fleetCache?.flush(user)) ?? null;
+    return fleet ?? local;
   }
 
   async penalties(): Promise<PenaltyEntry[]> {
@@ -187,8 +222,14 @@ class Composed implements ComposedAuthenticator {
 
   /** Closes down the wrapper tree; a shared backend closes once however many chains hold it. */
   async close(): Promise<void> {
+    // This host's copies only: a reload or a stop on one host does not flush the fleet.
+    this.fleetCache?.close();
     this.cache?.flush();
-    await this.top.close();
+    try {
+      await this.top.close();
+    } finally {
+      await this.sharedState?.close();
+    }
   }
 }
 
@@ -205,6 +246,11 @@ async function createBackend(o: CompositionOptions, name: string, ctx: ComposeCo
 
 /** Builds every backend once, then chains, cache, routes, defence and request policy around them. */
 export async function buildAuthenticator(options: CompositionOptions, ctx: ComposeContext): Promise<ComposedAuthenticator> {
+  // Read before anything starts: a key file others can read is a start-up error, not a warning.
+  const fleetKey = options.sharedState ? fleetKeyFor(options.cacheKeyFile ?? '', ctx.fleetKey ?? null, (m) => ctx.log.warn(m)) : null;
+  // One connection for everything the fleet shares (penalty, cache); made first so a bad CA file
+  // fails before any backend starts, and closed with them when one cannot.
+  const shared = options.sharedState ? new SharedState(options.sharedState.url, options.sharedState, ctx.log) : null;
   const backends = new Map<string, Authenticator>();
   const names = backendNames(options);
   try {
@@ -217,6 +263,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     }
   } catch (e) {
     await Promise.allSettled([...backends.values()].map((b) => b.close()));
+    await shared?.close();
     throw e;
   }
 
@@ -227,6 +274,16 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
         staleMs: options.cacheStaleOnOutageSec * 1000,
       })
     : null;
+  // -c with --shared-state: Redis holds the fleet's successes; this host's cache is the fallback.
+  const fleetCache =
+    cache !== null && shared !== null && fleetKey !== null
+      ? new FleetCache(
+          shared,
+          fleetKey,
+          { ttlMs: options.cacheTtlSec * 1000, forgetLocal: (m) => cache.forgetIf(m), flushLocal: () => cache.flush() },
+          ctx.log,
+        )
+      : null;
   const chains = new Map<string, Authenticator>();
   const chainOf = (names: readonly string[]): Authenticator => {
     const key = names.join(',');
@@ -236,7 +293,10 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
         names.length === 1
           ? backends.get(names[0]!)!
           : new ChainAuthenticator(names.map((name) => ({ name, authenticator: backends.get(name)!, continueOn: continueOnFor(options, name) })));
-      a = cache ? new CacheAuthenticator(built, cache, ctx.log, key) : built;
+      // A fleet entry names the backend that accepted; only a backend of this chain may vouch for it.
+      const checkFor = (via: string): { readonly check: AccountCheck | null } | null =>
+        names.includes(via) ? { check: backends.get(via)!.accountCheck ?? null } : null;
+      a = cache ? new CacheAuthenticator(built, cache, ctx.log, key, fleetCache ? { cache: fleetCache, checkFor } : null) : built;
       chains.set(key, a);
     }
     return a;
@@ -246,12 +306,16 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     options.routes.map((r) => ({ match: r, target: chainOf(r.chain), name: r.chain.join(',') })),
     chainOf(options.chain),
   );
+  const pOptions = penaltyOptions(options);
+  const fleet = shared !== null && fleetKey !== null ? new SharedPenaltyStore(shared, fleetKey, { ...pOptions, forgetAfterMs: FORGET_AFTER_MS }) : null;
   const penalty =
     options.failDelayMs === 0
       ? null
-      : new PenaltyAuthenticator(routed, { ...penaltyOptions(options), trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs }, ctx.log);
+      : new PenaltyAuthenticator(routed, { ...pOptions, trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs, fleet }, ctx.log);
   const defended = penalty ?? routed;
   // Outermost: a request the policy refuses costs no check and counts against nobody.
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });
-  return new Composed(options, top, backends, cache, penalty);
+  // Serve with fleet state from the first request when Redis is there; without it, start anyway on local state.
+  if (shared !== null) await shared.ready(Math.max(1000, shared.timeoutMs * 10));
+  return new Composed(options, top, backends, cache, penalty, shared, fleetCache, fleetKey);
 }

@@ -2,9 +2,11 @@ import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { bracketed } from '../log/escape.js';
 import { type AuthRequest, type Authenticator, type Outcome, rejected, unavailable, withLog } from './authenticator.js';
+import { FleetRequest } from './fleet-request.js';
 import { PasswordMemory } from './password-memory.js';
 import { addressKey, userKey } from './penalty-keys.js';
 import { UsageError } from '../errors.js';
+import type { Secret } from './secret.js';
 
 /** `--penalty-scope`: which counters a request is held and counted by. */
 export type PenaltyScope = 'user' | 'address' | 'both';
@@ -47,9 +49,48 @@ export interface PenaltyOptions {
   readonly forgetAfterMs?: number;
   /** Ms the password that last succeeded for a user lets that user past a queue (Default: 7 days). */
   readonly rememberSuccessMs?: number;
+  /** `--shared-state`: the fleet's counters, consulted while healthy; local ones otherwise (Default: none). */
+  readonly fleet?: FleetPenalty | null;
   readonly now?: () => number;
   readonly random?: () => number;
 }
+
+/** What the fleet knows of a request's keys before it is checked. */
+export interface FleetLook {
+  /** Failures per key, in the order asked. */
+  readonly fails: readonly number[];
+  /** The password is the one that last succeeded for this identity, on any host. */
+  readonly known: boolean;
+}
+
+/**
+ * The penalty's state shared by a fleet (src/auth/shared-state/penalty-store.ts keeps it in Redis).
+ * Keys are the penalty's own (`u:<user>`, `a:<address>`). Every method throws SharedStateError when
+ * the fleet cannot answer in time; the penalty then goes on with its local counters alone.
+ */
+export interface FleetPenalty {
+  readonly healthy: boolean;
+  /** `--shared-state` as it may be shown. */
+  readonly shown: string;
+  /** Keyed digest of (identity, password) under the fleet key. */
+  digest(identity: string, password: Secret): string;
+  /** A fresh lease token for one request. */
+  token(): string;
+  look(keys: readonly string[], identity: string, digest: string): Promise<FleetLook>;
+  /** 0 ms: checkable now (leases taken on keys with failures); else how long to wait before asking again. */
+  admit(keys: readonly string[], token: string): Promise<{ readonly fails: readonly number[]; readonly waitMs: number }>;
+  /** A rejected check; returns the new failure count per key. */
+  failed(keys: readonly string[], identity: string, digest: string, token: string): Promise<readonly number[]>;
+  /** A successful check; `reset[i]`: key i may be cleared (when its failures are this identity's). */
+  succeeded(keys: readonly string[], reset: readonly boolean[], identity: string, digest: string, token: string): Promise<void>;
+  /** Frees leases of a check that decided nothing (unavailable, aborted). */
+  release(keys: readonly string[], token: string): Promise<void>;
+  list(): Promise<PenaltyEntry[]>;
+  clear(target: PenaltyTarget): Promise<number>;
+}
+
+/** Consecutive failures are forgotten this long after the last one (Default of forgetAfterMs). */
+export const FORGET_AFTER_MS = 3_600_000;
 
 interface Track {
   readonly key: string;
@@ -114,6 +155,12 @@ const DAY_MS = 86_400_000;
  * an old password), and the password that last succeeded for a user is checked without queueing
  * (the real user's devices keep working while a bot hammers the name). A success resets the user
  * and address it came with and releases whatever waits on them.
+ *
+ * With `fleet` (`--shared-state`) the counts, the spacing, the one check in flight and the password
+ * memory are also the fleet's, asked per request while it is healthy; the higher count wins. The
+ * local maps stay as they are, not behind the same interface, because they are what every request
+ * falls back to the moment the fleet does not answer: a failure is counted here only when the fleet
+ * could not count it, and `maxHeld` stays per host (it guards this host's connection slots).
  */
 export class PenaltyAuthenticator implements Authenticator {
   readonly name: string;
@@ -130,6 +177,7 @@ export class PenaltyAuthenticator implements Authenticator {
   readonly #scope: PenaltyScope;
   readonly #forgetAfterMs: number;
   readonly #maxTotalMs: number;
+  readonly #fleet: FleetPenalty | null;
 
   constructor(
     private readonly inner: Authenticator,
@@ -144,8 +192,9 @@ export class PenaltyAuthenticator implements Authenticator {
     this.#maxTracked = options.maxTracked ?? 65536;
     this.#maxHeld = options.maxHeld ?? 4;
     this.#scope = options.scope ?? 'both';
-    this.#forgetAfterMs = options.forgetAfterMs ?? 3_600_000;
+    this.#forgetAfterMs = options.forgetAfterMs ?? FORGET_AFTER_MS;
     this.#maxTotalMs = options.maxTotalMs ?? Number.POSITIVE_INFINITY;
+    this.#fleet = options.fleet ?? null;
     this.#memory = new PasswordMemory({
       maxEntries: this.#maxTracked,
       failureTtlMs: this.#forgetAfterMs,
@@ -188,48 +237,56 @@ export class PenaltyAuthenticator implements Authenticator {
     // alice@attacker.org proves nothing about alice@victim.org.
     const identity = `${req.login}\0${req.realm}`;
     const digest = this.#doubling ? this.#memory.digest(identity, req.password) : null;
+    // The fleet's view, while it answers in time: its counts add to ours (the higher wins), and a
+    // request it cannot reach goes on with the local counters alone. Nothing it says can make an OK.
+    const fleet = this.#fleet !== null && this.#fleet.healthy && keys.length > 0 ? new FleetRequest(this.#fleet, keys, identity, req.password) : null;
     // The password that last succeeded for this user: only someone who knows it can be let past the
     // queue, and the check still decides.
     const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(identity, digest);
-    let known = isKnown();
+    let known = isKnown() || (fleet !== null && (await fleet.look()));
     const tracks = this.#enter(keys);
+    const failsOf = (t: Track): number => Math.max(this.#failsOf(t), fleet?.fails(t.key) ?? 0);
     const where = (): string => bracketed({ user: req.login, service: req.service, remote: req.clientAddr });
-    const full = known ? undefined : tracks.find((t) => this.#failsOf(t) > 0 && t.held >= this.#maxHeld);
+    const full = known ? undefined : tracks.find((t) => failsOf(t) > 0 && t.held >= this.#maxHeld);
     if (full !== undefined) {
       this.#tidy(tracks, false);
-      return this.#unchecked(req, where, full, `${full.held} requests for this ${full.key.startsWith('u:') ? 'user' : 'client address'} already held (--penalty-max-held)`);
+      return this.#unchecked(req, where, full, failsOf(full), `${full.held} requests for this ${full.key.startsWith('u:') ? 'user' : 'client address'} already held (--penalty-max-held)`);
     }
     for (const t of tracks) t.held++;
     let n = 0;
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
     try {
       for (let first = true; !known; first = false) {
-        n = this.#worst(tracks);
-        const wait = this.#untilCheck(tracks);
+        n = Math.max(0, ...tracks.map(failsOf));
+        let wait = this.#untilCheck(tracks);
+        if (wait <= 0 && fleet !== null) wait = await fleet.admit();
         if (wait <= 0) break;
         const left = arrival + this.#maxTotalMs - this.#now();
         if (left <= 0) {
-          const t = tracks.reduce((a, b) => (this.#failsOf(b) > this.#failsOf(a) ? b : a));
-          return this.#unchecked(req, where, t, `no check possible before the deadline (${t.held - 1} others held)`);
+          const t = tracks.reduce((a, b) => (failsOf(b) > failsOf(a) ? b : a));
+          return this.#unchecked(req, where, t, failsOf(t), `no check possible before the deadline (${t.held - 1} others held)`);
         }
         if (first) this.log.debug({ user: req.login, service: req.service, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: Math.round(Math.min(wait, left)) }, 'held by the failure penalty');
         await this.#wait(Math.min(wait, left), tracks, signal);
         if (signal.aborted) return unavailable('timeout', 'request ended while held by the failure penalty', 'NO internal mechanism failure');
         known = isKnown();
       }
-      n = this.#worst(tracks);
+      n = Math.max(0, ...tracks.map(failsOf));
       for (const t of tracks) t.checking++;
       try {
         outcome = await this.inner.authenticate(req, signal);
       } finally {
         for (const t of tracks) t.checking--;
       }
-      this.#settle(tracks, identity, digest, outcome);
+      // Counted in the fleet when it takes the count; locally only when it does not, so an outage
+      // leaves each host its own count and a healthy fleet does not count a guess twice.
+      const counted = fleet !== null && (await fleet.settle(outcome, tracks.map((t) => t.held <= 1)));
+      this.#settle(tracks, identity, digest, outcome, !counted);
       if (outcome.kind === 'ok') return n > 0 ? withLog(outcome, { penalty: n }) : outcome;
       // Shedding load is decided before any password is looked at, so answering it at once tells a
       // guesser nothing, and holding it would only keep the overload's connections open longer.
       if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
-      const failures = this.#worst(tracks);
+      const failures = Math.max(0, ...tracks.map(failsOf));
       const level = Math.max(0, failures - 1);
       const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
       if (level > 0 && outcome.kind === 'rejected') {
@@ -248,47 +305,59 @@ export class PenaltyAuthenticator implements Authenticator {
     } finally {
       for (const t of tracks) t.held--;
       this.#tidy(tracks, true);
+      if (outcome === undefined) fleet?.abandon();
     }
-  }
-
-  /** Users and addresses with failures now, most failures first. */
-  async list(): Promise<PenaltyEntry[]> {
-    const now = this.#now();
-    const out: PenaltyEntry[] = [];
-    for (const t of [...this.#tracks.values()]) {
-      const fails = this.#failsOf(t);
-      if (fails === 0) continue;
-      out.push({
-        kind: t.key.startsWith('u:') ? 'user' : 'address',
-        key: t.key.slice(2),
-        failures: fails,
-        delayMs: this.checkIntervalMs(fails),
-        expiresInMs: Math.max(0, Math.round(t.lastFailAt + this.#forgetAfterMs - now)),
-      });
-    }
-    return out.sort((a, b) => b.failures - a.failures || a.key.localeCompare(b.key));
   }
 
   /**
-   * Forgets the failures of `target` (an admin's decision, `ctl penalty clear`); returns how many
-   * keys had failures. Requests held for those keys are woken and checked at once; a check already
-   * in flight is not counted against the others any more.
+   * Users and addresses with failures: the fleet's when it answers (merged with this host's, the
+   * higher count winning), else this host's alone.
+   */
+  async list(): Promise<PenaltyEntry[]> {
+    const now = this.#now();
+    const byKey = new Map<string, PenaltyEntry>();
+    for (const t of this.#tracks.values()) {
+      const failures = this.#failsOf(t);
+      if (failures === 0) continue;
+      const kind = t.key.startsWith('u:') ? 'user' : 'address';
+      byKey.set(t.key, { kind, key: t.key.slice(2), failures, delayMs: this.checkIntervalMs(failures), expiresInMs: Math.max(0, Math.round(t.lastFailAt + this.#forgetAfterMs - now)) });
+    }
+    if (this.#fleet !== null && this.#fleet.healthy) {
+      for (const e of await this.#fleet.list()) {
+        const k = `${e.kind === 'user' ? 'u' : 'a'}:${e.key}`;
+        const mine = byKey.get(k);
+        if (mine === undefined || e.failures > mine.failures) byKey.set(k, e);
+      }
+    }
+    return [...byKey.values()].sort((a, b) => b.failures - a.failures || a.key.localeCompare(b.key));
+  }
+
+  /**
+   * Forgets failures (`ctl penalty clear`): on this host, and in the fleet when shared state is up;
+   * returns how many users/addresses were cleared (fleet and local counted once per key). Requests
+   * held for a cleared key are woken and checked.
    */
   async clear(target: PenaltyTarget): Promise<number> {
-    const wanted: string | null =
-      'all' in target ? null : 'user' in target ? `u:${userKey(target.user)}` : `a:${addressKey(hostOfClientAddr(target.address) ?? target.address).key}`;
-    const tracks = wanted === null ? [...this.#tracks.values()] : [this.#tracks.get(wanted)].filter((t): t is Track => t !== undefined);
-    let cleared = 0;
-    for (const t of tracks) {
-      if (this.#failsOf(t) > 0) cleared++;
+    const match =
+      'all' in target
+        ? (): boolean => true
+        : 'user' in target
+          ? (t: Track): boolean => t.key === `u:${userKey(target.user)}`
+          : (t: Track): boolean => t.key === `a:${addressKey(hostOfClientAddr(target.address) ?? target.address).key}`;
+    let local = 0;
+    for (const t of [...this.#tracks.values()]) {
+      if (!match(t) || this.#failsOf(t) === 0) continue;
+      local++;
       this.#setFails(t, 0);
+      this.#tidy([t], true);
     }
-    this.#tidy(tracks, true);
-    return cleared;
+    const fleet = this.#fleet !== null && this.#fleet.healthy ? await this.#fleet.clear(target) : 0;
+    return Math.max(local, fleet);
   }
 
   describe(): string[] {
-    return [...this.inner.describe(), ...describePenalty(this.options)];
+    const fleet = this.#fleet === null ? [] : [`failure penalty shared through ${this.#fleet.shown} (${this.#fleet.healthy ? 'up' : 'down: local counters'})`];
+    return [...this.inner.describe(), ...describePenalty(this.options), ...fleet];
   }
 
   async close(): Promise<void> {
@@ -296,8 +365,7 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   /** NO without a check, logged for fail2ban: the penalty would not let this request be checked. */
-  #unchecked(req: AuthRequest, where: () => string, t: Track, why: string): Outcome {
-    const failures = this.#failsOf(t);
+  #unchecked(req: AuthRequest, where: () => string, t: Track, failures: number, why: string): Outcome {
     this.log.warn(
       { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, held: t.held, checked: false },
       `auth penalty: ${where()} [failures=${failures}] [held=${t.held}] [checked=no]`,
@@ -309,12 +377,6 @@ export class PenaltyAuthenticator implements Authenticator {
   #failsOf(t: Track): number {
     if (t.fails > 0 && this.#now() - t.lastFailAt > this.#forgetAfterMs) this.#setFails(t, 0);
     return t.fails;
-  }
-
-  #worst(tracks: readonly Track[]): number {
-    let worst = 0;
-    for (const t of tracks) worst = Math.max(worst, this.#failsOf(t));
-    return worst;
   }
 
   /**
@@ -333,7 +395,7 @@ export class PenaltyAuthenticator implements Authenticator {
     return wait;
   }
 
-  #settle(tracks: readonly Track[], identity: string, digest: string | null, outcome: Outcome): void {
+  #settle(tracks: readonly Track[], identity: string, digest: string | null, outcome: Outcome, count: boolean): void {
     const now = this.#now();
     if (outcome.kind === 'ok') {
       if (digest !== null) this.#memory.noteSuccess(identity, digest);
@@ -345,7 +407,7 @@ export class PenaltyAuthenticator implements Authenticator {
       // The same password again is the same guess: it counts once (at least as one failure).
       const repeat = digest !== null && this.#memory.failedRecently(digest);
       if (digest !== null) this.#memory.noteFailure(identity, digest);
-      for (const t of tracks) {
+      for (const t of count ? tracks : []) {
         t.failedBy = t.failedBy === null || t.failedBy === identity ? identity : MIXED;
         this.#setFails(t, repeat ? Math.max(1, t.fails) : t.fails + 1);
         t.lastFailAt = now;

@@ -19,6 +19,8 @@ function metricsListen(value: string): ReturnType<typeof parseMetricsListen> {
     throw new InvalidArgumentError((e as Error).message);
   }
 }
+import { parseSharedStateUrl } from '../auth/shared-state/url.js';
+import { DEFAULT_SHARED_STATE_TIMEOUT_MS } from '../auth/shared-state/client.js';
 
 /**
  * With `--config-file F`, the arguments F stands for come first and the command line after them, so
@@ -110,6 +112,11 @@ export function daemonProgram(): Command {
     .addOption(new Option('--penalty-scope <scope>', 'failure penalty counted per user, per client address (5th field), or both').argParser(oneOf(PENALTY_SCOPES)).default(DEFAULTS.penaltyScope))
     .option('--penalty-max-held <n>', 'requests held at once per penalised user or address; more get NO unchecked', integer(1, 1_000_000), DEFAULTS.penaltyMaxHeld)
     .option('--penalty-max-tracked <n>', 'users and addresses with failures remembered at once (lowest count forgotten first)', integer(1, 10_000_000), DEFAULTS.penaltyMaxTracked)
+    .option('--shared-state <url>', 'share penalties (and the cache) with other hosts through Redis/Valkey: redis://, rediss://, redis-sentinel://h1,h2/master, redis-cluster://h1,h2 (needs --cache-key-file)')
+    .option('--shared-state-timeout <ms>', 'deadline of one Redis call; slower counts as Redis trouble and this host uses local state', integer(1, 10_000), DEFAULT_SHARED_STATE_TIMEOUT_MS)
+    .option('--shared-state-prefix <text>', 'added to saslauthd: at the start of every Redis key (several fleets on one Redis)', '')
+    .option('--shared-state-ca <file>', 'PEM file of CAs to verify a rediss:// server with (default: the system store)', absolutePath)
+    .option('--cache-key-file <file>', 'the fleet key: root-owned file, mode 0600 or stricter, 32+ random bytes; everything about a password sent to Redis is an HMAC under it', absolutePath)
     .option('--flush-cache', 'tell the saslauthd-ts serving -m DIR to empty its credential cache (sends SIGUSR1), then exit')
     .addOption(new Option('--log-level <level>', 'log level').argParser(oneOf(LOG_LEVELS)))
     .addOption(new Option('--log-format <format>', 'log format').argParser(oneOf(LOG_FORMATS)).default(DEFAULTS.logFormat))
@@ -240,6 +247,8 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
     user: (o['user'] as string | undefined) ?? null,
     group: (o['group'] as string | undefined) ?? null,
     metricsListen: (o['metricsListen'] as DaemonOptions['metricsListen'] | undefined) ?? null,
+    cacheKeyFile: (o['cacheKeyFile'] as string | undefined) ?? null,
+    sharedState: sharedStateOf(o),
   };
   if (options.group !== null && options.user === null) throw new UsageError('--group needs --user');
   // A login's domain is what follows its first '@' (login-parts.ts); a realm with one could let a
@@ -247,8 +256,26 @@ export function parseDaemonArgs(argv: readonly string[], program: Command = daem
   const atRealm = options.allowedRealms.find((r) => r.includes('@'));
   if (atRealm !== undefined) throw new UsageError(`--allow-realm: '${atRealm}' is not a realm (it contains '@')`);
   if (options.cacheStaleOnOutageSec > 0 && !options.cache) throw new UsageError('--cache-stale-on-outage needs the cache (-c)');
+  if (options.sharedState !== null && options.cacheKeyFile === null) {
+    throw new UsageError('--shared-state needs --cache-key-file: password digests go to Redis only as HMACs under the fleet key');
+  }
   if (o['version']) return { kind: 'version', options };
   return { kind: 'run', options, check: Boolean(o['check']), notices };
+}
+
+/** `--shared-state` and its companions; parsed here, not by commander, whose errors would echo a password. */
+function sharedStateOf(o: Record<string, unknown>): DaemonOptions['sharedState'] {
+  const raw = o['sharedState'] as string | undefined;
+  const ca = (o['sharedStateCa'] as string | undefined) ?? null;
+  if (raw === undefined) {
+    if (ca !== null) throw new UsageError('--shared-state-ca needs --shared-state');
+    return null;
+  }
+  const url = parseSharedStateUrl(raw);
+  if (ca !== null && !url.tls) throw new UsageError(`--shared-state-ca needs a TLS URL (rediss://…), not ${url.shown}`);
+  const prefix = o['sharedStatePrefix'] as string;
+  if (!/^[A-Za-z0-9_.:-]{0,64}$/.test(prefix)) throw new UsageError(`--shared-state-prefix: '${prefix}' may hold only letters, digits and _ . : - (at most 64)`);
+  return { url, timeoutMs: o['sharedStateTimeout'] as number, prefix, caFile: ca };
 }
 
 /**

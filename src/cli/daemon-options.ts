@@ -126,6 +126,8 @@ export const DEFAULTS: Omit<DaemonOptions, 'chain' | 'backendFlags'> = {
   drainTimeoutMs: 2000,
   authTimeoutMs: 30000,
   shutdownTimeoutMs: 10000,
+  sharedState: null,
+  cacheKeyFile: null,
   configFile: null,
   syslogSocket: null,
   syslogIdent: 'saslauthd',

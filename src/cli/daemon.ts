@@ -41,9 +41,9 @@ const handlerOptions = (o: DaemonOptions): HandlerOptions => ({
  * thus gets a new, empty cache around the new backends, which is the flush a reload needs
  * (passwords may have changed), and the old one is closed once its requests are done.
  */
-async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger, stats: RequestStats): Promise<ComposedAuthenticator> {
+async function buildAuthenticator(options: DaemonOptions, crypt: Crypt, log: Logger, stats: RequestStats, inForce: ComposedAuthenticator | null = null): Promise<ComposedAuthenticator> {
   if (options.chain.length === 0) throw new UsageError('no authentication mechanism specified');
-  return compose(options, { crypt, log, stats });
+  return compose(options, { crypt, log, stats, fleetKey: inForce?.fleetKey ?? null });
 }
 
 /** The control socket's name in the run directory. */
@@ -299,7 +299,7 @@ export class Daemon {
     const effective = { ...next } as Record<string, unknown>;
     for (const k of restartNeeded) effective[k] = cur[k];
     const options = effective as unknown as DaemonOptions;
-    const fresh = await buildAuthenticator(options, this.crypt, this.log, this.stats);
+    const fresh = await buildAuthenticator(options, this.crypt, this.log, this.stats, this.authenticator);
     const old = this.handler.setAuthenticator(fresh);
     this.handler.setOptions(handlerOptions(options));
     this.#options = options;
