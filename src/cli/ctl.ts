@@ -126,6 +126,11 @@ export function formatStatus(s: DaemonSnapshot & { readonly penalised: readonly 
   lines.push(`connections: ${s.connections.open} open; ${s.connections.accepted} accepted, ${s.connections.refused} refused, ${s.connections.dropped} dropped at the cap`);
   const c = s.cache;
   lines.push(c === null ? 'cache: off' : `cache: ${c.entries} entries (${kib(c.bytes)} of ${kib(c.maxBytes)}), hit rate ${c.hitRate === null ? '-' : `${(c.hitRate * 100).toFixed(1)}%`} (${c.hits} hits, ${c.misses} misses), ${c.evictions} evicted, ${c.revoked} revoked`);
+  const f = s.sharedState;
+  if (f !== null) {
+    lines.push(`shared state: ${f.url} ${f.up ? 'up' : 'DOWN (this host works on its local penalty counters and cache)'}` +
+      (f.cache === null ? '' : `; fleet cache ${f.cache.hits} hits, ${f.cache.misses} misses, ${f.cache.fallbacks} decided locally`));
+  }
   if (s.penalties === null) lines.push('penalty: off (--fail-delay 0)');
   else {
     lines.push(`penalised: ${s.penalties.users} user(s), ${s.penalties.addresses} address(es)`);

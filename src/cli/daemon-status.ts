@@ -55,6 +55,11 @@ export async function daemonSnapshot(d: Daemon): Promise<DaemonSnapshot> {
       evictions: c.evictions,
       revoked: c.revoked,
     },
+    sharedState: auth.sharedState === null ? null : {
+      url: auth.sharedState.shown,
+      up: auth.sharedState.healthy,
+      cache: auth.fleetCache === null ? null : { hits: auth.fleetCache.hits, misses: auth.fleetCache.misses, fallbacks: auth.fleetCache.fallbacks },
+    },
     penalties: penalised === null ? null : {
       users: penalised.filter((p) => p.kind === 'user').length,
       addresses: penalised.filter((p) => p.kind === 'address').length,

@@ -84,6 +84,16 @@ export function metricsRegistry(snapshot: () => Promise<DaemonSnapshot>): Regist
     g.set({ kind: 'user' }, s.penalties.users);
     g.set({ kind: 'address' }, s.penalties.addresses);
   });
+  gauge('saslauthd_shared_state_up', 'With --shared-state: 1 while this host uses Redis/Valkey, 0 while it works on local state.', [], (g, s) => {
+    if (s.sharedState) g.set(s.sharedState.up ? 1 : 0);
+  });
+  counter('saslauthd_shared_cache_lookups_total', 'With --shared-state and -c: fleet cache lookups by result (hit, miss; fallback: Redis down or late, the local cache decided).', ['result'], (c, s) => {
+    const f = s.sharedState?.cache;
+    if (!f) return;
+    c.inc({ result: 'hit' }, f.hits);
+    c.inc({ result: 'miss' }, f.misses);
+    c.inc({ result: 'fallback' }, f.fallbacks);
+  });
   gauge('saslauthd_start_time_seconds', 'Start time of the daemon, Unix seconds.', [], (g, s) => g.set(Date.parse(s.startedAt) / 1000));
   gauge('saslauthd_build_info', 'Always 1; the version as a label.', ['version'], (g, s) => g.set({ version: s.version }, 1));
   const histogram = (name: string, help: string, values: (s: DaemonSnapshot) => ReturnType<typeof histogramValues>): void => {

@@ -41,6 +41,16 @@ export interface DaemonSnapshot {
     readonly evictions: number;
     readonly revoked: number;
   } | null;
+  /**
+   * `--shared-state`: the Redis/Valkey URL (no password), whether this host uses it now, and with -c
+   * the fleet cache's counters (fallbacks: lookups the local cache decided because Redis was down or
+   * late). Null without --shared-state.
+   */
+  readonly sharedState: {
+    readonly url: string;
+    readonly up: boolean;
+    readonly cache: { readonly hits: number; readonly misses: number; readonly fallbacks: number } | null;
+  } | null;
   /** Null when the penalty is off (--fail-delay 0). */
   readonly penalties: { readonly users: number; readonly addresses: number } | null;
 }
