@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { BACKEND_NAMES } from '../auth/registry.js';
 import { createLogger } from '../log/logger.js';
 import { describeComposition } from '../auth/compose.js';
-import { backendType } from '../auth/chain-spec.js';
 import { ServiceNotifier, inheritedListeners, type InheritedListener } from '../server/systemd.js';
 import { Daemon } from './daemon.js';
 import { sendFlushSignal } from './flush-cache.js';
@@ -48,11 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const usr1 = (): void => void onFlush();
   process.on('SIGUSR1', usr1);
   const o = cmd.options;
-  // libuv's pool runs our hashes; give it room for -n of them plus fs and dns work. It is read once,
-  // at the pool's first use, which has not happened yet. kerberos5 has its own -n calls, which block
-  // on the KDC, so they get threads of their own rather than starve the hashes of a chain.
-  const krb5 = [...o.chain, ...o.routes.flatMap((r) => r.chain)].some((n) => backendType(n).toLowerCase() === 'kerberos5');
-  process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(1024, o.concurrency * (krb5 ? 2 : 1) + 4));
+  // libuv's thread pool (our hashes, sasldb, kerberos5, file and DNS work) is sized by bin/saslauthd-ts
+  // from -n before any module loads: from here it would be too late (bin/thread-pool.cjs).
   const log = createLogger({ level: o.logLevel, format: o.logFormat, syslogSocket: o.syslogSocket, syslogIdent: o.syslogIdent, journal: stderrIsJournal() });
   const notifier = ServiceNotifier.fromEnv(log);
   // A fatal error is written once: the log line is enough when the log is stderr.
