@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuMs, groupCpuMs, startOurDaemon } from './daemons.js';
+import { startOurDaemon, treeCpuMs } from './daemons.js';
 import { benchUser, removeBenchUser } from './scenarios/shadow.js';
 import { type Probe, runLoad } from '../test/fixtures/load.js';
 import { startRedis } from '../test/fixtures/redis.js';
@@ -31,16 +31,16 @@ interface Measured {
 
 async function measure(t: BenchTarget, probes: readonly Probe[], c: number, seconds: number, redisPid: number | null): Promise<Measured> {
   await runLoad(t.socket, probes, { concurrency: c, count: 1e9, seconds: WARMUP_SECONDS });
-  const cpu0 = groupCpuMs(t.pid);
-  const rcpu0 = redisPid === null ? 0 : cpuMs(redisPid);
+  const cpu0 = treeCpuMs(t.pid);
+  const rcpu0 = redisPid === null ? 0 : treeCpuMs(redisPid);
   const r = await runLoad(t.socket, probes, { concurrency: c, count: 1e9, seconds });
   const n = Math.max(1, r.requests);
   return {
     rps: r.rps,
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
-    daemonCpuMsPerReq: (groupCpuMs(t.pid) - cpu0) / n,
-    redisCpuMsPerReq: redisPid === null ? 0 : (cpuMs(redisPid) - rcpu0) / n,
+    daemonCpuMsPerReq: (treeCpuMs(t.pid) - cpu0) / n,
+    redisCpuMsPerReq: redisPid === null ? 0 : (treeCpuMs(redisPid) - rcpu0) / n,
     wrong: r.wrong,
     errors: r.errors,
   };

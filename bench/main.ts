@@ -1,58 +1,134 @@
 import { Command } from 'commander';
+import { loadavg } from 'node:os';
 import { hashCapacity } from './capacity.js';
-import { groupCpuMs } from './daemons.js';
+import { treeCpuMs, treePeakRssMiB } from './daemons.js';
 import { type LoadResult, runLoad } from '../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
+import { floorScenario } from './scenarios/floor.js';
+import { cacheScenario } from './scenarios/cache.js';
 import { runBruteForceBench } from './brute-force.js';
 
 const WARMUP_SECONDS = 3;
 
+/** One daemon's figures for one scenario and concurrency: medians over the repeats. */
+interface Figures {
+  rps: number;
+  goodRps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMsPerReq: number;
+  peakRssMiB: number;
+  /** Summed over the repeats. */
+  wrong: number;
+  errors: number;
+}
+
 interface Row {
   scenario: string;
   c: number;
-  ours: LoadResult & { cpuMsPerReq: number };
-  real: (LoadResult & { cpuMsPerReq: number }) | null;
+  ours: Figures;
+  real: Figures | null;
+  /** Medians of the per-repeat ratios ours / saslauthd (each pair measured back to back). */
+  rpsRatio: number;
+  goodRatio: number;
+  cpuRatio: number;
   capacity: number | null;
   /** Some probes expect NO: the right-password throughput ratio is worth its own column. */
   mixed: boolean;
 }
 
+type Run = LoadResult & { cpuMsPerReq: number; peakRssMiB: number };
+
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : '-');
+const fx = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
+const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
 
-async function measure(t: BenchTarget, s: Scenario, probes: Parameters<typeof runLoad>[1], c: number) {
+function median(xs: readonly number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function summarize(runs: readonly Run[]): Figures {
+  const med = (k: keyof Run) => median(runs.map((r) => r[k]));
+  return {
+    rps: med('rps'),
+    goodRps: med('goodRps'),
+    p50Ms: med('p50Ms'),
+    p99Ms: med('p99Ms'),
+    cpuMsPerReq: med('cpuMsPerReq'),
+    peakRssMiB: med('peakRssMiB'),
+    wrong: runs.reduce((n, r) => n + r.wrong, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+  };
+}
+
+async function measure(t: BenchTarget, s: Scenario, probes: Parameters<typeof runLoad>[1], c: number): Promise<Run> {
   // Warm up for a few seconds at the same concurrency: a long-running daemon's code is compiled
   // and optimised, and the first thousands of requests through a fresh Node.js process are not.
-  await runLoad(t.socket, probes, { concurrency: c, count: s.count, seconds: WARMUP_SECONDS, perClient: s.perClient });
-  const cpu0 = groupCpuMs(t.pid);
+  // The cold-start row skips this on purpose.
+  // The warm-up is bounded by time alone, so a --scale run is as warm as a full one.
+  if (s.warmup !== false) await runLoad(t.socket, probes, { concurrency: c, count: Number.MAX_SAFE_INTEGER, seconds: WARMUP_SECONDS, perClient: s.perClient });
+  const cpu0 = treeCpuMs(t.pid);
   const r = await runLoad(t.socket, probes, { concurrency: c, count: s.count, seconds: s.seconds, perClient: s.perClient });
-  const cpuMsPerReq = (groupCpuMs(t.pid) - cpu0) / Math.max(1, r.requests);
-  return { ...r, cpuMsPerReq };
+  // Per answered request: a connection the kernel refused (saslauthd's backlog at 64 clients) cost
+  // the daemon nothing, and counting it would make a refusing daemon look cheap.
+  const cpuMsPerReq = (treeCpuMs(t.pid) - cpu0) / Math.max(1, r.requests - r.errors);
+  return { ...r, cpuMsPerReq, peakRssMiB: treePeakRssMiB(t.pid) };
+}
+
+async function once(start: () => Promise<BenchTarget | null>, s: Scenario, probes: Parameters<typeof runLoad>[1], c: number): Promise<Run | null> {
+  const t = await start();
+  if (!t) return null;
+  try {
+    return await measure(t, s, probes, c);
+  } finally {
+    await t.stop();
+  }
 }
 
 function print(rows: Row[]): void {
-  const head = ['scenario', 'c', 'ours req/s', 'saslauthd req/s', 'ratio', 'good-pw ratio', 'ours p50/p99 ms', 'saslauthd p50/p99 ms', 'ours cpu ms/req', 'saslauthd cpu ms/req', '% of hash capacity', 'wrong/errors'];
+  const head = [
+    'scenario', 'c', 'ours req/s', 'saslauthd req/s', 'ratio', 'good-pw ratio', 'ours p50/p99 ms', 'saslauthd p50/p99 ms',
+    'ours cpu ms/req', 'saslauthd cpu ms/req', 'cpu ratio', 'ours peak RSS MiB', 'saslauthd peak RSS MiB', '% of hash capacity', 'wrong/errors',
+  ];
   const lines = rows.map((r) => [
     r.scenario,
     String(r.c),
     f1(r.ours.rps),
     r.real ? f1(r.real.rps) : 'n/a',
-    r.real ? `${f2(r.ours.rps / r.real.rps)}x` : 'n/a',
-    r.real && r.mixed ? `${f2(r.ours.goodRps / r.real.goodRps)}x` : '',
+    r.real ? fx(r.rpsRatio) : 'n/a',
+    r.real && r.mixed ? fx(r.goodRatio) : '',
     `${f2(r.ours.p50Ms)}/${f2(r.ours.p99Ms)}`,
     r.real ? `${f2(r.real.p50Ms)}/${f2(r.real.p99Ms)}` : 'n/a',
     f3(r.ours.cpuMsPerReq),
     r.real ? f3(r.real.cpuMsPerReq) : 'n/a',
+    r.real ? fx(r.cpuRatio) : 'n/a',
+    f1(r.ours.peakRssMiB),
+    r.real ? f1(r.real.peakRssMiB) : 'n/a',
     r.capacity ? `${f1((100 * r.ours.rps) / r.capacity)}%` : '-',
     `${r.ours.wrong + (r.real?.wrong ?? 0)}/${r.ours.errors + (r.real?.errors ?? 0)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   console.log(fmt(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const l of lines) console.log(fmt(l));
+}
+
+/** The cache-hit row's CPU above the bare-node:net floor, per concurrency: what is left to find. */
+function printGap(rows: Row[]): void {
+  for (const f of rows.filter((r) => r.scenario === floorScenario.name)) {
+    const hit = rows.find((r) => r.scenario === cacheScenario.name && r.c === f.c);
+    if (!hit) continue;
+    const gap = hit.ours.cpuMsPerReq - f.ours.cpuMsPerReq;
+    const vsReal = hit.real ? `; saslauthd's cache hit ${f3(hit.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.ours.cpuMsPerReq / hit.real.cpuMsPerReq)})` : '';
+    console.log(`cache hit above the node:net floor at c=${f.c}: ${f3(gap)} ms CPU/req (ours ${f3(hit.ours.cpuMsPerReq)}, floor ${f3(f.ours.cpuMsPerReq)}${vsReal})`);
+  }
 }
 
 async function main(): Promise<number> {
@@ -60,14 +136,23 @@ async function main(): Promise<number> {
     .option('--only <names>', 'comma-separated substrings of scenario names to run')
     .option('--concurrency <list>', 'override the concurrency levels, e.g. 1,8')
     .option('--scale <x>', 'multiply request counts (e.g. 0.2 for a quick run)', '1')
+    .option('--repeat <n>', 'measure each row n times, each daemon in turn, and print medians (Default: 3; 1 when --scale is below 1)')
+    .option('--no-brute-force', 'skip the brute-force rows')
     .parse(process.argv.slice(2), { from: 'user' });
-  const o = program.opts<{ only?: string; concurrency?: string; scale: string }>();
+  const o = program.opts<{ only?: string; concurrency?: string; scale: string; repeat?: string; bruteForce: boolean }>();
+  const scale = Number(o.scale);
+  const repeat = o.repeat !== undefined ? Number(o.repeat) : scale < 1 ? 1 : 3;
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, not ${o.repeat}`);
+  if (!(scale > 0)) throw new Error(`--scale must be a positive number, not ${o.scale}`);
   const only = o.only?.split(',');
   const scenarios = allScenarios().filter((s) => !only || only.some((n) => s.name.includes(n)));
+  const startedAt = Date.now();
+  const loadAtStart = load();
+  console.log(`bench: node ${process.version}, repeat ${repeat} (medians), scale ${scale}, started ${new Date(startedAt).toISOString()}, load average ${loadAtStart}`);
   const rows: Row[] = [];
   let bad = 0;
   for (const s of scenarios) {
-    const count = Math.max(10, Math.round(s.count * Number(o.scale)));
+    const count = Math.max(10, Math.round(s.count * scale));
     const sc: Scenario = { ...s, count };
     console.error(`# ${s.name}: setting up`);
     const probes = await s.setup();
@@ -76,34 +161,43 @@ async function main(): Promise<number> {
       if (capacity) console.error(`# ${s.name}: raw crypt capacity on all cores ${capacity.toFixed(1)} hashes/s`);
       const levels = o.concurrency ? o.concurrency.split(',').map(Number) : s.concurrency;
       for (const c of levels) {
-        // One daemon at a time, so neither steals the other's cores; both in this same run.
-        const ours = await s.startOurs();
-        let oursR;
-        try {
-          oursR = await measure(ours, sc, probes, c);
-        } finally {
-          await ours.stop();
+        const ours: Run[] = [];
+        const real: Run[] = [];
+        for (let i = 0; i < repeat; i++) {
+          // One daemon at a time, so neither steals the other's cores; both back to back in this run.
+          const a = await once(() => s.startOurs(), sc, probes, c);
+          ours.push(a!);
+          const b = await once(() => s.startReal(), sc, probes, c);
+          if (b) real.push(b);
+          console.error(`# ${s.name} c=${c} #${i + 1}: ours ${f1(a!.rps)}/s ${f3(a!.cpuMsPerReq)} ms CPU/req${b ? `, saslauthd ${f1(b.rps)}/s ${f3(b.cpuMsPerReq)} ms CPU/req` : ''}`);
         }
-        const real = await s.startReal();
-        let realR = null;
-        if (real) {
-          try {
-            realR = await measure(real, sc, probes, c);
-          } finally {
-            await real.stop();
-          }
-        }
-        bad += oursR.wrong + oursR.errors;
-        rows.push({ scenario: s.name, c, ours: oursR, real: realR, capacity, mixed: probes.some((p) => p.expect === 'NO') });
-        console.error(`# ${s.name} c=${c}: ours ${f1(oursR.rps)}/s${realR ? `, saslauthd ${f1(realR.rps)}/s` : ''}`);
+        const pairs = real.map((b, i) => [ours[i]!, b] as const);
+        const oursF = summarize(ours);
+        bad += oursF.wrong + oursF.errors;
+        rows.push({
+          scenario: s.name,
+          c,
+          ours: oursF,
+          real: real.length > 0 ? summarize(real) : null,
+          rpsRatio: median(pairs.map(([a, b]) => a.rps / b.rps)),
+          goodRatio: median(pairs.map(([a, b]) => a.goodRps / b.goodRps)),
+          cpuRatio: median(pairs.map(([a, b]) => a.cpuMsPerReq / b.cpuMsPerReq)),
+          capacity,
+          mixed: probes.some((p) => p.expect === 'NO'),
+        });
       }
     } finally {
       await s.teardown();
     }
   }
-  if (rows.length > 0) print(rows);
-  if (!only || only.some((n) => 'brute-force'.includes(n))) await runBruteForceBench();
-  if (bad > 0) console.log(`\n${bad} wrong answers or errors from saslauthd-ts: see above`);
+  if (rows.length > 0) {
+    print(rows);
+    printGap(rows);
+  }
+  if (o.bruteForce && (!only || only.some((n) => 'brute-force'.includes(n)))) await runBruteForceBench();
+  const minutes = (Date.now() - startedAt) / 60_000;
+  console.log(`\nload average at start ${loadAtStart}, at end ${load()}; took ${minutes.toFixed(1)} min`);
+  if (bad > 0) console.log(`${bad} wrong answers or errors from saslauthd-ts: see above`);
   return bad > 0 ? 1 : 0;
 }
 

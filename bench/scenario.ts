@@ -3,7 +3,7 @@ import type { Probe } from '../test/fixtures/load.js';
 /** One daemon under test: a socket to load, and how to stop it. */
 export interface BenchTarget {
   readonly socket: string;
-  /** Process id, to read its CPU time from /proc (optional). */
+  /** Process id of the root of its process tree, to read CPU time and RSS from /proc (optional). */
   readonly pid?: number | undefined;
   stop(): Promise<unknown>;
 }
@@ -19,6 +19,8 @@ export interface Scenario {
   /** Requests per run (bounded), and seconds per run (bounded). */
   readonly count: number;
   readonly seconds: number;
+  /** false: measure a freshly started daemon from its first request (the cold-start row; Default: warm up first). */
+  readonly warmup?: boolean | undefined;
   /** Client i always sends probe i mod n (see LoadOptions.perClient). */
   readonly perClient?: boolean | undefined;
   /** For crypt-bound scenarios: the mkpasswd method whose raw hashing capacity is the ceiling. */

@@ -1,5 +1,6 @@
 import type { Scenario } from '../scenario.js';
-import { cacheScenario } from './cache.js';
+import { cacheScenario, coldStartScenario } from './cache.js';
+import { floorScenario } from './floor.js';
 import { ldapScenario } from './ldap.js';
 import { pamScenario } from './pam.js';
 import { rimapScenario } from './rimap.js';
@@ -8,12 +9,14 @@ import { shadowScenario } from './shadow.js';
 /** Every scenario `npm run bench` knows, in the order it runs them. */
 export function allScenarios(): Scenario[] {
   return [
+    floorScenario,
+    cacheScenario,
+    coldStartScenario,
     shadowScenario('sha-512', 2000),
     shadowScenario('yescrypt', 300),
-    pamScenario('good', 2000),
-    pamScenario('mixed', 500),
     ldapScenario,
     rimapScenario,
-    cacheScenario,
+    pamScenario('good', 2000),
+    pamScenario('mixed', 500),
   ];
 }

@@ -19,7 +19,7 @@ export const ldapScenarioConf = (): string => conf;
  */
 export const ldapScenario: Scenario = {
   name: 'ldap-bind',
-  concurrency: [8, 64],
+  concurrency: [1, 8, 64],
   count: 40_000,
   seconds: 8,
   async setup(): Promise<readonly Probe[]> {

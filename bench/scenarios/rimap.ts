@@ -18,7 +18,7 @@ let dovecot: RunningDovecot | null = null;
  */
 export const rimapScenario: Scenario = {
   name: 'rimap (Dovecot, plaintext LOGIN)',
-  concurrency: [1, 8, 32],
+  concurrency: [1, 8, 64],
   count: 3000,
   seconds: 10,
   async setup(): Promise<readonly Probe[]> {
@@ -31,7 +31,6 @@ export const rimapScenario: Scenario = {
   },
   async startReal(): Promise<BenchTarget | null> {
     if (!realSaslauthdInstalled()) return null;
-    // -d keeps it in the foreground, so stop() really stops it (it would daemonize otherwise).
     return startRealDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
   },
   async teardown(): Promise<void> {

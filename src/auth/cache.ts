@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
@@ -56,7 +56,8 @@ const keyOf = (k: CacheKeyParts): string => `${k.backend}\0${k.service}\0${k.rea
  * backend-verified success. Replaces saslauthd's mmap file of unsalted MD5s.
  */
 export class CredentialCache {
-  readonly #key: Buffer;
+  /** A KeyObject, not the bytes: createHmac then skips importing the key on every hit (issue 15). */
+  readonly #key: KeyObject;
   readonly #map = new Map<string, Entry>();
   readonly #now: () => number;
   #bytes = 0;
@@ -67,7 +68,7 @@ export class CredentialCache {
   evictions = 0;
 
   constructor(readonly options: CredentialCacheOptions) {
-    this.#key = options.hmacKey ?? randomBytes(32);
+    this.#key = createSecretKey(options.hmacKey ?? randomBytes(32));
     this.#now = options.now ?? (() => performance.now());
   }
 

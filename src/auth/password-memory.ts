@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { Secret } from './secret.js';
 
 export interface PasswordMemoryOptions {
@@ -18,7 +18,8 @@ export interface PasswordMemoryOptions {
  * so that a client retrying one stale password does not escalate the penalty.
  */
 export class PasswordMemory {
-  readonly #key = randomBytes(32);
+  /** A KeyObject, not the bytes: createHmac then skips importing the key on every request (issue 15). */
+  readonly #key = createSecretKey(randomBytes(32));
   /** digest → time of the last failure; Map order is least recently failed first. */
   readonly #failed = new Map<string, number>();
   /** identity (login and realm as backends got them) → digest and time of the last success. */

@@ -1,7 +1,7 @@
 import { fieldText } from './escape.js';
 
 /** pino's own keys, and the ones each format writes in its own place (time, level) or not at all. */
-const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
 /**
  * The ` key=value` fields after a text or syslog message, minus those the message already shows as
@@ -13,7 +13,7 @@ export function trailingFields(record: Record<string, unknown>): string {
   const msg = String(record['msg'] ?? '');
   let out = '';
   for (const [k, v] of Object.entries(record)) {
-    if (SKIP.has(k) || v === undefined || msg.includes(`[${k}=`)) continue;
+    if (RESERVED_KEYS.has(k) || v === undefined || msg.includes(`[${k}=`)) continue;
     out += ` ${k}=${fieldText(v)}`;
   }
   return out;

@@ -1,6 +1,6 @@
-import { pino, type Logger, type DestinationStream } from 'pino';
-import { escapeLogLine, jsonLogString, jsonNeedsEscaping } from './escape.js';
-import { severityOf, trailingFields } from './fields.js';
+import { pino, type Logger, type DestinationStream, type LogFn } from 'pino';
+import { escapeLogLine, fieldText, jsonLogString, jsonNeedsEscaping } from './escape.js';
+import { RESERVED_KEYS, severityOf, trailingFields } from './fields.js';
 import { DEFAULT_SYSLOG_IDENT, syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
@@ -34,6 +34,58 @@ export function formatText(record: Record<string, unknown>, journal = false): st
   const level = Number(record['level']);
   const head = journal ? `<${severityOf(level)}>` : `${String(record['time'] ?? new Date().toISOString())} `;
   return `${head}${LEVEL_NAMES[level] ?? String(record['level'])} ${String(record['msg'] ?? '')}${trailingFields(record)}\n`;
+}
+
+/**
+ * Passwords never reach a log call (they are `Secret`s that print as "[secret]"); the redact list
+ * is the second net for a field someone adds by mistake.
+ */
+export const REDACT_PATHS = ['password', '*.password', 'hash', '*.hash', 'secret', '*.secret', 'bindPassword', '*.bindPassword'];
+
+/** Top-level keys the redact list censors: a record holding one takes pino's own path. */
+const REDACTED_KEYS = new Set(REDACT_PATHS.filter((p) => !p.includes('.')));
+const CHINDINGS = pino.symbols.chindingsSym;
+
+/**
+ * The text line of `log.info(fields, msg)` written straight from `fields`, or null when the record
+ * is not one this shortcut renders exactly as pino + formatText would: a child logger's (its
+ * bindings come first), a key pino or the redact list treats specially, or a value that is not a
+ * string, number, boolean or null (objects go through pino's serialisers and redaction).
+ * Why: pino serialises every record to JSON and textStream parses it back, about a quarter of the
+ * daemon's CPU per cache hit (issue 15); the per-request lines are all flat records like this.
+ */
+function directText(logger: Logger, level: number, fields: Record<string, unknown>, msg: string, journal: boolean): string | null {
+  if ((logger as unknown as Record<symbol, unknown>)[CHINDINGS] !== '' || Object.getPrototypeOf(fields) !== Object.prototype) return null;
+  const text = escapeLogLine(msg);
+  const head = journal ? `<${severityOf(level)}>` : `${new Date().toISOString()} `;
+  let line = `${head}${LEVEL_NAMES[level] ?? String(level)} ${text}`;
+  for (const k in fields) {
+    if (!Object.prototype.hasOwnProperty.call(fields, k)) return null;
+    const v = fields[k];
+    if (v === undefined) continue;
+    if (RESERVED_KEYS.has(k) || REDACTED_KEYS.has(k)) return null;
+    const t = typeof v;
+    // fieldText renders these as their JSON round trip does (NaN and ±Infinity as null).
+    if (!(t === 'string' || t === 'number' || t === 'boolean' || v === null)) return null;
+    // As trailingFields: a field the message shows as saslauthd's [key=value] is written once.
+    if (text.includes(`[${k}=`)) continue;
+    line += ` ${k}=${fieldText(v)}`;
+  }
+  return `${line}\n`;
+}
+
+/** pino's logMethod hook for the text format: flat records skip the JSON round trip (directText). */
+function textShortcut(out: DestinationStream, journal: boolean) {
+  return function logMethod(this: Logger, args: Parameters<LogFn>, method: LogFn, level: number): void {
+    if (args.length === 2 && typeof args[1] === 'string' && typeof args[0] === 'object' && args[0] !== null) {
+      const line = directText(this, level, args[0] as Record<string, unknown>, args[1], journal);
+      if (line !== null) {
+        out.write(line);
+        return;
+      }
+    }
+    method.apply(this, args);
+  };
 }
 
 function textStream(out: DestinationStream, journal: boolean): DestinationStream {
@@ -72,12 +124,6 @@ function jsonStream(out: DestinationStream): DestinationStream {
   };
 }
 
-/**
- * Passwords never reach a log call (they are `Secret`s that print as "[secret]"); the redact list
- * is the second net for a field someone adds by mistake.
- */
-export const REDACT_PATHS = ['password', '*.password', 'hash', '*.hash', 'secret', '*.secret', 'bindPassword', '*.bindPassword'];
-
 // Every message passes escapeLogLine: a line break or control character that reached a message
 // (an error text, a backend's reason) cannot start a forged line in any format.
 const SERIALIZERS = { msg: (m: unknown): unknown => (typeof m === 'string' ? escapeLogLine(m) : m) };
@@ -95,6 +141,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
       level: opts.level,
+      ...(json ? {} : { hooks: { logMethod: textShortcut(dest, opts.journal ?? false) } }),
       base: json ? { pid: process.pid } : null,
       timestamp: json || !opts.journal ? pino.stdTimeFunctions.isoTime : false,
       // JSON readers filter on "level":"warn"; pino's numbers (40) mean nothing outside pino.

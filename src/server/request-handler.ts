@@ -127,19 +127,32 @@ export class RequestHandler {
     return replyText(outcome, this.options.compatReplies);
   }
 
-  async #withDeadline(a: Authenticator, req: AuthRequest, abort: AbortController): Promise<Outcome> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<Outcome>((resolve) => {
-      timer = setTimeout(() => {
+  /**
+   * The authenticator's outcome, or `timeout` once the deadline passes (the request is aborted then).
+   * One promise settled by whichever comes first, rather than Promise.race over a second one: this
+   * runs for every request (issue 15).
+   */
+  #withDeadline(a: Authenticator, req: AuthRequest, abort: AbortController): Promise<Outcome> {
+    const ms = this.options.authTimeoutMs;
+    return new Promise<Outcome>((resolve, reject) => {
+      // Called first: should it throw synchronously, the executor rejects with no timer left behind.
+      const pending = a.authenticate(req, abort.signal);
+      const timer = setTimeout(() => {
         abort.abort(new DeadlineError('authentication deadline passed'));
-        resolve(unavailable('timeout', `no answer from ${a.name} within ${this.options.authTimeoutMs} ms`, 'NO internal mechanism failure'));
-      }, this.options.authTimeoutMs);
+        resolve(unavailable('timeout', `no answer from ${a.name} within ${ms} ms`, 'NO internal mechanism failure'));
+      }, ms);
+      const done = (): void => clearTimeout(timer);
+      pending.then(
+        (o) => {
+          done();
+          resolve(o);
+        },
+        (e: unknown) => {
+          done();
+          reject(e);
+        },
+      );
     });
-    try {
-      return await Promise.race([a.authenticate(req, abort.signal), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #logOutcome(conn: ConnectionInfo, req: AuthRequest, mech: string, outcome: Outcome, ms: number): void {
