@@ -149,8 +149,10 @@ describe('control socket (real daemon)', () => {
   it('status --json has every field an admin script reads', async () => {
     const s = await status();
     expect(Object.keys(s).sort()).toEqual(
-      ['backends', 'cache', 'config', 'configuredAt', 'connections', 'mech', 'penalised', 'penalties', 'pid', 'pools', 'requests', 'socket', 'startedAt', 'uptimeSec', 'version'].sort(),
+      ['backends', 'cache', 'config', 'configuredAt', 'connections', 'mech', 'penalised', 'penalties', 'pid', 'pools', 'requests', 'sharedState', 'socket', 'startedAt', 'uptimeSec', 'version'].sort(),
     );
+    // No --shared-state here (test/cli/fleet-status.test.ts has one).
+    expect(s['sharedState']).toBeNull();
     expect(s['version']).toMatch(/^\d+\.\d+\.\d+/);
     expect(s['mech']).toBe('shadow');
     expect(s['socket']).toBe(join(runDir, 'mux'));
