@@ -203,15 +203,28 @@ export class Daemon {
 
   async #bind(): Promise<string> {
     const o = this.#options;
-    const path = await prepareSocketFile(o, this.log);
     const server = this.#newServer();
+    const path = await this.#bindSecured(o, undefined, (p) => server.listen(p), () => server.close(0));
+    this.#servers.push(server);
+    this.log.info({ path, mech: this.authenticator.name, concurrency: o.concurrency }, `listening on socket: ${path}`);
+    return path;
+  }
+
+  /**
+   * Binds a socket file in the run directory safely, for the mux and the control socket alike: the
+   * run directory checked and a stale file removed (prepareSocketFile), the mode set through the
+   * umask, the owner and group set and checked after (secureSocketFile). On failure the server is
+   * closed and our file removed. Returns the path; the file is removed again on close.
+   */
+  async #bindSecured(o: DaemonOptions, name: string | undefined, listen: (path: string) => Promise<void>, close: () => Promise<void>): Promise<string> {
+    const path = await prepareSocketFile(o, this.log, name);
     // bind() creates the file with 0777 & ~umask: setting the umask gives the socket its mode with no
     // chmod afterwards, which would follow a symlink put in its place. bind() happens inside listen()'s
     // synchronous part, so the process umask is changed only for that call.
     const oldMask = process.umask(bindUmask(o));
     let listening: Promise<void>;
     try {
-      listening = server.listen(path);
+      listening = listen(path);
     } finally {
       process.umask(oldMask);
     }
@@ -220,13 +233,11 @@ export class Daemon {
     try {
       ino = secureSocketFile(path, o, this.log).ino;
     } catch (e) {
-      await server.close(0);
+      await close();
       removeOwnSocket(path);
       throw e;
     }
-    this.#servers.push(server);
     this.#sockets.push({ path, ino });
-    this.log.info({ path, mech: this.authenticator.name, concurrency: o.concurrency }, `listening on socket: ${path}`);
     return path;
   }
 
@@ -247,26 +258,9 @@ export class Daemon {
       return;
     }
     const o = { ...this.#options, socketMode: 0o600, socketOwner: 'root', socketGroup: null };
-    const path = await prepareSocketFile(o, this.log, CONTROL_SOCKET);
     const server = new ControlServer(handler, this.log);
-    const oldMask = process.umask(bindUmask(o));
-    let listening: Promise<void>;
-    try {
-      listening = server.listen(path);
-    } finally {
-      process.umask(oldMask);
-    }
-    await listening;
-    let ino: number;
-    try {
-      ino = secureSocketFile(path, o, this.log).ino;
-    } catch (e) {
-      await server.close();
-      removeOwnSocket(path);
-      throw e;
-    }
+    const path = await this.#bindSecured(o, CONTROL_SOCKET, (p) => server.listen(p), () => server.close());
     this.#control = server;
-    this.#sockets.push({ path, ino });
     this.log.info({ path }, `control socket: ${path} (root only)`);
   }
 
