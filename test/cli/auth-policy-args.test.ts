@@ -1,23 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeComposition } from '../../src/auth/compose.js';
-import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
+import { parseDaemonArgs } from '../../src/cli/daemon-args.js';
+import { run, usage } from '../fixtures/daemon-args.js';
 import { DEFAULTS } from '../../src/cli/daemon-options.js';
 
-const run = (args: string[]) => {
-  const c = parseDaemonArgs(args);
-  if (c.kind !== 'run') throw new Error(`expected run, got ${c.kind}`);
-  return c.options;
-};
-
-const usage = (args: string[]): string => {
-  try {
-    parseDaemonArgs(args);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('no usage error');
-};
 
 describe('chain, route and defence flags', () => {
   it('keeps the defaults: one backend, 2 s fail delay, 15 s cap, no routes', () => {

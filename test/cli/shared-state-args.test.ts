@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeComposition } from '../../src/auth/compose.js';
-import { UsageError, parseDaemonArgs } from '../../src/cli/daemon-args.js';
+import { run, usage } from '../fixtures/daemon-args.js';
 
-const run = (args: string[]) => {
-  const c = parseDaemonArgs(args);
-  if (c.kind !== 'run') throw new Error(`expected run, got ${c.kind}`);
-  return c.options;
-};
-
-const usage = (args: string[]): string => {
-  try {
-    parseDaemonArgs(args);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error('no usage error');
-};
 
 const KEY = ['--cache-key-file', '/etc/saslauthd-ts/fleet.key'];
 
