@@ -17,7 +17,6 @@ import { type Finding, found } from './check-finding.js';
 import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } from './shared-state/client.js';
 import { type FleetKey, fleetKeyFor } from './shared-state/key-file.js';
 import { FleetCache } from './shared-state/fleet-cache.js';
-import { userKey } from './penalty-keys.js';
 import { SharedPenaltyStore } from './shared-state/penalty-store.js';
 
 export interface ComposeContext {
@@ -173,7 +172,7 @@ class Composed implements ComposedAuthenticator {
    * fleet's (this host's when Redis cannot be reached).
    */
   async flushCache(user?: string): Promise<number> {
-    const local = user === undefined ? (this.cache?.flush() ?? 0) : (this.cache?.forgetIf((p) => userKey(p.login) === userKey(user)) ?? 0);
+    const local = this.cache?.flush(user) ?? 0;
     const fleet = (await this.fleetCache?.flush(user)) ?? null;
     return fleet ?? local;
   }
