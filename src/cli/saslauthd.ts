@@ -75,6 +75,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd.check) return runCheck(daemon, program, cmd.notices);
   const reload = reloader(argv, daemon, log, notifier, () => statusLine(daemon));
+  // listen() makes the socket files and the pid file: from then on a SIGTERM must clean them up, so
+  // it is caught before listen() starts, and one that comes meanwhile stops the daemon once it listens.
+  let stopAsked: string | null = null;
+  let onStop = (signal: string): void => {
+    stopAsked ??= signal;
+  };
+  process.on('SIGTERM', () => onStop('SIGTERM'));
+  process.on('SIGINT', () => onStop('SIGINT'));
   try {
     await daemon.listen(inherited, controlHandler(daemon, reload, log));
   } catch (e) {
@@ -103,9 +111,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onStop = stop;
     process.on('SIGHUP', () => void reload());
+    if (stopAsked !== null) stop(stopAsked);
   });
 }
 
