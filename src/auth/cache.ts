@@ -1,4 +1,4 @@
-import { type KeyObject, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
@@ -16,8 +16,12 @@ export interface CredentialCacheOptions {
   readonly staleMs: number;
   /** Monotonic clock in ms (Default: performance.now), injectable for tests. */
   readonly now?: () => number;
-  /** HMAC key (Default: 32 random bytes per start). Tests inject one to check the stored value. */
-  readonly hmacKey?: Buffer;
+  /**
+   * HMAC key (Default: 32 random bytes per start). The composition gives the cache and the penalty's
+   * password memory one key, so each request digests its password once (Secret.keyedDigest). Tests
+   * inject one to check the stored value.
+   */
+  readonly hmacKey?: Buffer | KeyObject;
 }
 
 /** Bytes charged per entry on top of its key and digest: Map slot, entry object, Buffer header. */
@@ -68,7 +72,8 @@ export class CredentialCache {
   evictions = 0;
 
   constructor(readonly options: CredentialCacheOptions) {
-    this.#key = createSecretKey(options.hmacKey ?? randomBytes(32));
+    const k = options.hmacKey ?? randomBytes(32);
+    this.#key = Buffer.isBuffer(k) ? createSecretKey(k) : k;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -90,7 +95,7 @@ export class CredentialCache {
   }
 
   digest(password: Secret): Buffer {
-    return createHmac('sha256', this.#key).update(password.expose()).digest();
+    return password.keyedDigest(this.#key);
   }
 
   /** The entry's age when it exists, is still worth keeping and its digest matches; else null. */

@@ -1,3 +1,4 @@
+import { createSecretKey, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
 import type { AccountCheck, AuthRequest, Authenticator, Outcome } from './authenticator.js';
@@ -266,8 +267,12 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
     throw e;
   }
 
+  // One key for the cache's digests and the penalty's password memory: a request then digests its
+  // password once (Secret.keyedDigest), not once for each (issue 15).
+  const passwordKey = createSecretKey(randomBytes(32));
   const cache = options.cache
     ? new CredentialCache({
+        hmacKey: passwordKey,
         ttlMs: options.cacheTtlSec * 1000,
         maxBytes: options.cacheSizeKiB * 1024,
         staleMs: options.cacheStaleOnOutageSec * 1000,
@@ -310,7 +315,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
   const penalty =
     options.failDelayMs === 0
       ? null
-      : new PenaltyAuthenticator(routed, { ...pOptions, trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs, fleet }, ctx.log);
+      : new PenaltyAuthenticator(routed, { ...pOptions, trusted: trustedList(options.trustedAddrs), trustedAddrs: options.trustedAddrs, fleet, passwordKey }, ctx.log);
   const defended = penalty ?? routed;
   // Outermost: a request the policy refuses costs no check and counts against nobody.
   const top = new RequestPolicyAuthenticator(defended, { realmConcat: options.realmConcat, allowedRealms: options.allowedRealms });

@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import type { Secret } from './secret.js';
 
 export interface PasswordMemoryOptions {
@@ -9,6 +9,8 @@ export interface PasswordMemoryOptions {
   /** Ms the password that last succeeded for a user is remembered (Default: 7 days). */
   readonly successTtlMs: number;
   readonly now: () => number;
+  /** HMAC key (Default: 32 random bytes per start); the composition shares the cache's (see `digest`). */
+  readonly key?: KeyObject;
 }
 
 /**
@@ -19,16 +21,24 @@ export interface PasswordMemoryOptions {
  */
 export class PasswordMemory {
   /** A KeyObject, not the bytes: createHmac then skips importing the key on every request (issue 15). */
-  readonly #key = createSecretKey(randomBytes(32));
+  readonly #key: KeyObject;
   /** digest → time of the last failure; Map order is least recently failed first. */
   readonly #failed = new Map<string, number>();
   /** identity (login and realm as backends got them) → digest and time of the last success. */
   readonly #succeeded = new Map<string, { digest: string; at: number }>();
 
-  constructor(private readonly o: PasswordMemoryOptions) {}
+  constructor(private readonly o: PasswordMemoryOptions) {
+    this.#key = o.key ?? createSecretKey(randomBytes(32));
+  }
 
+  /**
+   * The pair as `user` and 128 bits of the password's keyed digest. The digest is of the password
+   * alone so that the credential cache's digest, under the same key, is the same computation: one
+   * HMAC per request (issue 15). The user stays in the pair, so a password that succeeded for one
+   * user vouches for no other.
+   */
   digest(user: string, password: Secret): string {
-    return createHmac('sha256', this.#key).update(user).update('\0').update(password.expose()).digest('base64url').slice(0, 22);
+    return `${user}\0${password.keyedDigest(this.#key).toString('base64url', 0, 16)}`;
   }
 
   /** True when this pair failed within the failure TTL. */

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { bracketed } from '../log/escape.js';
@@ -51,6 +52,8 @@ export interface PenaltyOptions {
   readonly rememberSuccessMs?: number;
   /** `--shared-state`: the fleet's counters, consulted while healthy; local ones otherwise (Default: none). */
   readonly fleet?: FleetPenalty | null;
+  /** Key of the password memory's digests (Default: random); the composition gives it the cache's key. */
+  readonly passwordKey?: KeyObject;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -200,6 +203,7 @@ export class PenaltyAuthenticator implements Authenticator {
       failureTtlMs: this.#forgetAfterMs,
       successTtlMs: options.rememberSuccessMs ?? 7 * DAY_MS,
       now: this.#now,
+      ...(options.passwordKey ? { key: options.passwordKey } : {}),
     });
   }
 

@@ -1,3 +1,4 @@
+import { type KeyObject, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 
 const REDACTED = '[secret]';
@@ -8,6 +9,8 @@ const REDACTED = '[secret]';
  */
 export class Secret {
   readonly #bytes: Buffer;
+  /** The last keyedDigest, so a request digests its password once under a given key. */
+  #mac: { readonly key: KeyObject; readonly digest: Buffer } | null = null;
 
   constructor(bytes: Buffer) {
     this.#bytes = bytes;
@@ -26,9 +29,20 @@ export class Secret {
     return this.#bytes.length;
   }
 
+  /**
+   * HMAC-SHA-256 of the bytes under `key`, computed once per key and request: the credential cache
+   * and the penalty's password memory are given the same key, so a request pays for one digest, not
+   * two (issue 15). The result is shared: do not modify it.
+   */
+  keyedDigest(key: KeyObject): Buffer {
+    if (this.#mac?.key !== key) this.#mac = { key, digest: createHmac('sha256', key).update(this.#bytes).digest() };
+    return this.#mac.digest;
+  }
+
   /** Overwrites the bytes; call when the request is answered. */
   wipe(): void {
     this.#bytes.fill(0);
+    this.#mac = null;
   }
 
   toString(): string {

@@ -1,3 +1,4 @@
+import { createHmac, createSecretKey } from 'node:crypto';
 import { inspect } from 'node:util';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +35,20 @@ describe('Secret', () => {
     const bytes = s.expose();
     s.wipe();
     expect(bytes.every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe('Secret.keyedDigest', () => {
+  it('is HMAC-SHA-256 under the key, computed once per key, forgotten by wipe()', () => {
+    const k1 = createSecretKey(Buffer.alloc(32, 1));
+    const k2 = createSecretKey(Buffer.alloc(32, 2));
+    const s = Secret.fromString(PW);
+    const d1 = s.keyedDigest(k1);
+    expect(d1).toEqual(createHmac('sha256', Buffer.alloc(32, 1)).update(PW).digest());
+    // The same object again: the cache and the penalty's memory share one computation per request.
+    expect(s.keyedDigest(k1)).toBe(d1);
+    expect(s.keyedDigest(k2)).toEqual(createHmac('sha256', Buffer.alloc(32, 2)).update(PW).digest());
+    s.wipe();
+    expect(s.keyedDigest(k1)).not.toEqual(d1);
   });
 });

@@ -5,7 +5,10 @@ import { readFileSync, statSync } from 'node:fs';
  * is a stat per use: a few microseconds, and it sees edits, atomic renames and truncations at once.
  */
 export class WatchedFile<T> {
-  #stamp = '';
+  #ino = -1;
+  #size = -1;
+  #mtimeMs = -1;
+  #ctimeMs = -1;
   #value: T | null = null;
 
   constructor(
@@ -17,11 +20,11 @@ export class WatchedFile<T> {
   /** The parsed content as of now; throws the fs error (ENOENT, EACCES…) when the file cannot be read. */
   current(): T {
     const st = statSync(this.path);
-    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-    if (stamp !== this.#stamp || this.#value === null) {
+    // Compared as numbers: this runs on every request, cache hits included (issue 15).
+    if (this.#value === null || st.ino !== this.#ino || st.size !== this.#size || st.mtimeMs !== this.#mtimeMs || st.ctimeMs !== this.#ctimeMs) {
       const value = this.parse(readFileSync(this.path, 'utf8'));
       this.#value = value;
-      this.#stamp = stamp;
+      [this.#ino, this.#size, this.#mtimeMs, this.#ctimeMs] = [st.ino, st.size, st.mtimeMs, st.ctimeMs];
       this.onReload(value);
     }
     return this.#value;
