@@ -27,8 +27,15 @@ function escapeChar(c: string): string {
   return `\\u{${n.toString(16)}}`;
 }
 
+/**
+ * Printable ASCII without `\`, `[`, `]`, `=` and `"`: what nearly every value is. A plain character
+ * class tests faster than the Unicode property classes above, on every field of every request line.
+ */
+const SAFE_ASCII = /^[\x20\x21\x23-\x3c\x3e-\x5a\x5e-\x7e]*$/;
+
 /** A value as it may appear in any log line: no `[`, `]`, `=`, `"`, line break, control or invisible character. */
 export function escapeLogValue(value: string): string {
+  if (SAFE_ASCII.test(value)) return value;
   return UNSAFE_IN_VALUE.test(value) ? value.replace(UNSAFE_IN_VALUE_ALL, escapeChar) : value;
 }
 
@@ -63,6 +70,9 @@ export function fieldText(v: unknown): string {
     const s = escapeLogValue(v);
     return s === '' || s.includes(' ') ? `"${s}"` : s;
   }
+  // What JSON.stringify gives for these, without its replacer: every request line has several.
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'boolean' || v === null) return String(v);
   const s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? escapeLogValue(x) : x));
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }

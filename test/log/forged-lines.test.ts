@@ -124,6 +124,12 @@ describe('client-written values cannot forge log lines', () => {
       '\\x0d\\x0a\\x1b\\x0b\\x0c\\x7f\\x85\\u2028\\u2029\\u202e\\u2066\\xa0\\u{e0041}\\ud800',
     );
     expect(bracketed({ user: 'bob', realm: '', remote: null, delay: '2ms' })).toBe('[user=bob] [realm=] [delay=2ms]');
+    // The ASCII fast path lets through exactly the printable characters that are not structure.
+    for (let c = 0; c < 0x80; c++) {
+      const ch = String.fromCharCode(c);
+      const plain = c >= 0x20 && c <= 0x7e && !'\\[]="'.includes(ch);
+      expect(escapeLogValue(`a${ch}b`) === `a${ch}b`, `0x${c.toString(16)}`).toBe(plain);
+    }
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         const e = escapeLogValue(s);
