@@ -16,11 +16,26 @@ const IGNORED = /[\p{Cc}\p{Cf}\u034F\u180B-\u180D\uFE00-\uFE0F\uFFFC]/gu;
  * escape it.
  */
 export function userKey(login: string): string {
+  if (PRINTABLE_ASCII.test(login)) return asciiUserKey(login);
   let s = login.normalize('NFKC').replace(IGNORED, '').replace(/\p{White_Space}+/gu, ' ');
   const at = s.indexOf('@');
   if (at >= 0) s = s.slice(0, at);
   // toUpperCase first: a full case fold for ß, ﬁ and the like (SS, FI), then lower.
   return s.trim().toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * userKey for printable ASCII, which nearly every login is: NFKC leaves it as it is, nothing in it
+ * is ignorable, its only white space is U+0020 and its case fold is toLowerCase. Same result, without
+ * two normalisations and two Unicode-class passes on every request (issue 15).
+ */
+function asciiUserKey(login: string): string {
+  let s = login.replace(/ {2,}/g, ' ');
+  const at = s.indexOf('@');
+  if (at >= 0) s = s.slice(0, at);
+  return s.trim().toLowerCase();
 }
 
 /** An IPv6 address as its eight 16-bit groups, or null when it is not one. */

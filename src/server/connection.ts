@@ -32,7 +32,9 @@ export class Connection {
   #graceTimer: NodeJS.Timeout | undefined;
   /** Set once an answered connection is to close as soon as its reply is out. */
   #dropping = false;
-  readonly #closed: Promise<void>;
+  /** Made only when someone waits for the close (shutdown): a promise per connection is not free (issue 15). */
+  #closed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -40,8 +42,9 @@ export class Connection {
     private readonly handler: RequestHandler,
     private readonly options: ConnectionOptions,
     private readonly log: Logger,
+    /** Called once when the socket has closed (the server forgets the connection). */
+    private readonly onClosed: (c: Connection) => void = () => {},
   ) {
-    this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -53,6 +56,9 @@ export class Connection {
 
   /** Resolves when the socket is fully closed. */
   get closed(): Promise<void> {
+    if (this.#closed === null) {
+      this.#closed = this.state === 'closed' ? Promise.resolve() : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
     return this.#closed;
   }
 
@@ -181,5 +187,7 @@ export class Connection {
     this.state = 'closed';
     clearTimeout(this.#timer);
     clearTimeout(this.#graceTimer);
+    this.onClosed(this);
+    this.#resolveClosed?.();
   }
 }

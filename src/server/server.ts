@@ -57,6 +57,8 @@ export class Server {
     return { ...this.#stats, open: this.#connections.size };
   }
 
+  readonly #forget = (c: Connection): void => void this.#connections.delete(c);
+
   #accept(socket: Socket): void {
     const id = this.#nextId++;
     const peer = this.options.peerCredentials?.(socket);
@@ -74,9 +76,8 @@ export class Server {
       return;
     }
     this.#stats.accepted++;
-    const conn = new Connection(socket, { id, peer }, this.handler, this.options, this.log);
+    const conn = new Connection(socket, { id, peer }, this.handler, this.options, this.log, this.#forget);
     this.#connections.add(conn);
-    void conn.closed.then(() => this.#connections.delete(conn));
     this.log.debug({ conn: id, peer_uid: peer?.uid, peer_pid: peer?.pid }, 'connection accepted');
   }
 
