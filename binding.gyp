@@ -9,12 +9,17 @@
         "src/native/addon/dgram.cc",
         "src/native/addon/peercred.cc",
         "src/native/addon/sasldb.cc",
-        "src/native/addon/krb5.cc"
+        "src/native/addon/krb5.cc",
+        "src/native/addon/yescrypt/yescrypt-opt.c",
+        "src/native/addon/yescrypt/yescrypt-common.c",
+        "src/native/addon/yescrypt/sha256.c",
+        "src/native/addon/yescrypt/insecure_memzero.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["-fvisibility=hidden", "-Wno-cpp", "-Wno-type-limits"],
       "libraries": [
         "-lcrypt",
         "-ldb-5.3",

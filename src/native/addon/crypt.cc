@@ -9,7 +9,65 @@
 
 #include "addon.h"
 
+extern "C" {
+#include "yescrypt/yescrypt.h"
+}
+
 namespace {
+
+// A region larger than this (a `$y$` cost above Debian's default 16 MiB) is freed after its hash
+// rather than kept for the next one.
+constexpr size_t kKeepRegionMax = 32u << 20;
+
+// The yescrypt working memory of one hashing thread (a libuv pool thread), kept from one `$y$` hash
+// to the next. libxcrypt maps and unmaps it on every call, and the page faults, zeroing and unmap
+// were half the CPU of each hash (issue 15). It holds password-derived data, so it is wiped after
+// every hash, as the 32 KiB crypt_data is.
+class YescryptRegion {
+ public:
+  YescryptRegion() { yescrypt_init_local(&local_); }
+  ~YescryptRegion() { yescrypt_free_local(&local_); }
+  YescryptRegion(const YescryptRegion&) = delete;
+  YescryptRegion& operator=(const YescryptRegion&) = delete;
+
+  yescrypt_local_t* local() { return &local_; }
+
+  void Wipe() {
+    if (local_.aligned != nullptr) explicit_bzero(local_.aligned, local_.aligned_size);
+    if (local_.aligned_size > kKeepRegionMax) {
+      yescrypt_free_local(&local_);
+      yescrypt_init_local(&local_);
+    }
+  }
+
+ private:
+  yescrypt_local_t local_;
+};
+
+thread_local YescryptRegion yescrypt_region;
+
+bool IsItoa64(char c) {
+  return c == '.' || c == '/' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// `$y$params$salt$` with an optional hash after it, every field in crypt's base-64 alphabet: the
+// only form sent to yescrypt_r directly. Anything else goes to libxcrypt, which applies its own checks.
+bool PlainYescryptSetting(const std::string& s) {
+  if (s.compare(0, 3, "$y$") != 0) return false;
+  int dollars = 0;
+  size_t field = 0;
+  for (size_t i = 3; i < s.size(); i++) {
+    if (s[i] == '$') {
+      if (field == 0 || ++dollars > 2) return false;
+      field = 0;
+    } else if (!IsItoa64(s[i])) {
+      return false;
+    } else {
+      field++;
+    }
+  }
+  return dollars == 2 || (dollars == 1 && field > 0);
+}
 
 struct CryptData {
   struct crypt_data data;
@@ -44,8 +102,22 @@ class CryptWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    // Longer phrases are libxcrypt's to refuse (CRYPT_MAX_PASSPHRASE_SIZE), as before.
+    if (PlainYescryptSetting(setting_) && strlen(phrase_->data()) < CRYPT_MAX_PASSPHRASE_SIZE) {
+      // libxcrypt's $y$ is this same yescrypt_r call, with a region mapped for this hash only.
+      uint8_t buf[256];
+      const uint8_t* out = yescrypt_r(nullptr, yescrypt_region.local(), reinterpret_cast<const uint8_t*>(phrase_->data()),
+                                      strlen(phrase_->data()), reinterpret_cast<const uint8_t*>(setting_.c_str()), nullptr, buf, sizeof buf);
+      yescrypt_region.Wipe();
+      Finish(out != nullptr ? reinterpret_cast<const char*>(out) : nullptr);
+      explicit_bzero(buf, sizeof buf);
+      return;
+    }
     CryptData cd;
-    const char* out = crypt_rn(phrase_->data(), setting_.c_str(), &cd.data, sizeof cd.data);
+    Finish(crypt_rn(phrase_->data(), setting_.c_str(), &cd.data, sizeof cd.data));
+  }
+
+  void Finish(const char* out) {
     usable_ = out != nullptr && out[0] != '*';
     if (!usable_) return;
     if (verify_) {
