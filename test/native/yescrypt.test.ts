@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Crypt } from '../../src/native/crypt.js';
 
-// `$y$` goes to the vendored yescrypt with a region kept per hashing thread (src/native/addon/
+// `$y$` goes to the vendored yescrypt with its region kept between hashes (src/native/addon/
 // yescrypt/README.md); these check it against Debian's mkpasswd, which hashes with libxcrypt.
 const run = promisify(execFile);
 const crypt = new Crypt(3);
@@ -23,7 +23,7 @@ async function agrees(password: string, hash: string): Promise<void> {
   expect(await crypt.verify(pw(`${password}x`), hash)).toBe(false);
 }
 
-describe('yescrypt with a region kept per thread', () => {
+describe('yescrypt with its region kept between hashes', () => {
   it('reproduces libxcrypt (mkpasswd) hashes at every cost, growing and shrinking the region', async () => {
     // Cost 5 is Debian's default (16 MiB); 7 needs 64 MiB, more than a thread keeps, so it is freed after.
     for (const cost of [5, 1, 7, 3, 5, 6, 1, 7, 5]) {

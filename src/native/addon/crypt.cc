@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,9 @@ namespace {
 // rather than kept for the next one.
 constexpr size_t kKeepRegionMax = 32u << 20;
 
-// The yescrypt working memory of one hashing thread (a libuv pool thread), kept from one `$y$` hash
-// to the next. libxcrypt maps and unmaps it on every call, and the page faults, zeroing and unmap
-// were half the CPU of each hash (issue 15). It holds password-derived data, so it is wiped after
-// every hash, as the 32 KiB crypt_data is.
+// yescrypt working memory, kept from one `$y$` hash to the next. libxcrypt maps and unmaps it on
+// every call, and the page faults, zeroing and unmap were half the CPU of each hash (issue 15). It
+// holds password-derived data, so it is wiped after every hash, as the 32 KiB crypt_data is.
 class YescryptRegion {
  public:
   YescryptRegion() { yescrypt_init_local(&local_); }
@@ -44,7 +44,29 @@ class YescryptRegion {
   yescrypt_local_t local_;
 };
 
-thread_local YescryptRegion yescrypt_region;
+// Idle regions. A hash takes one (or makes one) and gives it back, so there are never more regions
+// than hashes that ran at once: the Crypt pool's size (-n), not the number of libuv threads.
+class RegionPool {
+ public:
+  std::unique_ptr<YescryptRegion> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.empty()) return std::make_unique<YescryptRegion>();
+    auto r = std::move(idle_.back());
+    idle_.pop_back();
+    return r;
+  }
+
+  void Give(std::unique_ptr<YescryptRegion> r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(r));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<YescryptRegion>> idle_;
+};
+
+RegionPool yescrypt_regions;
 
 bool IsItoa64(char c) {
   return c == '.' || c == '/' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -106,9 +128,11 @@ class CryptWorker : public Napi::AsyncWorker {
     if (PlainYescryptSetting(setting_) && strlen(phrase_->data()) < CRYPT_MAX_PASSPHRASE_SIZE) {
       // libxcrypt's $y$ is this same yescrypt_r call, with a region mapped for this hash only.
       uint8_t buf[256];
-      const uint8_t* out = yescrypt_r(nullptr, yescrypt_region.local(), reinterpret_cast<const uint8_t*>(phrase_->data()),
+      auto region = yescrypt_regions.Take();
+      const uint8_t* out = yescrypt_r(nullptr, region->local(), reinterpret_cast<const uint8_t*>(phrase_->data()),
                                       strlen(phrase_->data()), reinterpret_cast<const uint8_t*>(setting_.c_str()), nullptr, buf, sizeof buf);
-      yescrypt_region.Wipe();
+      region->Wipe();
+      yescrypt_regions.Give(std::move(region));
       Finish(out != nullptr ? reinterpret_cast<const char*>(out) : nullptr);
       explicit_bzero(buf, sizeof buf);
       return;
