@@ -5,6 +5,7 @@
       "sources": [
         "src/native/addon/addon.cc",
         "src/native/addon/crypt.cc",
+        "src/native/addon/sha512-crypt.cc",
         "src/native/addon/getpwent.cc",
         "src/native/addon/dgram.cc",
         "src/native/addon/peercred.cc",

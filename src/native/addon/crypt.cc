@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "sha512-crypt.h"
 
 extern "C" {
 #include "yescrypt/yescrypt.h"
@@ -125,7 +126,13 @@ class CryptWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     // Longer phrases are libxcrypt's to refuse (CRYPT_MAX_PASSPHRASE_SIZE), as before.
-    if (PlainYescryptSetting(setting_) && strlen(phrase_->data()) < CRYPT_MAX_PASSPHRASE_SIZE) {
+    const bool fits = strlen(phrase_->data()) < CRYPT_MAX_PASSPHRASE_SIZE;
+    if (fits && PlainSha512Setting(setting_)) {
+      std::string out = Sha512Crypt(phrase_->data(), setting_);
+      Finish(out.empty() ? nullptr : out.c_str());
+      return;
+    }
+    if (fits && PlainYescryptSetting(setting_)) {
       // libxcrypt's $y$ is this same yescrypt_r call, with a region mapped for this hash only.
       uint8_t buf[256];
       auto region = yescrypt_regions.Take();
