@@ -21,6 +21,8 @@ export interface NativeBinding {
   krb5CheckKeytab(args: Krb5ServerArgs & { readonly probeKdc: boolean }): Promise<Krb5Result>;
   /** libkrb5 com_err codes by their krb5.h names. */
   readonly krb5ErrorCodes: Readonly<Record<string, number>>;
+  /** stat(2) of `path` into `out`: ino, size, mtime s, mtime ns, ctime s, ctime ns; 0, or -errno (src/native/stat-stamp.ts). */
+  statStamp(path: string, out: Float64Array): number;
   /** One Cyrus sasldb (Berkeley DB) lookup of login NUL realm NUL userPassword, compared with `password`. */
   sasldbLookup(file: string, login: string, realm: string, password: Buffer): Promise<SasldbRead>;
 }

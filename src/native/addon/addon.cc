@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPeerCred(env, exports);
   InitSasldb(env, exports);
   InitKrb5(env, exports);
+  InitStatStamp(env, exports);
   return exports;
 }
 

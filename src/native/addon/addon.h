@@ -33,3 +33,4 @@ void InitDgram(Napi::Env env, Napi::Object exports);
 void InitPeerCred(Napi::Env env, Napi::Object exports);
 void InitSasldb(Napi::Env env, Napi::Object exports);
 void InitKrb5(Napi::Env env, Napi::Object exports);
+void InitStatStamp(Napi::Env env, Napi::Object exports);

@@ -1,14 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { StatStamp } from '../../../native/stat-stamp.js';
 
 /**
  * A small text file (passwd, shadow) parsed once and parsed again when it changes on disk. The check
  * is a stat per use: a few microseconds, and it sees edits, atomic renames and truncations at once.
  */
 export class WatchedFile<T> {
-  #ino = -1;
-  #size = -1;
-  #mtimeMs = -1;
-  #ctimeMs = -1;
+  readonly #stamp = new StatStamp();
   #value: T | null = null;
 
   constructor(
@@ -19,12 +17,10 @@ export class WatchedFile<T> {
 
   /** The parsed content as of now; throws the fs error (ENOENT, EACCES…) when the file cannot be read. */
   current(): T {
-    const st = statSync(this.path);
-    // Compared as numbers: this runs on every request, cache hits included (issue 15).
-    if (this.#value === null || st.ino !== this.#ino || st.size !== this.#size || st.mtimeMs !== this.#mtimeMs || st.ctimeMs !== this.#ctimeMs) {
+    if (this.#stamp.changed(this.path) || this.#value === null) {
       const value = this.parse(readFileSync(this.path, 'utf8'));
       this.#value = value;
-      [this.#ino, this.#size, this.#mtimeMs, this.#ctimeMs] = [st.ino, st.size, st.mtimeMs, st.ctimeMs];
+      this.#stamp.accept();
       this.onReload(value);
     }
     return this.#value;
