@@ -8,6 +8,8 @@ export interface NativeBinding {
   verify(password: Buffer, hash: string): Promise<boolean>;
   hash(password: Buffer, setting: string): Promise<string | null>;
   gensalt(prefix: string, rounds: number): string | null;
+  /** Frees the yescrypt regions kept between `$y$` hashes that have been idle for `idleMs` or more; returns how many idle ones are left. */
+  yescryptTrim(idleMs: number): number;
   getpwnam(name: string): Promise<PasswdLookup>;
   /** One datagram to an AF_UNIX address given as sun_path bytes (leading NUL: abstract); 0 or -errno. */
   sendUnixDatagram(address: Buffer, data: Buffer): number;

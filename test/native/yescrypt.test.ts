@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native/binding.js';
 import { Crypt } from '../../src/native/crypt.js';
 
 // `$y$` goes to the vendored yescrypt with its region kept between hashes (src/native/addon/
@@ -57,6 +58,18 @@ describe('yescrypt with its region kept between hashes', () => {
     for (let i = 0; i < n; i += 3) await Promise.all([0, 1, 2].map(() => crypt.verify(pw('faults'), hash)));
     const perHash = (process.resourceUsage().minorPageFault - before) / n;
     expect(perHash).toBeLessThan(1000);
+  }, 120_000);
+
+  it('keeps no more regions than hashes ran at once, and frees idle ones', async () => {
+    const hash = await mkpasswd('pool', 5);
+    native.yescryptTrim(0);
+    // 12 requests through a pool of 3: at most 3 hashes at once, so at most 3 regions.
+    expect(await Promise.all(Array.from({ length: 12 }, () => crypt.verify(pw('pool'), hash)))).toEqual(Array(12).fill(true));
+    const kept = native.yescryptTrim(60_000); // none idle for a minute yet: all still kept
+    expect(kept).toBeGreaterThanOrEqual(1);
+    expect(kept).toBeLessThanOrEqual(3);
+    expect(native.yescryptTrim(0)).toBe(0);
+    expect(await crypt.verify(pw('pool'), hash)).toBe(true);
   }, 120_000);
 
   it('a malformed $y$ string never verifies', async () => {

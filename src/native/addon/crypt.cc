@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <string.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,25 +47,48 @@ class YescryptRegion {
 };
 
 // Idle regions. A hash takes one (or makes one) and gives it back, so there are never more regions
-// than hashes that ran at once: the Crypt pool's size (-n), not the number of libuv threads.
+// than hashes that ran at once: the Crypt pool's size (-n), not the number of libuv threads. Trim()
+// frees those idle for a while, so a burst of `$y$` logins does not leave 16 MiB per hash resident
+// in a daemon that then answers from its cache.
 class RegionPool {
  public:
   std::unique_ptr<YescryptRegion> Take() {
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.empty()) return std::make_unique<YescryptRegion>();
-    auto r = std::move(idle_.back());
+    auto r = std::move(idle_.back().region);
     idle_.pop_back();
     return r;
   }
 
   void Give(std::unique_ptr<YescryptRegion> r) {
     std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(r));
+    idle_.push_back({std::move(r), std::chrono::steady_clock::now()});
+  }
+
+  // Frees the regions idle for at least `idle`; returns how many are still kept idle.
+  size_t Trim(std::chrono::milliseconds idle) {
+    std::vector<std::unique_ptr<YescryptRegion>> freed;
+    size_t left;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto cutoff = std::chrono::steady_clock::now() - idle;
+      // Given back in time order: the oldest are at the front.
+      size_t n = 0;
+      while (n < idle_.size() && idle_[n].since <= cutoff) n++;
+      for (size_t i = 0; i < n; i++) freed.push_back(std::move(idle_[i].region));
+      idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(n));
+      left = idle_.size();
+    }
+    return left;  // `freed` is unmapped here, outside the lock
   }
 
  private:
+  struct Idle {
+    std::unique_ptr<YescryptRegion> region;
+    std::chrono::steady_clock::time_point since;
+  };
   std::mutex mu_;
-  std::vector<std::unique_ptr<YescryptRegion>> idle_;
+  std::vector<Idle> idle_;
 };
 
 RegionPool yescrypt_regions;
@@ -206,9 +230,17 @@ Napi::Value Gensalt(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, s);
 }
 
+// yescryptTrim(idleMs: number): number — frees kept yescrypt regions idle for idleMs or more;
+// returns how many idle ones are still kept.
+Napi::Value YescryptTrim(const Napi::CallbackInfo& info) {
+  const int64_t ms = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
+  return Napi::Number::New(info.Env(), static_cast<double>(yescrypt_regions.Trim(std::chrono::milliseconds(ms < 0 ? 0 : ms))));
+}
+
 }  // namespace
 
 void InitCrypt(Napi::Env env, Napi::Object exports) {
+  exports.Set("yescryptTrim", Napi::Function::New(env, YescryptTrim, "yescryptTrim"));
   exports.Set("verify", Napi::Function::New(env, Verify, "verify"));
   exports.Set("hash", Napi::Function::New(env, Hash, "hash"));
   exports.Set("gensalt", Napi::Function::New(env, Gensalt, "gensalt"));
