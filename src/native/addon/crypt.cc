@@ -91,7 +91,8 @@ class RegionPool {
   std::vector<Idle> idle_;
 };
 
-RegionPool yescrypt_regions;
+// Never destroyed: at exit a hashing thread may still be giving its region back.
+RegionPool& yescrypt_regions = *new RegionPool();
 
 bool IsItoa64(char c) {
   return c == '.' || c == '/' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
