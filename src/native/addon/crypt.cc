@@ -94,10 +94,6 @@ class RegionPool {
 // Never destroyed: at exit a hashing thread may still be giving its region back.
 RegionPool& yescrypt_regions = *new RegionPool();
 
-bool IsItoa64(char c) {
-  return c == '.' || c == '/' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
 // `$y$params$salt$` with an optional hash after it, every field in crypt's base-64 alphabet: the
 // only form sent to yescrypt_r directly. Anything else goes to libxcrypt, which applies its own checks.
 bool PlainYescryptSetting(const std::string& s) {
@@ -108,7 +104,7 @@ bool PlainYescryptSetting(const std::string& s) {
     if (s[i] == '$') {
       if (field == 0 || ++dollars > 2) return false;
       field = 0;
-    } else if (!IsItoa64(s[i])) {
+    } else if (!IsCryptBase64(s[i])) {
       return false;
     } else {
       field++;
@@ -152,9 +148,9 @@ class CryptWorker : public Napi::AsyncWorker {
   void Execute() override {
     // Longer phrases are libxcrypt's to refuse (CRYPT_MAX_PASSPHRASE_SIZE), as before.
     const bool fits = strlen(phrase_->data()) < CRYPT_MAX_PASSPHRASE_SIZE;
-    if (fits && PlainSha512Setting(setting_)) {
-      std::string out = Sha512Crypt(phrase_->data(), setting_);
-      Finish(out.empty() ? nullptr : out.c_str());
+    std::string sha512;
+    if (fits && Sha512Crypt(phrase_->data(), setting_, &sha512)) {
+      Finish(sha512.c_str());
       return;
     }
     if (fits && PlainYescryptSetting(setting_)) {

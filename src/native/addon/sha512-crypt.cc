@@ -17,8 +17,6 @@ constexpr size_t kMaxSalt = 16;
 constexpr size_t kHashChars = 86;
 constexpr char kItoa64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-bool IsItoa64(char c) { return c != '\0' && strchr(kItoa64, c) != nullptr; }
-
 struct Parsed {
   unsigned long rounds = kDefaultRounds;
   bool customRounds = false;
@@ -42,7 +40,7 @@ bool Parse(const std::string& s, Parsed* p) {
   }
   p->saltAt = i;
   while (i < s.size() && s[i] != '$') {
-    if (!IsItoa64(s[i])) return false;
+    if (!IsCryptBase64(s[i])) return false;
     i++;
   }
   p->saltLen = i - p->saltAt;
@@ -53,7 +51,7 @@ bool Parse(const std::string& s, Parsed* p) {
   if (hash == 0) return true;
   if (hash != kHashChars) return false;
   for (; i < s.size(); i++)
-    if (!IsItoa64(s[i])) return false;
+    if (!IsCryptBase64(s[i])) return false;
   return true;
 }
 
@@ -76,16 +74,11 @@ struct Scratch {
 
 }  // namespace
 
-bool PlainSha512Setting(const std::string& setting) {
-  Parsed p;
-  return Parse(setting, &p);
-}
-
-std::string Sha512Crypt(const char* key, const std::string& setting) {
+bool Sha512Crypt(const char* key, const std::string& setting, std::string* out) {
   Parsed ps;
-  if (!Parse(setting, &ps)) return std::string();
+  if (!Parse(setting, &ps)) return false;
   const size_t kl = strlen(key);
-  if (kl > sizeof(Scratch::p)) return std::string();
+  if (kl > sizeof(Scratch::p)) return false;
   const char* salt = setting.data() + ps.saltAt;
   const size_t sl = ps.saltLen;
   Scratch x;
@@ -136,16 +129,16 @@ std::string Sha512Crypt(const char* key, const std::string& setting) {
     SHA512_Final(x.a, c);
   }
 
-  std::string out = "$6$";
-  if (ps.customRounds) out += "rounds=" + std::to_string(ps.rounds) + "$";
-  out.append(salt, sl);
-  out.push_back('$');
+  *out = "$6$";
+  if (ps.customRounds) *out += "rounds=" + std::to_string(ps.rounds) + "$";
+  out->append(salt, sl);
+  out->push_back('$');
   const unsigned char* a = x.a;
   static constexpr unsigned char kOrder[21][3] = {
       {0, 21, 42},  {22, 43, 1},  {44, 2, 23},  {3, 24, 45},  {25, 46, 4},  {47, 5, 26},  {6, 27, 48},
       {28, 49, 7},  {50, 8, 29},  {9, 30, 51},  {31, 52, 10}, {53, 11, 32}, {12, 33, 54}, {34, 55, 13},
       {56, 14, 35}, {15, 36, 57}, {37, 58, 16}, {59, 17, 38}, {18, 39, 60}, {40, 61, 19}, {62, 20, 41}};
-  for (const auto& t : kOrder) Encode(&out, a[t[0]], a[t[1]], a[t[2]], 4);
-  Encode(&out, 0, 0, a[63], 2);
-  return out;
+  for (const auto& t : kOrder) Encode(out, a[t[0]], a[t[1]], a[t[2]], 4);
+  Encode(out, 0, 0, a[63], 2);
+  return true;
 }

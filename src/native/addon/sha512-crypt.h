@@ -2,10 +2,14 @@
 #pragma once
 #include <string>
 
-// True when `setting` is `$6$[rounds=N$]salt[$hash]` in the form libxcrypt writes itself: rounds, if
-// given, 1000..999999999 without leading zeros; a salt of 1 to 16 characters of crypt's base 64; a
-// hash, if given, of 86. Only those take Sha512Crypt; every other string stays with libxcrypt.
-bool PlainSha512Setting(const std::string& setting);
+// crypt's base-64 alphabet (`./0-9A-Za-z`), the characters of salts and hashes.
+inline bool IsCryptBase64(char c) {
+  return c == '.' || c == '/' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
 
-// The `$6$` string of `key` (NUL-terminated) under a setting PlainSha512Setting accepted.
-std::string Sha512Crypt(const char* key, const std::string& setting);
+// Computes the `$6$` string of `key` (NUL-terminated) into `out` when `setting` is
+// `$6$[rounds=N$]salt[$hash]` in the form libxcrypt writes itself: rounds, if given,
+// 1000..999999999 without leading zeros; a salt of 1 to 16 characters of crypt's base 64; a hash,
+// if given, of 86. Returns false, computing nothing, for every other string: those stay with
+// libxcrypt.
+bool Sha512Crypt(const char* key, const std::string& setting, std::string* out);
