@@ -12,6 +12,7 @@
         "src/native/addon/sasldb.cc",
         "src/native/addon/krb5.cc",
         "src/native/addon/stat-stamp.cc",
+        "src/native/addon/hmac.cc",
         "src/native/addon/yescrypt/yescrypt-opt.c",
         "src/native/addon/yescrypt/yescrypt-common.c",
         "src/native/addon/yescrypt/sha256.c",

@@ -1,4 +1,5 @@
-import { type KeyObject, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { HmacKey } from '../native/hmac-key.js';
 import type { Logger } from 'pino';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
@@ -21,7 +22,7 @@ export interface CredentialCacheOptions {
    * password memory one key, so each request digests its password once (Secret.keyedDigest). Tests
    * inject one to check the stored value.
    */
-  readonly hmacKey?: Buffer | KeyObject;
+  readonly hmacKey?: Buffer | HmacKey;
 }
 
 /** Bytes charged per entry on top of its key and digest: Map slot, entry object, Buffer header. */
@@ -60,8 +61,7 @@ const keyOf = (k: CacheKeyParts): string => `${k.backend}\0${k.service}\0${k.rea
  * backend-verified success. Replaces saslauthd's mmap file of unsalted MD5s.
  */
 export class CredentialCache {
-  /** A KeyObject, not the bytes: createHmac then skips importing the key on every hit (issue 15). */
-  readonly #key: KeyObject;
+  readonly #key: HmacKey;
   readonly #map = new Map<string, Entry>();
   readonly #now: () => number;
   #bytes = 0;
@@ -72,8 +72,8 @@ export class CredentialCache {
   evictions = 0;
 
   constructor(readonly options: CredentialCacheOptions) {
-    const k = options.hmacKey ?? randomBytes(32);
-    this.#key = Buffer.isBuffer(k) ? createSecretKey(k) : k;
+    const k = options.hmacKey;
+    this.#key = k === undefined ? HmacKey.random() : Buffer.isBuffer(k) ? new HmacKey(k) : k;
     this.#now = options.now ?? (() => performance.now());
   }
 

@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { HmacKey } from '../native/hmac-key.js';
 import type { Logger } from 'pino';
 import type { Crypt } from '../native/crypt.js';
 import type { AccountCheck, AuthRequest, Authenticator, Outcome } from './authenticator.js';
@@ -269,7 +269,7 @@ export async function buildAuthenticator(options: CompositionOptions, ctx: Compo
 
   // One key for the cache's digests and the penalty's password memory: a request then digests its
   // password once (Secret.keyedDigest), not once for each (issue 15).
-  const passwordKey = createSecretKey(randomBytes(32));
+  const passwordKey = HmacKey.random();
   const cache = options.cache
     ? new CredentialCache({
         hmacKey: passwordKey,

@@ -1,4 +1,4 @@
-import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
+import { HmacKey } from '../native/hmac-key.js';
 import type { Secret } from './secret.js';
 
 export interface PasswordMemoryOptions {
@@ -10,7 +10,7 @@ export interface PasswordMemoryOptions {
   readonly successTtlMs: number;
   readonly now: () => number;
   /** HMAC key (Default: 32 random bytes per start); the composition shares the cache's (see `digest`). */
-  readonly key?: KeyObject;
+  readonly key?: HmacKey;
 }
 
 /**
@@ -20,15 +20,14 @@ export interface PasswordMemoryOptions {
  * so that a client retrying one stale password does not escalate the penalty.
  */
 export class PasswordMemory {
-  /** A KeyObject, not the bytes: createHmac then skips importing the key on every request (issue 15). */
-  readonly #key: KeyObject;
+  readonly #key: HmacKey;
   /** digest → time of the last failure; Map order is least recently failed first. */
   readonly #failed = new Map<string, number>();
   /** identity (login and realm as backends got them) → digest and time of the last success. */
   readonly #succeeded = new Map<string, { digest: string; at: number }>();
 
   constructor(private readonly o: PasswordMemoryOptions) {
-    this.#key = o.key ?? createSecretKey(randomBytes(32));
+    this.#key = o.key ?? HmacKey.random();
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { HmacKey } from '../native/hmac-key.js';
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { bracketed } from '../log/escape.js';
@@ -53,7 +53,7 @@ export interface PenaltyOptions {
   /** `--shared-state`: the fleet's counters, consulted while healthy; local ones otherwise (Default: none). */
   readonly fleet?: FleetPenalty | null;
   /** Key of the password memory's digests (Default: random); the composition gives it the cache's key. */
-  readonly passwordKey?: KeyObject;
+  readonly passwordKey?: HmacKey;
   readonly now?: () => number;
   readonly random?: () => number;
 }

@@ -1,4 +1,4 @@
-import { type KeyObject, createHmac } from 'node:crypto';
+import type { HmacKey } from '../native/hmac-key.js';
 import { inspect } from 'node:util';
 
 const REDACTED = '[secret]';
@@ -10,7 +10,7 @@ const REDACTED = '[secret]';
 export class Secret {
   readonly #bytes: Buffer;
   /** The last keyedDigest, so a request digests its password once under a given key. */
-  #mac: { readonly key: KeyObject; readonly digest: Buffer } | null = null;
+  #mac: { readonly key: HmacKey; readonly digest: Buffer } | null = null;
 
   constructor(bytes: Buffer) {
     this.#bytes = bytes;
@@ -34,8 +34,8 @@ export class Secret {
    * and the penalty's password memory are given the same key, so a request pays for one digest, not
    * two (issue 15). The result is shared: do not modify it.
    */
-  keyedDigest(key: KeyObject): Buffer {
-    if (this.#mac?.key !== key) this.#mac = { key, digest: createHmac('sha256', key).update(this.#bytes).digest() };
+  keyedDigest(key: HmacKey): Buffer {
+    if (this.#mac?.key !== key) this.#mac = { key, digest: key.digest(this.#bytes) };
     return this.#mac.digest;
   }
 

@@ -25,6 +25,11 @@ export interface NativeBinding {
   readonly krb5ErrorCodes: Readonly<Record<string, number>>;
   /** stat(2) of `path` into `out`: ino, size, mtime s, mtime ns, ctime s, ctime ns; 0, or -errno (src/native/stat-stamp.ts). */
   statStamp(path: string, out: Float64Array): number;
+  /** Bytes of the state `hmacSha256Prepare` fills: the key's inner and outer SHA-256 states (src/native/hmac-key.ts). */
+  readonly hmacSha256StateBytes: number;
+  hmacSha256Prepare(key: Uint8Array, state: Uint8Array): void;
+  /** HMAC-SHA-256 of `data` under the key whose state `hmacSha256Prepare` filled, into `out` (32 bytes). */
+  hmacSha256(state: Uint8Array, data: Uint8Array, out: Uint8Array): void;
   /** One Cyrus sasldb (Berkeley DB) lookup of login NUL realm NUL userPassword, compared with `password`. */
   sasldbLookup(file: string, login: string, realm: string, password: Buffer): Promise<SasldbRead>;
 }

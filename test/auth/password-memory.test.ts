@@ -1,9 +1,9 @@
-import { createSecretKey } from 'node:crypto';
+import { HmacKey } from '../../src/native/hmac-key.js';
 import { describe, expect, it } from 'vitest';
 import { PasswordMemory } from '../../src/auth/password-memory.js';
 import { Secret } from '../../src/auth/secret.js';
 
-const memory = (key = createSecretKey(Buffer.alloc(32, 3))): PasswordMemory =>
+const memory = (key = new HmacKey(Buffer.alloc(32, 3))): PasswordMemory =>
   new PasswordMemory({ maxEntries: 16, failureTtlMs: 60_000, successTtlMs: 60_000, now: () => 1000, key });
 
 describe('PasswordMemory', () => {
@@ -27,7 +27,7 @@ describe('PasswordMemory', () => {
   it('holds no password and, under another key, recognises nothing', () => {
     const pw = Secret.fromString('shared pw');
     const a = memory();
-    const b = memory(createSecretKey(Buffer.alloc(32, 4)));
+    const b = memory(new HmacKey(Buffer.alloc(32, 4)));
     expect(a.digest('alice\0', pw)).not.toContain('shared');
     expect(a.digest('alice\0', pw)).not.toBe(b.digest('alice\0', Secret.fromString('shared pw')));
   });

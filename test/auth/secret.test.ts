@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { HmacKey } from '../../src/native/hmac-key.js';
 import { inspect } from 'node:util';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -40,8 +41,8 @@ describe('Secret', () => {
 
 describe('Secret.keyedDigest', () => {
   it('is HMAC-SHA-256 under the key, computed once per key, forgotten by wipe()', () => {
-    const k1 = createSecretKey(Buffer.alloc(32, 1));
-    const k2 = createSecretKey(Buffer.alloc(32, 2));
+    const k1 = new HmacKey(Buffer.alloc(32, 1));
+    const k2 = new HmacKey(Buffer.alloc(32, 2));
     const s = Secret.fromString(PW);
     const d1 = s.keyedDigest(k1);
     expect(d1).toEqual(createHmac('sha256', Buffer.alloc(32, 1)).update(PW).digest());

@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSasldb(env, exports);
   InitKrb5(env, exports);
   InitStatStamp(env, exports);
+  InitHmac(env, exports);
   return exports;
 }
 

@@ -34,3 +34,4 @@ void InitPeerCred(Napi::Env env, Napi::Object exports);
 void InitSasldb(Napi::Env env, Napi::Object exports);
 void InitKrb5(Napi::Env env, Napi::Object exports);
 void InitStatStamp(Napi::Env env, Napi::Object exports);
+void InitHmac(Napi::Env env, Napi::Object exports);
