@@ -26,6 +26,25 @@ export interface LoggerOptions {
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date().toISOString()`, from a prefix made once per second: V8 formats the date with
+ * snprintf, a measurable part of each request line (issue 15). Same text for years 0-9999.
+ */
+export function isoTimestamp(ms: number = Date.now()): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const full = new Date(second * 1000).toISOString();
+    if (full.length !== 24) return new Date(ms).toISOString(); // a year outside 0-9999: V8 writes ±YYYYYY
+    isoSecond = second;
+    isoPrefix = full.slice(0, 20);
+  }
+  const frac = ms - second * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+}
+
 /**
  * Renders a pino record as `TIME LEVEL message key=value…`, or for journald `<N>LEVEL message
  * key=value…` (journald takes the priority from `<N>` and adds time and pid itself).
@@ -57,7 +76,7 @@ const CHINDINGS = pino.symbols.chindingsSym;
 function directText(logger: Logger, level: number, fields: Record<string, unknown>, msg: string, journal: boolean): string | null {
   if ((logger as unknown as Record<symbol, unknown>)[CHINDINGS] !== '' || Object.getPrototypeOf(fields) !== Object.prototype) return null;
   const text = escapeLogLine(msg);
-  const head = journal ? `<${severityOf(level)}>` : `${new Date().toISOString()} `;
+  const head = journal ? `<${severityOf(level)}>` : `${isoTimestamp()} `;
   let line = `${head}${LEVEL_NAMES[level] ?? String(level)} ${text}`;
   for (const k in fields) {
     if (!Object.prototype.hasOwnProperty.call(fields, k)) return null;

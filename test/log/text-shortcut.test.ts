@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { escapeLogLine } from '../../src/log/escape.js';
-import { REDACT_PATHS, createLogger, formatText } from '../../src/log/logger.js';
+import { REDACT_PATHS, createLogger, formatText, isoTimestamp } from '../../src/log/logger.js';
 
 // The text format writes flat records without pino's JSON round trip (issue 15: that round trip was
 // a quarter of the CPU of a cache hit). Every line must stay byte for byte what pino's JSON line,
@@ -81,5 +81,20 @@ describe('text log format: direct rendering', () => {
     // Each field once: `user` is in the message as [user=…], so it is not repeated after it.
     expect(cur.lines[0]).toBe('TIME INFO auth success: [user=a\\x5bb\\x5d\\x3dc\\x0a] conn=7 service=imap realm="" remote=192.0.2.1;5 mech=shadow outcome=ok ms=0.123 peer_uid=0 peer_pid=42\n');
     expect(cur.lines).toHaveLength(4);
+  });
+});
+
+describe('isoTimestamp', () => {
+  it('is Date.prototype.toISOString for every millisecond, second boundaries and other eras included', () => {
+    const edges = [0, -1, 999, 1000, 1001, -1000, -1001, 253402300799999, 253402300800000, -62167219200000, -62167219200001, Date.now()];
+    for (const ms of edges) expect(isoTimestamp(ms), String(ms)).toBe(new Date(ms).toISOString());
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 - 1 }), (ms) => {
+        expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString());
+        // The next millisecond reuses the cached second (or crosses it).
+        expect(isoTimestamp(ms + 1)).toBe(new Date(ms + 1).toISOString());
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
