@@ -6,6 +6,8 @@ import { type LoadResult, runLoad } from '../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
 import { floorScenario } from './scenarios/floor.js';
+import { rimapFloorScenario, rimapScenario } from './scenarios/rimap.js';
+import { ldapFloorScenario, ldapScenario } from './scenarios/ldap.js';
 import { cacheScenario } from './scenarios/cache.js';
 import { runBruteForceBench } from './brute-force.js';
 
@@ -120,14 +122,23 @@ function print(rows: Row[]): void {
   for (const l of lines) console.log(fmt(l));
 }
 
-/** The cache-hit row's CPU above the bare-node:net floor, per concurrency: what is left to find. */
+/** Each row measured against its Node.js floor: [floor scenario, row scenario, what the row is called here]. */
+const FLOORS: readonly (readonly [string, string, string])[] = [
+  [floorScenario.name, cacheScenario.name, 'cache hit'],
+  [ldapFloorScenario.name, ldapScenario.name, 'ldap-bind'],
+  [rimapFloorScenario.name, rimapScenario.name, 'rimap'],
+];
+
+/** A row's CPU above its bare-Node.js floor, per concurrency: what is left to find. */
 function printGap(rows: Row[]): void {
-  for (const f of rows.filter((r) => r.scenario === floorScenario.name)) {
-    const hit = rows.find((r) => r.scenario === cacheScenario.name && r.c === f.c);
-    if (!hit) continue;
-    const gap = hit.ours.cpuMsPerReq - f.ours.cpuMsPerReq;
-    const vsReal = hit.real ? `; saslauthd's cache hit ${f3(hit.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.ours.cpuMsPerReq / hit.real.cpuMsPerReq)})` : '';
-    console.log(`cache hit above the node:net floor at c=${f.c}: ${f3(gap)} ms CPU/req (ours ${f3(hit.ours.cpuMsPerReq)}, floor ${f3(f.ours.cpuMsPerReq)}${vsReal})`);
+  for (const [floorName, rowName, label] of FLOORS) {
+    for (const f of rows.filter((r) => r.scenario === floorName)) {
+      const hit = rows.find((r) => r.scenario === rowName && r.c === f.c);
+      if (!hit) continue;
+      const gap = hit.ours.cpuMsPerReq - f.ours.cpuMsPerReq;
+      const vsReal = hit.real ? `; saslauthd's ${label} ${f3(hit.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.ours.cpuMsPerReq / hit.real.cpuMsPerReq)})` : '';
+      console.log(`${label} above its node:net floor at c=${f.c}: ${f3(gap)} ms CPU/req (ours ${f3(hit.ours.cpuMsPerReq)}, floor ${f3(f.ours.cpuMsPerReq)}${vsReal})`);
+    }
   }
 }
 

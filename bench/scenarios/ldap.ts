@@ -1,5 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
-import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import { startNodeScript, startOurDaemon, startRealDaemon } from '../daemons.js';
 import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
 import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, USERS, writeSaslauthdConf } from '../../test/fixtures/slapd.js';
@@ -42,6 +43,37 @@ export const ldapScenario: Scenario = {
   async teardown(): Promise<void> {
     await slapd?.destroy();
     slapd = null;
+  },
+};
+
+const FLOOR_SERVER = fileURLToPath(new URL('../ldap-floor-server.js', import.meta.url));
+let floorSlapd: Slapd | null = null;
+
+/**
+ * `ldap-bind floor (bare node:net)`: ldap-floor-server.ts under the same load against its own slapd
+ * (same seed): the search and the user bind on connections held open, BER by hand, nothing else.
+ * The bench prints the ldap row's distance to it. No saslauthd column: saslauthd is the row below.
+ */
+export const ldapFloorScenario: Scenario = {
+  name: 'ldap-bind floor (bare node:net)',
+  concurrency: [1, 8, 64],
+  count: 40_000,
+  seconds: 8,
+  async setup(): Promise<readonly Probe[]> {
+    floorSlapd = await Slapd.create({ port: PORT + 1 });
+    const r = (login: string, password: string) => ({ login, password, service: 'imap', realm: '' });
+    return [
+      { request: r('alice', USERS.alice), expect: 'OK' },
+      { request: r('bob', USERS.bob), expect: 'OK' },
+      { request: r('dave', USERS.dave), expect: 'OK' },
+      { request: r('alice', 'wrong-password'), expect: 'NO' },
+    ];
+  },
+  startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(PORT + 1), PEOPLE, SERVICE_DN, SERVICE_PW]),
+  startReal: async (): Promise<BenchTarget | null> => null,
+  async teardown(): Promise<void> {
+    await floorSlapd?.destroy();
+    floorSlapd = null;
   },
 };
 

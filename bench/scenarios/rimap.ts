@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { type RunningDovecot, startDovecot } from '../../test/fixtures/dovecot.js';
 import { realSaslauthdInstalled } from '../../test/fixtures/daemon.js';
-import { startOurDaemon, startRealDaemon } from '../daemons.js';
+import { startNodeScript, startOurDaemon, startRealDaemon } from '../daemons.js';
 import type { Probe } from '../../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from '../scenario.js';
 
@@ -33,6 +34,30 @@ export const rimapScenario: Scenario = {
     if (!realSaslauthdInstalled()) return null;
     return startRealDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
   },
+  async teardown(): Promise<void> {
+    await dovecot?.stop();
+    dovecot = null;
+  },
+};
+
+const FLOOR_SERVER = fileURLToPath(new URL('../rimap-floor-server.js', import.meta.url));
+
+/**
+ * `rimap floor (bare node:net)`: rimap-floor-server.ts under the same load and Dovecot, with nothing
+ * of ours on the path: a fresh TCP connection and one LOGIN per request. The bench prints the rimap
+ * row's distance to it. No saslauthd column: saslauthd's rimap is the row below.
+ */
+export const rimapFloorScenario: Scenario = {
+  name: 'rimap floor (bare node:net)',
+  concurrency: [1, 8, 64],
+  count: 3000,
+  seconds: 10,
+  async setup(): Promise<readonly Probe[]> {
+    dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [USER] });
+    return [{ request: { login: USER.name, password: USER.password, service: 'imap', realm: '' }, expect: 'OK' }];
+  },
+  startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]),
+  startReal: async (): Promise<BenchTarget | null> => null,
   async teardown(): Promise<void> {
     await dovecot?.stop();
     dovecot = null;
