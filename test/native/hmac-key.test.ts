@@ -42,5 +42,8 @@ describe('HmacKey', () => {
     expect(() => native.hmacSha256(state, Buffer.from('x'), new Uint8Array(31))).toThrow(/wrong size/);
     expect(() => native.hmacSha256(state.subarray(1), Buffer.from('x'), new Uint8Array(32))).toThrow(/wrong size/);
     expect(() => native.hmacSha256Prepare(Buffer.from('k'), new Uint8Array(8))).toThrow(/wrong size/);
+    // Another TypedArray's length counts elements, not bytes: refused rather than misread.
+    expect(() => native.hmacSha256(state, Buffer.from('x'), new Float64Array(32) as unknown as Uint8Array)).toThrow(/Uint8Array/);
+    expect(() => native.hmacSha256Prepare(new Uint16Array(4) as unknown as Uint8Array, state)).toThrow(/Uint8Array/);
   });
 });

@@ -13,10 +13,13 @@ namespace {
 constexpr size_t kBlock = SHA256_CBLOCK;
 constexpr size_t kState = 2 * sizeof(SHA256_CTX);
 
+// Byte arrays only: another TypedArray's element count is not its size in bytes.
+bool IsBytes(const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array; }
+
 // hmacSha256Prepare(key: Uint8Array, state: Uint8Array(hmacSha256StateBytes)): the pad states.
 Napi::Value Prepare(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "hmacSha256Prepare(key: Uint8Array, state: Uint8Array)");
+  if (!IsBytes(info[0]) || !IsBytes(info[1])) throw Napi::TypeError::New(env, "hmacSha256Prepare(key: Uint8Array, state: Uint8Array)");
   auto key = info[0].As<Napi::Uint8Array>();
   auto state = info[1].As<Napi::Uint8Array>();
   if (state.ElementLength() != kState) throw Napi::TypeError::New(env, "state has the wrong size");
@@ -40,7 +43,7 @@ Napi::Value Prepare(const Napi::CallbackInfo& info) {
 // hmacSha256(state: Uint8Array, data: Uint8Array, out: Uint8Array(32)).
 Napi::Value Digest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
+  if (!IsBytes(info[0]) || !IsBytes(info[1]) || !IsBytes(info[2])) {
     throw Napi::TypeError::New(env, "hmacSha256(state: Uint8Array, data: Uint8Array, out: Uint8Array)");
   }
   auto state = info[0].As<Napi::Uint8Array>();
