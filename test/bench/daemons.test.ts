@@ -29,8 +29,11 @@ describe.skipIf(!realSaslauthdInstalled())('bench daemons', () => {
     let pids: number[] = [];
     try {
       expect(readFileSync(join(dirname(d.socket), 'saslauthd.pid'), 'utf8').trim()).toBe(String(d.pid));
-      pids = treePids(d.pid!);
-      // saslauthd -n 5 serves from the master and 4 forked workers.
+      // saslauthd -n 5 serves from the master and 4 forked workers. It listens (and so is "started")
+      // before it has forked the last of them: on a busy machine they can take a moment.
+      for (const until = Date.now() + 5000; (pids = treePids(d.pid!)).length < 5 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
       expect(pids).toHaveLength(5);
       expect(pids[0]).toBe(d.pid);
       for (const p of pids.slice(1)) expect(readFileSync(`/proc/${p}/stat`, 'utf8')).toMatch(new RegExp(`^${p} \\(saslauthd\\) \\S+ ${d.pid} `));
