@@ -29,6 +29,7 @@ export default defineConfig({
       'test/auth/penalty-keys.test.ts',
       'test/auth/request-policy.test.ts',
       'test/auth/secret.test.ts',
+      'test/native/hmac-key.test.ts',
       'test/log/text-shortcut.test.ts',
       'test/auth/shadow-parser.test.ts',
       'test/auth/shared-state/url.test.ts',
