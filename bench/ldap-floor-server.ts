@@ -1,6 +1,5 @@
-import { type Socket, connect, createServer } from 'node:net';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { type Socket, connect } from 'node:net';
+import { serveFloor } from './floor-common.js';
 
 // The floor of a Node.js LDAP backend (issue 15): a bare node:net server that reads the four fields
 // and does what `ldap_auth_method: bind` does, on connections held open: a search for (uid=<login>)
@@ -16,8 +15,6 @@ if (host === undefined || port === undefined || base === undefined || serviceDn 
   process.exit(2);
 }
 const BIND_CONNECTIONS = 8;
-const OK = Buffer.from([0, 2, 0x4f, 0x4b]);
-const NO = Buffer.from([0, 2, 0x4e, 0x4f]);
 
 // --- BER, the few forms LDAP needs here ---
 function tlv(tag: number, content: Buffer): Buffer {
@@ -138,30 +135,5 @@ search.send(bindRequest(serviceDn, servicePw), (_op, body) => {
   return true;
 });
 
-function fields(b: Buffer): Buffer[] | null {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (let i = 0; i < 4; i++) {
-    if (b.length < at + 2) return null;
-    const n = b.readUInt16BE(at);
-    if (b.length < at + 2 + n) return null;
-    out.push(b.subarray(at + 2, at + 2 + n));
-    at += 2 + n;
-  }
-  return out;
-}
-
-const server = createServer((socket) => {
-  let buf: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    const f = fields(buf);
-    if (!f) return;
-    authenticate(Buffer.from(f[0]!), Buffer.from(f[1]!), (ok) => socket.end(ok ? OK : NO));
-  });
-  socket.on('error', () => socket.destroy());
-});
-const path = join(dir, 'mux');
-rmSync(path, { force: true });
-server.listen({ path, backlog: 4096 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// The fields are views of the request buffer: copied, since the answer comes after more reads.
+serveFloor(dir, (login, password, answer) => authenticate(Buffer.from(login), Buffer.from(password), answer));

@@ -1,6 +1,5 @@
-import { connect, createServer } from 'node:net';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { connect } from 'node:net';
+import { serveFloor } from './floor-common.js';
 
 // The floor of a Node.js rimap (issue 15): a bare node:net server that reads the four fields and,
 // like saslauthd's rimap, opens a fresh TCP connection to the IMAP server for each request, waits
@@ -14,22 +13,7 @@ if (host === undefined || port === undefined || flag !== '-m' || dir === undefin
   process.stderr.write('usage: rimap-floor-server HOST PORT -m DIR\n');
   process.exit(2);
 }
-const OK = Buffer.from([0, 2, 0x4f, 0x4b]);
-const NO = Buffer.from([0, 2, 0x4e, 0x4f]);
 const quoted = (b: Buffer): string => `"${b.toString('latin1').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-
-function fields(b: Buffer): Buffer[] | null {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (let i = 0; i < 4; i++) {
-    if (b.length < at + 2) return null;
-    const n = b.readUInt16BE(at);
-    if (b.length < at + 2 + n) return null;
-    out.push(b.subarray(at + 2, at + 2 + n));
-    at += 2 + n;
-  }
-  return out;
-}
 
 /** One IMAP LOGIN on a fresh connection: true for `a OK`. */
 function imapLogin(login: Buffer, password: Buffer): Promise<boolean> {
@@ -57,17 +41,4 @@ function imapLogin(login: Buffer, password: Buffer): Promise<boolean> {
   });
 }
 
-const server = createServer((socket) => {
-  let buf: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    const f = fields(buf);
-    if (!f) return;
-    void imapLogin(f[0]!, f[1]!).then((ok) => socket.end(ok ? OK : NO));
-  });
-  socket.on('error', () => socket.destroy());
-});
-const path = join(dir, 'mux');
-rmSync(path, { force: true });
-server.listen({ path, backlog: 4096 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+serveFloor(dir, (login, password, answer) => void imapLogin(login, password).then(answer));

@@ -14,6 +14,17 @@ let conf = '';
 /** The saslauthd.conf both daemons read (for tools that profile the scenario). */
 export const ldapScenarioConf = (): string => conf;
 
+/** Three users with their passwords, and one wrong password in four requests. */
+function probes(): readonly Probe[] {
+  const r = (login: string, password: string) => ({ login, password, service: 'imap', realm: '' });
+  return [
+    { request: r('alice', USERS.alice), expect: 'OK' },
+    { request: r('bob', USERS.bob), expect: 'OK' },
+    { request: r('dave', USERS.dave), expect: 'OK' },
+    { request: r('alice', 'wrong-password'), expect: 'NO' },
+  ];
+}
+
 /**
  * `-a ldap`, method bind: search as a service DN, then bind as the user, against a throwaway slapd.
  * Both daemons read the same saslauthd.conf (only keys saslauthd knows).
@@ -26,13 +37,7 @@ export const ldapScenario: Scenario = {
   async setup(): Promise<readonly Probe[]> {
     slapd = await Slapd.create({ port: PORT });
     conf = writeSaslauthdConf({ ldap_servers: slapd.url, ldap_search_base: PEOPLE, ldap_bind_dn: SERVICE_DN, ldap_bind_pw: SERVICE_PW, ldap_timeout: 5 });
-    const r = (login: string, password: string) => ({ login, password, service: 'imap', realm: '' });
-    return [
-      { request: r('alice', USERS.alice), expect: 'OK' },
-      { request: r('bob', USERS.bob), expect: 'OK' },
-      { request: r('dave', USERS.dave), expect: 'OK' },
-      { request: r('alice', 'wrong-password'), expect: 'NO' },
-    ];
+    return probes();
   },
   // One probe in four is a wrong password; saslauthd answers it at once, so ours does too here
   // (--fail-delay 0): this scenario measures bind speed, not the brute-force defence.
@@ -61,13 +66,7 @@ export const ldapFloorScenario: Scenario = {
   seconds: 8,
   async setup(): Promise<readonly Probe[]> {
     floorSlapd = await Slapd.create({ port: PORT + 1 });
-    const r = (login: string, password: string) => ({ login, password, service: 'imap', realm: '' });
-    return [
-      { request: r('alice', USERS.alice), expect: 'OK' },
-      { request: r('bob', USERS.bob), expect: 'OK' },
-      { request: r('dave', USERS.dave), expect: 'OK' },
-      { request: r('alice', 'wrong-password'), expect: 'NO' },
-    ];
+    return probes();
   },
   startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(PORT + 1), PEOPLE, SERVICE_DN, SERVICE_PW]),
   startReal: async (): Promise<BenchTarget | null> => null,
