@@ -54,7 +54,8 @@ function startChurn(): ChildProcess {
       for i in $(seq 1 60); do
         printf 'churn %s %s' "$i" "$n" | /usr/sbin/saslpasswd2 -p -c -f "$0" sat_sd_churn$i || exit 1
         if [ $((i % 3)) = 0 ]; then /usr/sbin/saslpasswd2 -d -f "$0" sat_sd_churn$((i - 1)) || exit 1; fi
-        n=$((n + 1)); echo $n > "$1"
+        # Renamed into place: the test kills this loop at any moment, and a count half written reads as 0.
+        n=$((n + 1)); echo $n > "$1.new" && mv -f "$1.new" "$1"
       done
     done`;
   return spawn('/bin/bash', ['-c', script, db, join(dir, 'runs')], { stdio: 'ignore', detached: true });
