@@ -11,6 +11,17 @@ const USER = { name: 'sat_rimap_bench', password: 'Bench-pw 1' };
 
 let dovecot: RunningDovecot | null = null;
 
+/** A throwaway Dovecot with the bench user, and the one request both rimap rows send: its right password. */
+async function startBenchDovecot(): Promise<readonly Probe[]> {
+  dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [USER] });
+  return [{ request: { login: USER.name, password: USER.password, service: 'imap', realm: '' }, expect: 'OK' }];
+}
+
+async function stopBenchDovecot(): Promise<void> {
+  await dovecot?.stop();
+  dovecot = null;
+}
+
 /**
  * rimap against a local Dovecot on its plaintext port, the one mode the real saslauthd supports.
  * Right passwords only: Dovecot holds every failed login for about half a second (its auth failure
@@ -22,11 +33,7 @@ export const rimapScenario: Scenario = {
   concurrency: [1, 8, 64],
   count: 3000,
   seconds: 10,
-  async setup(): Promise<readonly Probe[]> {
-    dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [USER] });
-    const req = (password: string) => ({ login: USER.name, password, service: 'imap', realm: '' });
-    return [{ request: req(USER.password), expect: 'OK' }];
-  },
+  setup: startBenchDovecot,
   startOurs(): Promise<BenchTarget> {
     return startOurDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`]);
   },
@@ -34,10 +41,7 @@ export const rimapScenario: Scenario = {
     if (!realSaslauthdInstalled()) return null;
     return startRealDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
   },
-  async teardown(): Promise<void> {
-    await dovecot?.stop();
-    dovecot = null;
-  },
+  teardown: stopBenchDovecot,
 };
 
 const FLOOR_SERVER = fileURLToPath(new URL('../rimap-floor-server.js', import.meta.url));
@@ -52,16 +56,10 @@ export const rimapFloorScenario: Scenario = {
   concurrency: [1, 8, 64],
   count: 3000,
   seconds: 10,
-  async setup(): Promise<readonly Probe[]> {
-    dovecot = await startDovecot({ basePort: DOVECOT_BASE, users: [USER] });
-    return [{ request: { login: USER.name, password: USER.password, service: 'imap', realm: '' }, expect: 'OK' }];
-  },
+  setup: startBenchDovecot,
   startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]),
   startReal: async (): Promise<BenchTarget | null> => null,
-  async teardown(): Promise<void> {
-    await dovecot?.stop();
-    dovecot = null;
-  },
+  teardown: stopBenchDovecot,
 };
 
 export default rimapScenario;
