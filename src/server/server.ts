@@ -9,6 +9,13 @@ import type { RequestHandler } from './request-handler.js';
  * TCP does), so a burst of clients needs room; the kernel caps this at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+/**
+ * A connection still waiting for its request is not evicted at the cap before this age: a client
+ * that has just connected is about to write, and losing it to the next newcomer (a bot's, as often
+ * as not) trades one connection for another and starves a real user during a flood (issue 15's
+ * brute-force bench). A stalled client has used it up long before --request-timeout.
+ */
+export const EVICT_READING_AFTER_MS = 100;
 /** How long SIGTERM waits for a connected client's request to arrive before closing it (ms). */
 const SHUTDOWN_READ_GRACE_MS = 1000;
 
@@ -71,7 +78,7 @@ export class Server {
     }
     if (this.#connections.size >= this.options.maxConnections && !this.#evictOldestIdle()) {
       this.#stats.refused++;
-      this.log.warn({ conn: id, max: this.options.maxConnections, ...this.#states() }, 'connection limit reached and every slot is busy with a request or a reply going out; closing new connection');
+      this.log.warn({ conn: id, max: this.options.maxConnections, ...this.#states() }, 'connection limit reached and every slot is busy with a request, a reply going out or a client just connected; closing new connection');
       socket.destroy();
       return;
     }
@@ -93,14 +100,15 @@ export class Server {
    * client to close. A bot cycling many connections through fast NOs (beyond the penalty's held cap)
    * keeps most slots in that state, and refusing newcomers then would let it lock out every other
    * user although no slot was doing anything (issue 11 item 12). Only then the oldest connection
-   * that has not sent a whole request (a slow or stalled client). Sets are ordered by insertion, so
-   * the first one found of each kind is the oldest. A request being decided is never dropped. An
-   * answered connection whose reply is still being flushed leaves the count now and closes once the
-   * reply is out, so the open sockets exceed the cap only for that moment, by at most the cap.
+   * that has not sent a whole request (a slow or stalled client), once it is EVICT_READING_AFTER_MS
+   * old. Sets are ordered by insertion, so the first one found of each kind is the oldest. A request
+   * being decided is never dropped. An answered connection whose reply is still being flushed leaves
+   * the count now and closes once the reply is out, so the open sockets exceed the cap only for that
+   * moment, by at most the cap.
    */
   #evictOldestIdle(): boolean {
     const why = `connection limit ${this.options.maxConnections} reached`;
-    for (const drop of [(c: Connection) => c.dropIfAnswered(why), (c: Connection) => c.dropIfReading(why)]) {
+    for (const drop of [(c: Connection) => c.dropIfAnswered(why), (c: Connection) => c.dropIfReading(why, EVICT_READING_AFTER_MS)]) {
       for (const c of this.#connections) {
         if (drop(c)) {
           this.#connections.delete(c);

@@ -13,6 +13,8 @@ import { verdict } from '../fixtures/testsaslauthd.js';
 
 const USER = 'sat_cap_u1';
 const PASSWORD = 'cap right pw';
+const OTHER = 'sat_cap_u2';
+const OTHER_PASSWORD = 'cap other pw';
 const CAP = 4;
 const NO = (() => {
   const text = 'NO authentication failed';
@@ -45,9 +47,28 @@ function lingerer(socket: string): Lingerer {
   return { received: () => Buffer.concat(chunks), closed: new Promise((r) => s.once('end', () => r())) };
 }
 
+interface Quiet {
+  readonly socket: Socket;
+  readonly received: () => Buffer;
+  /** Resolves when the daemon has closed its side. */
+  readonly closed: Promise<void>;
+}
+
+/** Connects and sends nothing until told to: a client between connect() and its write. */
+async function quiet(socket: string): Promise<Quiet> {
+  const s = connect({ path: socket, allowHalfOpen: true });
+  open.push(s);
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.on('error', () => {});
+  const closed = new Promise<void>((r) => s.once('end', () => r()));
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  return { socket: s, received: () => Buffer.concat(chunks), closed };
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync('/tmp/sat_cap-');
-  files = await userFiles(join(tmp, 'users'), { [USER]: PASSWORD });
+  files = await userFiles(join(tmp, 'users'), { [USER]: PASSWORD, [OTHER]: OTHER_PASSWORD });
 });
 afterEach(async () => {
   for (const s of open.splice(0)) s.destroy();
@@ -84,8 +105,34 @@ describe('connection cap: what makes room for a new client', () => {
     // Closed unanswered: testsaslauthd reads EOF ('size read failed'), or dies of SIGPIPE (code null)
     // when the close comes before its write.
     expect(refused).toMatch(/size read failed|code=null stdout="" /);
-    expect(d.output()).toContain('every slot is busy with a request or a reply going out');
+    expect(d.output()).toContain('every slot is busy with a request, a reply going out or a client just connected');
     await eventually(() => held.every((h) => h.received().length >= NO.length), 'the held requests to get their NO', 10_000);
     for (const h of held) expect(h.received()).toEqual(NO);
+  }, 30_000);
+
+  it('a client that has only just connected keeps its slot: the newcomer is refused; an older silent one is evicted', async () => {
+    d = await start(['--fail-delay', '4000', '--penalty-max', '4000']);
+    const held = Array.from({ length: CAP - 1 }, () => lingerer(d!.socket));
+    await eventually(() => (d!.output().match(/DEBUG authenticating conn=\d+ user=sat_cap_u1/g) ?? []).length === CAP - 1, 'three requests being decided', 10_000);
+    // The last slot goes to a client that has connected and not written yet; the next one arrives
+    // at once. Before, the newcomer evicted it: under a flood a real user lost its connection to a bot.
+    const fresh = await quiet(d.socket);
+    const newcomer = await quiet(d.socket);
+    await newcomer.closed;
+    expect(newcomer.received()).toEqual(Buffer.alloc(0));
+    await eventually(() => d!.output().includes('a client just connected; closing new connection'), 'the refusal to be logged', 5_000);
+    fresh.socket.end(encodeRequest([OTHER, OTHER_PASSWORD, 'smtp', '']));
+    await fresh.closed;
+    expect(fresh.received()).toEqual(Buffer.from('\x00\x02OK', 'latin1'));
+    expect(d.output()).not.toContain('closing connection without a request');
+
+    // A client that stays silent past the window is a stalled one: the next newcomer takes its slot.
+    const stalled = await quiet(d.socket);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await verdict(d.socket, OTHER, OTHER_PASSWORD)).toBe('OK');
+    await stalled.closed;
+    expect(stalled.received()).toEqual(Buffer.alloc(0));
+    expect(d.output()).toContain('closing connection without a request: connection limit 4 reached');
+    for (const h of held) expect(h.received()).toEqual(Buffer.alloc(0));
   }, 30_000);
 });
