@@ -25,7 +25,6 @@ export type ConnectionState = 'reading' | 'authenticating' | 'draining' | 'close
  */
 export class Connection {
   state: ConnectionState = 'reading';
-  /** performance.now() at accept: a connection still reading is evicted only once it is not brand new. */
   readonly #acceptedAt = performance.now();
   readonly #decoder = new RequestDecoder();
   readonly #abort = new AbortController();
@@ -64,12 +63,14 @@ export class Connection {
     return this.#closed;
   }
 
-  /**
-   * Drops a connection that has not sent a whole request (shutdown, or eviction at the cap), if it
-   * was accepted at least `minAgeMs` ago.
-   */
-  dropIfReading(why: string, minAgeMs = 0): boolean {
-    if (this.state !== 'reading' || performance.now() - this.#acceptedAt < minAgeMs) return false;
+  /** Milliseconds since the connection was accepted. */
+  get ageMs(): number {
+    return performance.now() - this.#acceptedAt;
+  }
+
+  /** Drops a connection that has not sent a whole request (shutdown, or eviction at the cap). */
+  dropIfReading(why: string): boolean {
+    if (this.state !== 'reading') return false;
     this.log.warn({ conn: this.info.id }, `closing connection without a request: ${why}`);
     this.#destroy();
     return true;

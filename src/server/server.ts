@@ -10,10 +10,10 @@ import type { RequestHandler } from './request-handler.js';
  */
 const LISTEN_BACKLOG = 4096;
 /**
- * A connection still waiting for its request is not evicted at the cap before this age: a client
- * that has just connected is about to write, and losing it to the next newcomer (a bot's, as often
- * as not) trades one connection for another and starves a real user during a flood (issue 15's
- * brute-force bench). A stalled client has used it up long before --request-timeout.
+ * A connection still waiting for its request is not evicted at the cap before this age (unless
+ * silent connections hold most slots): a client that has just connected is about to write, and
+ * losing it to the next newcomer, a bot's as often as not, starved a real user while a bot's
+ * guesses kept the other slots busy (the brute-force bench). A stalled client is far older.
  */
 export const EVICT_READING_AFTER_MS = 100;
 /** How long SIGTERM waits for a connected client's request to arrive before closing it (ms). */
@@ -99,25 +99,37 @@ export class Server {
    * Makes room for a new connection. First choice: an answered connection that only waits for its
    * client to close. A bot cycling many connections through fast NOs (beyond the penalty's held cap)
    * keeps most slots in that state, and refusing newcomers then would let it lock out every other
-   * user although no slot was doing anything (issue 11 item 12). Only then the oldest connection
-   * that has not sent a whole request (a slow or stalled client), once it is EVICT_READING_AFTER_MS
-   * old. Sets are ordered by insertion, so the first one found of each kind is the oldest. A request
-   * being decided is never dropped. An answered connection whose reply is still being flushed leaves
-   * the count now and closes once the reply is out, so the open sockets exceed the cap only for that
-   * moment, by at most the cap.
+   * user although no slot was doing anything (issue 11 item 12). An answered connection whose reply
+   * is still being flushed leaves the count now and closes once the reply is out, so the open
+   * sockets exceed the cap only for that moment, by at most the cap.
+   *
+   * Else the oldest connection that has not sent a whole request (a slow or stalled client), once it
+   * is EVICT_READING_AFTER_MS old, or whatever its age while such connections hold more than half
+   * the slots: a flood of silent connections must then open half the cap per write time of a real
+   * client to keep one out. A request being decided is never dropped. Sets are ordered by
+   * insertion, so the first one found of each kind is the oldest.
    */
   #evictOldestIdle(): boolean {
     const why = `connection limit ${this.options.maxConnections} reached`;
-    for (const drop of [(c: Connection) => c.dropIfAnswered(why), (c: Connection) => c.dropIfReading(why, EVICT_READING_AFTER_MS)]) {
-      for (const c of this.#connections) {
-        if (drop(c)) {
-          this.#connections.delete(c);
-          this.#stats.dropped++;
-          return true;
-        }
+    let oldestReading: Connection | null = null;
+    let reading = 0;
+    for (const c of this.#connections) {
+      if (c.dropIfAnswered(why)) return this.#evicted(c);
+      if (c.state === 'reading') {
+        oldestReading ??= c;
+        reading++;
       }
     }
-    return false;
+    if (oldestReading === null) return false;
+    const flood = reading * 2 > this.options.maxConnections;
+    if (!flood && oldestReading.ageMs < EVICT_READING_AFTER_MS) return false;
+    return oldestReading.dropIfReading(why) && this.#evicted(oldestReading);
+  }
+
+  #evicted(c: Connection): true {
+    this.#connections.delete(c);
+    this.#stats.dropped++;
+    return true;
   }
 
   /** Listens on a path (or an inherited fd, for socket activation). Resolves once listen() has succeeded. */
