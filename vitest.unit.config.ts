@@ -17,6 +17,7 @@ export default defineConfig({
       'test/docs/**/*.test.ts',
       'test/architecture/**/*.test.ts',
       'test/server/*-inprocess.test.ts',
+      'test/server/linked-set.test.ts',
       'test/auth/account-check.test.ts',
       'test/auth/cache.test.ts',
       'test/auth/shared-state/key-file.test.ts',

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
 import type { ConnectionInfo } from './connection-info.js';
+import type { Linkable } from './linked-set.js';
 import type { RequestHandler } from './request-handler.js';
 import { AbortedError, UnreachableError } from '../errors.js';
 
@@ -23,8 +24,12 @@ export type ConnectionState = 'reading' | 'authenticating' | 'draining' | 'close
  * One client, one request: read → authenticate → reply, half-close, drain until the client closes
  * (bounded), close. saslauthd has no timeouts at all; here every state has a deadline.
  */
-export class Connection {
+export class Connection implements Linkable<Connection> {
   state: ConnectionState = 'reading';
+  /** The server's list of open connections (LinkedSet) writes these. */
+  linkPrev: Connection | null = null;
+  linkNext: Connection | null = null;
+  linked = false;
   readonly #acceptedAt = performance.now();
   readonly #decoder = new RequestDecoder();
   readonly #abort = new AbortController();

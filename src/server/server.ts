@@ -2,6 +2,7 @@ import { type Server as NetServer, type Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { Connection, type ConnectionOptions } from './connection.js';
 import type { PeerCredentials } from './connection-info.js';
+import { LinkedSet } from './linked-set.js';
 import type { RequestHandler } from './request-handler.js';
 
 /**
@@ -34,7 +35,7 @@ export interface ServerOptions extends ConnectionOptions {
  */
 export class Server {
   readonly #net: NetServer;
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new LinkedSet<Connection>();
   #nextId = 1;
   #binding = false;
   #stats = { accepted: 0, dropped: 0, refused: 0 };
