@@ -31,6 +31,7 @@ export default defineConfig({
       'test/auth/request-policy.test.ts',
       'test/auth/secret.test.ts',
       'test/native/hmac-key.test.ts',
+      'test/native/peercred.test.ts',
       'test/log/text-shortcut.test.ts',
       'test/auth/shadow-parser.test.ts',
       'test/auth/shared-state/url.test.ts',

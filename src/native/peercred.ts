@@ -18,9 +18,17 @@ export interface PeerCredentials {
 export function peerCredentialsOf(socket: Socket, withGroups = true): PeerCredentials | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
+  if (!withGroups) {
+    if (native.peerCredentialsInto(fd, triple) !== 0) return undefined;
+    return { pid: triple[0]!, uid: triple[1]!, gid: triple[2]!, groups: NO_GROUPS };
+  }
   try {
     return native.peerCredentials(fd, withGroups);
   } catch {
     return undefined;
   }
 }
+
+/** Filled by every call without groups, then copied out: no object is built in C++ per accept. */
+const triple = new Uint32Array(3);
+const NO_GROUPS: readonly number[] = Object.freeze([]);
