@@ -16,7 +16,7 @@ const LISTEN_BACKLOG = 4096;
  * losing it to the next newcomer, a bot's as often as not, starved a real user while a bot's
  * guesses kept the other slots busy (the brute-force bench). A stalled client is far older.
  */
-export const EVICT_READING_AFTER_MS = 100;
+const EVICT_READING_AFTER_MS = 100;
 /** How long SIGTERM waits for a connected client's request to arrive before closing it (ms). */
 const SHUTDOWN_READ_GRACE_MS = 1000;
 
@@ -107,8 +107,8 @@ export class Server {
    * Else the oldest connection that has not sent a whole request (a slow or stalled client), once it
    * is EVICT_READING_AFTER_MS old, or whatever its age while such connections hold more than half
    * the slots: a flood of silent connections must then open half the cap per write time of a real
-   * client to keep one out. A request being decided is never dropped. Sets are ordered by
-   * insertion, so the first one found of each kind is the oldest.
+   * client to keep one out. A request being decided is never dropped. The list is in order of
+   * acceptance, so the first one found of each kind is the oldest.
    */
   #evictOldestIdle(): boolean {
     const why = `connection limit ${this.options.maxConnections} reached`;
