@@ -15,8 +15,8 @@ export interface NativeBinding {
   sendUnixDatagram(address: Buffer, data: Buffer): number;
   /** Family, type and bound path (`@name` if abstract) of a socket descriptor; also sets FD_CLOEXEC on it. */
   inspectListener(fd: number): { family: 'unix' | 'inet' | 'inet6' | 'other'; type: 'stream' | 'dgram' | 'seqpacket' | 'other'; path: string | null };
-  /** SO_PEERCRED (+ SO_PEERGROUPS: supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
-  peerCredentials(fd: number, withGroups?: boolean): { pid: number; uid: number; gid: number; groups: number[] };
+  /** SO_PEERCRED + SO_PEERGROUPS (supplementary gids) of a connected UNIX socket; throws with the errno text when the kernel refuses. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number; groups: number[] };
   /** SO_PEERCRED only, into `out`: pid, uid, gid; 0, or -errno (the per-accept path of src/native/peercred.ts). */
   peerCredentialsInto(fd: number, out: Uint32Array): number;
   /** MIT libkrb5: TGT for `principal` with the password, verified against the keytab (src/native/krb5.ts). */

@@ -23,7 +23,7 @@ export function peerCredentialsOf(socket: Socket, withGroups = true): PeerCreden
     return { pid: triple[0]!, uid: triple[1]!, gid: triple[2]!, groups: NO_GROUPS };
   }
   try {
-    return native.peerCredentials(fd, withGroups);
+    return native.peerCredentials(fd);
   } catch {
     return undefined;
   }

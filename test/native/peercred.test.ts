@@ -14,21 +14,22 @@ const NOBODY = 65534;
 const USERS = 100;
 let dir: string;
 let server: Server;
-const accepted: Socket[] = [];
+/** Every socket of ours, either end, for the clean-up. */
+const sockets: Socket[] = [];
 let onAccept: ((s: Socket) => void) | null = null;
 
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/sat_peercred-');
   chmodSync(dir, 0o755);
   server = createServer((s) => {
-    accepted.push(s);
+    sockets.push(s);
     onAccept?.(s);
   });
   await new Promise<void>((r) => server.listen(join(dir, 's'), () => r()));
   chmodSync(join(dir, 's'), 0o777);
 });
 afterAll(async () => {
-  for (const s of accepted) s.destroy();
+  for (const s of sockets) s.destroy();
   await new Promise<void>((r) => server.close(() => r()));
   rmSync(dir, { recursive: true, force: true });
 });
@@ -53,7 +54,7 @@ describe('peerCredentialsOf', () => {
       // The shared array behind the fast path is copied out: a later call does not change this one.
       const mine = await new Promise<Socket>((resolve) => {
         onAccept = resolve;
-        accepted.push(connect(join(dir, 's')));
+        sockets.push(connect(join(dir, 's')));
       });
       expect(peerCredentialsOf(mine, false)).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), groups: [] });
       expect(fast).toEqual({ pid: peer.pid, uid: NOBODY, gid: NOBODY, groups: [] });

@@ -29,41 +29,39 @@ let files: UserFiles;
 let d: RunningDaemon | undefined;
 const open: Socket[] = [];
 
-interface Lingerer {
-  readonly received: () => Buffer;
-  /** Resolves when the daemon has closed its side. */
-  readonly closed: Promise<void>;
-}
-
-/** Sends a wrong password and then never closes its side: the daemon's reply waits for the drain timeout. */
-function lingerer(socket: string): Lingerer {
-  const s = connect({ path: socket, allowHalfOpen: true });
-  open.push(s);
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  s.on('error', () => {});
-  s.once('connect', () => s.write(encodeRequest([USER, 'wrong pw', 'smtp', ''])));
-  // allowHalfOpen: the daemon's close shows as 'end' here ('close' would wait for our own end).
-  return { received: () => Buffer.concat(chunks), closed: new Promise((r) => s.once('end', () => r())) };
-}
-
-interface Quiet {
+interface Client {
   readonly socket: Socket;
   readonly received: () => Buffer;
   /** Resolves when the daemon has closed its side. */
   readonly closed: Promise<void>;
+  readonly connected: Promise<void>;
 }
 
-/** Connects and sends nothing until told to: a client between connect() and its write. */
-async function quiet(socket: string): Promise<Quiet> {
+/** A client that never closes its side and sends nothing until told to. */
+function client(socket: string): Client {
   const s = connect({ path: socket, allowHalfOpen: true });
   open.push(s);
   const chunks: Buffer[] = [];
   s.on('data', (c: Buffer) => chunks.push(c));
   s.on('error', () => {});
+  // allowHalfOpen: the daemon's close shows as 'end' here ('close' would wait for our own end).
   const closed = new Promise<void>((r) => s.once('end', () => r()));
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  return { socket: s, received: () => Buffer.concat(chunks), closed };
+  const connected = new Promise<void>((r) => s.once('connect', () => r()));
+  return { socket: s, received: () => Buffer.concat(chunks), closed, connected };
+}
+
+/** Sends a wrong password and then never closes its side: the daemon's reply waits for the drain timeout. */
+function lingerer(socket: string): Client {
+  const c = client(socket);
+  void c.connected.then(() => c.socket.write(encodeRequest([USER, 'wrong pw', 'smtp', ''])));
+  return c;
+}
+
+/** Connected, nothing sent yet: a client between connect() and its write. */
+async function quiet(socket: string): Promise<Client> {
+  const c = client(socket);
+  await c.connected;
+  return c;
 }
 
 beforeAll(async () => {

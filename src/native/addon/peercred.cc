@@ -33,28 +33,31 @@ std::vector<gid_t> PeerGroups(int fd) {
   return {};
 }
 
-// peerCredentials(fd: number, withGroups = true): { pid, uid, gid, groups } — throws with errno text
-// when getsockopt fails. Groups cost a second syscall, so callers that do not check them skip it.
+// SO_PEERCRED of `fd` into `cred`: 0, or the errno (EPROTO for a short result).
+int ReadPeerCred(int fd, struct ucred* cred) {
+  memset(cred, 0, sizeof *cred);
+  socklen_t len = sizeof *cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0) return errno;
+  return len == sizeof *cred ? 0 : EPROTO;
+}
+
+// peerCredentials(fd: number): { pid, uid, gid, groups }, for --allow-gid, which needs the groups
+// (a second system call) — throws with the errno text when getsockopt fails.
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct ucred cred;
-  memset(&cred, 0, sizeof cred);
-  socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-    int err = errno;
+  if (int err = ReadPeerCred(fd, &cred); err != 0) {
     Napi::Error e = Napi::Error::New(env, std::string("getsockopt(SO_PEERCRED): ") + strerror(err));
     e.Set("errno", Napi::Number::New(env, err));
     throw e;
   }
-  if (len != sizeof cred) throw Napi::Error::New(env, "getsockopt(SO_PEERCRED): short result");
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Napi::Number::New(env, cred.pid));
   out.Set("uid", Napi::Number::New(env, cred.uid));
   out.Set("gid", Napi::Number::New(env, cred.gid));
-  bool with_groups = info.Length() < 2 || !info[1].IsBoolean() || info[1].As<Napi::Boolean>().Value();
-  std::vector<gid_t> groups = with_groups ? PeerGroups(fd) : std::vector<gid_t>();
+  std::vector<gid_t> groups = PeerGroups(fd);
   Napi::Array arr = Napi::Array::New(env, groups.size());
   for (size_t i = 0; i < groups.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, groups[i]));
   out.Set("groups", arr);
@@ -74,10 +77,7 @@ Napi::Value PeerCredentialsInto(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   Napi::Uint32Array out = info[1].As<Napi::Uint32Array>();
   struct ucred cred;
-  memset(&cred, 0, sizeof cred);
-  socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return Napi::Number::New(env, -errno);
-  if (len != sizeof cred) return Napi::Number::New(env, -EPROTO);
+  if (int err = ReadPeerCred(fd, &cred); err != 0) return Napi::Number::New(env, -err);
   out[0] = static_cast<uint32_t>(cred.pid);
   out[1] = cred.uid;
   out[2] = cred.gid;
