@@ -124,6 +124,8 @@ describe('socket file handling', () => {
 
   it('applies --socket-mode and --socket-group', async () => {
     const d = await startOurs(['-a', 'shadow', '--socket-mode', '0660', '--socket-group', 'sasl']);
+    // The socket accepts from listen() on; its group is set just after, and then the line is logged.
+    await waitForOutput(d, 'listening on socket');
     const st = statSync(d.socket);
     expect((st.mode & 0o777).toString(8)).toBe('660');
     expect(st.gid).toBe(Number((await must('getent', ['group', 'sasl'])).split(':')[2]));
