@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startProcess } from '../test/fixtures/daemon.js';
 import { type Probe, runLoad } from '../test/fixtures/load.js';
 import { treeCpuMs } from './daemons.js';
+import { ldapScenario, ldapScenarioConf } from './scenarios/ldap.js';
 import { benchUser, removeBenchUser } from './scenarios/shadow.js';
 
 // A/B of two builds of saslauthd-ts under the cache-hit load (docs/performance.md): each round
@@ -12,6 +13,8 @@ import { benchUser, removeBenchUser } from './scenarios/shadow.js';
 // differences are printed. A build is a directory holding bin/ and dist/ (a copy of a checkout
 // after `npm run build`, with node_modules and build/ linked in).
 //   node dist-bench/bench/ab.js --rounds 6 /tmp/old-build /work/checkout -- -a shadow -c -n 5
+// With --ldap, the load is the ldap-bind row's (its slapd, users and saslauthd.conf; -O is added):
+//   node dist-bench/bench/ab.js --ldap /tmp/old-build /work/checkout -- -a ldap --fail-delay 0
 
 const USER = 'sat_ab_bench';
 const PASSWORD = 'ab bench pw';
@@ -43,12 +46,20 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'pairs to run', '6')
     .option('--concurrency <n>', 'clients', '8')
     .option('--count <n>', 'measured requests per run', '15000')
+    .option('--ldap', "the ldap-bind row's slapd and probes instead of the shadow user")
     .parse(process.argv.slice(2), { from: 'user' });
-  const [a, b, args] = program.processedArgs as [string, string, string[]];
-  const o = program.opts<{ rounds: string; concurrency: string; count: string }>();
-  await benchUser(USER, PASSWORD, 'yescrypt');
+  const [a, b, given] = program.processedArgs as [string, string, string[]];
+  const o = program.opts<{ rounds: string; concurrency: string; count: string; ldap?: boolean }>();
+  let probes: readonly Probe[];
+  let args = given;
+  if (o.ldap) {
+    probes = await ldapScenario.setup();
+    args = [...given, '-O', ldapScenarioConf()];
+  } else {
+    await benchUser(USER, PASSWORD, 'yescrypt');
+    probes = [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
+  }
   try {
-    const probes: Probe[] = [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
     console.log(`load average at start ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
     const ra: number[] = [];
     const rb: number[] = [];
@@ -61,7 +72,8 @@ async function main(): Promise<void> {
     console.log(`A median ${median(ra).toFixed(4)}, B median ${median(rb).toFixed(4)} ms CPU/req; B - A paired median ${median(diffs).toFixed(4)} ms, B lower in ${diffs.filter((d) => d < 0).length} of ${diffs.length}`);
     console.log(`load average at end ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
   } finally {
-    await removeBenchUser(USER);
+    if (o.ldap) await ldapScenario.teardown();
+    else await removeBenchUser(USER);
   }
 }
 
