@@ -18,9 +18,9 @@ export function startOurDaemon(args: readonly string[], onLog?: (chunk: string) 
   return startProcess(process.execPath, [DAEMON_BIN, ...args], { keepOutput: KEEP_LOG, ...(onLog ? { onOutput: onLog } : {}) });
 }
 
-/** Any program that listens on `<dir>/mux` given `-m <dir>` (the floor server). */
-export function startNodeScript(script: string, args: readonly string[]): Promise<BenchTarget> {
-  return startProcess(process.execPath, [script, ...args], { keepOutput: KEEP_LOG });
+/** Any program that listens on `<dir>/mux` given `-m <dir>` (the floor servers), with extra environment. */
+export function startNodeScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<BenchTarget> {
+  return startProcess(process.execPath, [script, ...args], { keepOutput: KEEP_LOG, env: { ...process.env, ...env } });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

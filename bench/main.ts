@@ -5,10 +5,6 @@ import { treeCpuMs, treePeakRssMiB } from './daemons.js';
 import { type LoadResult, runLoad } from '../test/fixtures/load.js';
 import type { BenchTarget, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
-import { floorScenario } from './scenarios/floor.js';
-import { rimapFloorScenario, rimapScenario } from './scenarios/rimap.js';
-import { ldapFloorScenario, ldapScenario } from './scenarios/ldap.js';
-import { cacheScenario } from './scenarios/cache.js';
 import { runBruteForceBench } from './brute-force.js';
 
 const WARMUP_SECONDS = 3;
@@ -38,6 +34,8 @@ interface Row {
   capacity: number | null;
   /** Some probes expect NO: the right-password throughput ratio is worth its own column. */
   mixed: boolean;
+  /** The row's floor, measured in the same repeats (Scenario.floor), or null. */
+  floor: { name: string; figures: Figures; cpuGap: number } | null;
 }
 
 type Run = LoadResult & { cpuMsPerReq: number; peakRssMiB: number };
@@ -122,23 +120,17 @@ function print(rows: Row[]): void {
   for (const l of lines) console.log(fmt(l));
 }
 
-/** Each row measured against its Node.js floor: [floor scenario, row scenario, what the row is called here]. */
-const FLOORS: readonly (readonly [string, string, string])[] = [
-  [floorScenario.name, cacheScenario.name, 'cache hit'],
-  [ldapFloorScenario.name, ldapScenario.name, 'ldap-bind'],
-  [rimapFloorScenario.name, rimapScenario.name, 'rimap'],
-];
-
-/** A row's CPU above its bare-Node.js floor, per concurrency: what is left to find. */
+/**
+ * A row's CPU above its bare-Node.js floor, per concurrency: what is left to find. The gap is the
+ * median of each repeat's difference, the floor run just before ours.
+ */
 function printGap(rows: Row[]): void {
-  for (const [floorName, rowName, label] of FLOORS) {
-    for (const f of rows.filter((r) => r.scenario === floorName)) {
-      const hit = rows.find((r) => r.scenario === rowName && r.c === f.c);
-      if (!hit) continue;
-      const gap = hit.ours.cpuMsPerReq - f.ours.cpuMsPerReq;
-      const vsReal = hit.real ? `; saslauthd's ${label} ${f3(hit.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.ours.cpuMsPerReq / hit.real.cpuMsPerReq)})` : '';
-      console.log(`${label} above its node:net floor at c=${f.c}: ${f3(gap)} ms CPU/req (ours ${f3(hit.ours.cpuMsPerReq)}, floor ${f3(f.ours.cpuMsPerReq)}${vsReal})`);
-    }
+  for (const r of rows) {
+    if (r.floor === null) continue;
+    const f = r.floor.figures;
+    const vsReal = r.real ? `; saslauthd ${f3(r.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.cpuMsPerReq / r.real.cpuMsPerReq)})` : '';
+    const p99 = `p99 ms ours ${f2(r.ours.p99Ms)}, floor ${f2(f.p99Ms)}${r.real ? `, saslauthd ${f2(r.real.p99Ms)}` : ''}`;
+    console.log(`${r.scenario} above its floor at c=${r.c}: ${f3(r.floor.cpuGap)} ms CPU/req (ours ${f3(r.ours.cpuMsPerReq)}, floor ${f3(f.cpuMsPerReq)}${vsReal}); ${p99}`);
   }
 }
 
@@ -172,10 +164,16 @@ async function main(): Promise<number> {
       if (capacity) console.error(`# ${s.name}: raw crypt capacity on all cores ${capacity.toFixed(1)} hashes/s`);
       const levels = o.concurrency ? o.concurrency.split(',').map(Number) : s.concurrency;
       for (const c of levels) {
+        const floor: Run[] = [];
         const ours: Run[] = [];
         const real: Run[] = [];
         for (let i = 0; i < repeat; i++) {
-          // One daemon at a time, so neither steals the other's cores; both back to back in this run.
+          // One daemon at a time, so neither steals the other's cores; all back to back in this run.
+          const fl = s.floor ? await once(() => s.floor!.start(), sc, probes, c) : null;
+          if (fl) {
+            floor.push(fl);
+            console.error(`# ${s.floor!.name} c=${c} #${i + 1}: ${f1(fl.rps)}/s ${f3(fl.cpuMsPerReq)} ms CPU/req`);
+          }
           const a = await once(() => s.startOurs(), sc, probes, c);
           ours.push(a!);
           const b = await once(() => s.startReal(), sc, probes, c);
@@ -185,6 +183,12 @@ async function main(): Promise<number> {
         const pairs = real.map((b, i) => [ours[i]!, b] as const);
         const oursF = summarize(ours);
         bad += oursF.wrong + oursF.errors;
+        const floorF = floor.length > 0 ? summarize(floor) : null;
+        bad += (floorF?.wrong ?? 0) + (floorF?.errors ?? 0);
+        if (floorF !== null) {
+          const none = { rpsRatio: NaN, goodRatio: NaN, cpuRatio: NaN };
+          rows.push({ scenario: s.floor!.name, c, ours: floorF, real: null, ...none, capacity, mixed: false, floor: null });
+        }
         rows.push({
           scenario: s.name,
           c,
@@ -195,6 +199,7 @@ async function main(): Promise<number> {
           cpuRatio: median(pairs.map(([a, b]) => a.cpuMsPerReq / b.cpuMsPerReq)),
           capacity,
           mixed: probes.some((p) => p.expect === 'NO'),
+          floor: floorF === null ? null : { name: s.floor!.name, figures: floorF, cpuGap: median(floor.map((f, i) => ours[i]!.cpuMsPerReq - f.cpuMsPerReq)) },
         });
       }
     } finally {

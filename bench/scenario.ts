@@ -28,6 +28,13 @@ export interface Scenario {
   /** Prepares peers and users; returns the probes to cycle through. */
   setup(): Promise<readonly Probe[]>;
   startOurs(): Promise<BenchTarget>;
+  /**
+   * The row's Node.js floor: the cheapest server that does the backend's work with nothing of ours on
+   * the path. Measured in each repeat just before ours, on the same peers and load, and printed as a
+   * row of its own; the gap line pairs each repeat's two runs, so the VM's drift between repeats
+   * does not show as a gap (Default: no floor).
+   */
+  readonly floor?: { readonly name: string; start(): Promise<BenchTarget> } | undefined;
   /** null when the real saslauthd (sasl2-bin) is not installed or cannot do this scenario. */
   startReal(): Promise<BenchTarget | null>;
   teardown(): Promise<void>;

@@ -25,6 +25,8 @@ function probes(): readonly Probe[] {
   ];
 }
 
+const FLOOR_SERVER = fileURLToPath(new URL('../ldap-floor-server.js', import.meta.url));
+
 /**
  * `-a ldap`, method bind: search as a service DN, then bind as the user, against a throwaway slapd.
  * Both daemons read the same saslauthd.conf (only keys saslauthd knows).
@@ -42,37 +44,18 @@ export const ldapScenario: Scenario = {
   // One probe in four is a wrong password; saslauthd answers it at once, so ours does too here
   // (--fail-delay 0): this scenario measures bind speed, not the brute-force defence.
   startOurs: () => startOurDaemon(['-a', 'ldap', '-O', conf, '--fail-delay', '0']),
+  // ldap-floor-server.ts on the same slapd: the search and the user bind on connections held open,
+  // BER by hand, nothing else.
+  floor: {
+    name: 'ldap-bind floor (bare node:net)',
+    start: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(PORT), PEOPLE, SERVICE_DN, SERVICE_PW]),
+  },
   async startReal(): Promise<BenchTarget | null> {
     return realSaslauthdInstalled() ? startRealDaemon(['-a', 'ldap', '-O', conf]) : null;
   },
   async teardown(): Promise<void> {
     await slapd?.destroy();
     slapd = null;
-  },
-};
-
-const FLOOR_SERVER = fileURLToPath(new URL('../ldap-floor-server.js', import.meta.url));
-let floorSlapd: Slapd | null = null;
-
-/**
- * `ldap-bind floor (bare node:net)`: ldap-floor-server.ts under the same load against its own slapd
- * (same seed): the search and the user bind on connections held open, BER by hand, nothing else.
- * The bench prints the ldap row's distance to it. No saslauthd column: saslauthd is the row below.
- */
-export const ldapFloorScenario: Scenario = {
-  name: 'ldap-bind floor (bare node:net)',
-  concurrency: [1, 8, 64],
-  count: 40_000,
-  seconds: 8,
-  async setup(): Promise<readonly Probe[]> {
-    floorSlapd = await Slapd.create({ port: PORT + 1 });
-    return probes();
-  },
-  startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(PORT + 1), PEOPLE, SERVICE_DN, SERVICE_PW]),
-  startReal: async (): Promise<BenchTarget | null> => null,
-  async teardown(): Promise<void> {
-    await floorSlapd?.destroy();
-    floorSlapd = null;
   },
 };
 

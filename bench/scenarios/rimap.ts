@@ -22,6 +22,8 @@ async function stopBenchDovecot(): Promise<void> {
   dovecot = null;
 }
 
+const FLOOR_SERVER = fileURLToPath(new URL('../rimap-floor-server.js', import.meta.url));
+
 /**
  * rimap against a local Dovecot on its plaintext port, the one mode the real saslauthd supports.
  * Right passwords only: Dovecot holds every failed login for about half a second (its auth failure
@@ -37,28 +39,12 @@ export const rimapScenario: Scenario = {
   startOurs(): Promise<BenchTarget> {
     return startOurDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`]);
   },
+  // rimap-floor-server.ts on the same Dovecot: a fresh TCP connection and one LOGIN per request.
+  floor: { name: 'rimap floor (bare node:net)', start: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]) },
   async startReal(): Promise<BenchTarget | null> {
     if (!realSaslauthdInstalled()) return null;
     return startRealDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
   },
-  teardown: stopBenchDovecot,
-};
-
-const FLOOR_SERVER = fileURLToPath(new URL('../rimap-floor-server.js', import.meta.url));
-
-/**
- * `rimap floor (bare node:net)`: rimap-floor-server.ts under the same load and Dovecot, with nothing
- * of ours on the path: a fresh TCP connection and one LOGIN per request. The bench prints the rimap
- * row's distance to it. No saslauthd column: saslauthd's rimap is the row below.
- */
-export const rimapFloorScenario: Scenario = {
-  name: 'rimap floor (bare node:net)',
-  concurrency: [1, 8, 64],
-  count: 3000,
-  seconds: 10,
-  setup: startBenchDovecot,
-  startOurs: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]),
-  startReal: async (): Promise<BenchTarget | null> => null,
   teardown: stopBenchDovecot,
 };
 
