@@ -207,6 +207,8 @@ async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSi
  */
 export class CacheAuthenticator implements Authenticator {
   readonly name: string;
+  /** Backend checks in progress, by cache key and password digest: what an identical request joins. */
+  readonly #checking = new Map<string, Promise<Outcome>>();
 
   /**
    * `backend` names the chain in the cache key (Default: inner.name). `fleet` is the shared level
@@ -265,7 +267,7 @@ export class CacheAuthenticator implements Authenticator {
       }
     }
     this.cache.misses++;
-    const answer = await this.inner.authenticate(req, signal);
+    const answer = await this.#check(parts, digest, req, signal);
     const refused = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
     const outcome = shared === null ? refused : withLog(refused, fleetLog);
     switch (outcome.kind) {
@@ -303,6 +305,33 @@ export class CacheAuthenticator implements Authenticator {
         const never: never = outcome;
         throw new UnreachableError(`unhandled outcome ${String(never)}`);
       }
+    }
+  }
+
+  /**
+   * The backend's verdict on a miss. A request for the same key and password that arrives while
+   * one is being checked waits for that check instead of starting another (`coalesced=true` in its
+   * log line): after a restart, or when a client opens several connections at once, a burst of
+   * identical logins costs one hash instead of one each. Only a verdict is shared, OK or NO; when
+   * the check ends unavailable or throws (a deadline, the first client gone, overload), each
+   * request that waited asks the backend itself. A request's own deadline still applies while it
+   * waits: the request handler answers it at the deadline whatever this promise does.
+   */
+  async #check(parts: CacheKeyParts, digest: Buffer, req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    const key = `${keyOf(parts)}\0${digest.toString('base64')}`;
+    const running = this.#checking.get(key);
+    if (running !== undefined) {
+      req.trace?.('cache', 'the same login and password are being checked already: waiting for that verdict');
+      const shared = await running.catch(() => null);
+      if (shared !== null && shared.kind !== 'unavailable') return withLog(shared, { coalesced: true });
+      return this.inner.authenticate(req, signal);
+    }
+    const check = this.inner.authenticate(req, signal);
+    this.#checking.set(key, check);
+    try {
+      return await check;
+    } finally {
+      this.#checking.delete(key);
     }
   }
 

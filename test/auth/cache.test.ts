@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CacheAuthenticator, CredentialCache, ENTRY_OVERHEAD_BYTES } from '../../src/auth/cache.js';
-import { type Outcome, rejected, unavailable } from '../../src/auth/authenticator.js';
+import { type AuthRequest, type Outcome, rejected, unavailable } from '../../src/auth/authenticator.js';
 import { ChainAuthenticator, DEFAULT_CONTINUE_ON } from '../../src/auth/chain.js';
 import { Secret } from '../../src/auth/secret.js';
 import { FakeAuthenticator, down, req } from '../fixtures/fake-authenticator.js';
@@ -280,5 +280,95 @@ describe('account check on every hit (issue 11 item 7)', () => {
     await a.authenticate(req('alice', 'pw1'), signal);
     backend.users['alice'] = 'changed';
     expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+  });
+});
+
+/** A backend whose checks stay open until the test settles them, in the order they started. */
+class GatedBackend {
+  readonly name = 'shadow';
+  readonly started: { login: string; password: string; settle: (o: Outcome | Error) => void }[] = [];
+
+  authenticate(r: AuthRequest): Promise<Outcome> {
+    return new Promise((resolve, reject) => {
+      const settle = (o: Outcome | Error): void => (o instanceof Error ? reject(o) : resolve(o));
+      this.started.push({ login: r.login, password: r.password.expose().toString('utf8'), settle });
+    });
+  }
+
+  describe(): string[] {
+    return ['gated'];
+  }
+
+  async close(): Promise<void> {}
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('identical requests while one is being checked', () => {
+  function gated() {
+    const backend = new GatedBackend();
+    const cache = new CredentialCache({ ttlMs: 60_000, maxBytes: 1 << 20, staleMs: 0 });
+    return { backend, cache, a: new CacheAuthenticator(backend, cache, log) };
+  }
+
+  it('wait for that check: one backend call answers them all, the others logged coalesced', async () => {
+    const { a, backend, cache } = gated();
+    const answers = [1, 2, 3].map(() => a.authenticate(req('alice', 'pw1'), signal));
+    await tick();
+    expect(backend.started).toHaveLength(1);
+    backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
+    expect(await Promise.all(answers)).toEqual([
+      { kind: 'ok', compat: 'OK' },
+      { kind: 'ok', compat: 'OK', log: { coalesced: true } },
+      { kind: 'ok', compat: 'OK', log: { coalesced: true } },
+    ]);
+    expect(cache.size).toBe(1);
+    expect(cache.misses).toBe(3);
+    // The check is over: the next one is a plain cache hit.
+    expect((await a.authenticate(req('alice', 'pw1'), signal)).log).toEqual({ cached: true });
+    expect(backend.started).toHaveLength(1);
+  });
+
+  it('share a NO too, and only for the very same password, service, realm and login', async () => {
+    const { a, backend } = gated();
+    const same = [a.authenticate(req('alice', 'guess'), signal), a.authenticate(req('alice', 'guess'), signal)];
+    const others = [
+      a.authenticate(req('alice', 'pw1'), signal),
+      a.authenticate(req('alice', 'guess', 'smtp'), signal),
+      a.authenticate(req('alice', 'guess', 'imap', 'example.org'), signal),
+      a.authenticate(req('bob', 'guess'), signal),
+    ];
+    await tick();
+    expect(backend.started.map((s) => `${s.login}/${s.password}`)).toEqual(['alice/guess', 'alice/pw1', 'alice/guess', 'alice/guess', 'bob/guess']);
+    const no = rejected('bad-password', 'wrong password', 'NO');
+    for (const [i, s] of backend.started.entries()) s.settle(i === 1 ? { kind: 'ok', compat: 'OK' } : no);
+    expect(await Promise.all(same)).toEqual([no, { ...no, log: { coalesced: true } }]);
+    expect((await Promise.all(others)).map((o) => [o.kind, o.log?.['coalesced'] ?? false])).toEqual([
+      ['ok', false],
+      ['rejected', false],
+      ['rejected', false],
+      ['rejected', false],
+    ]);
+  });
+
+  it('ask the backend themselves when that check ends unavailable or throws', async () => {
+    for (const failure of [unavailable('timeout', 'deadline passed', 'NO'), new Error('backend bug')]) {
+      const { a, backend } = gated();
+      const first = a.authenticate(req('alice', 'pw1'), signal);
+      const waiting = [a.authenticate(req('alice', 'pw1'), signal), a.authenticate(req('alice', 'pw1'), signal)];
+      await tick();
+      expect(backend.started).toHaveLength(1);
+      backend.started[0]!.settle(failure);
+      if (failure instanceof Error) await expect(first).rejects.toThrow('backend bug');
+      else expect(await first).toEqual(failure);
+      await tick();
+      expect(backend.started).toHaveLength(3);
+      backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+      backend.started[2]!.settle(rejected('bad-password', 'wrong password', 'NO'));
+      expect((await Promise.all(waiting)).map((o) => [o.kind, o.log?.['coalesced'] ?? false])).toEqual([
+        ['ok', false],
+        ['rejected', false],
+      ]);
+    }
   });
 });
