@@ -328,10 +328,17 @@ export class CacheAuthenticator implements Authenticator {
     }
     const check = this.inner.authenticate(req, signal);
     this.#checking.set(key, check);
+    // Once the first request is aborted (its deadline, its client gone) its check may never settle
+    // (a backend that ignores the signal): later requests must not join it.
+    const forget = (): void => {
+      if (this.#checking.get(key) === check) this.#checking.delete(key);
+    };
+    signal.addEventListener('abort', forget, { once: true });
     try {
       return await check;
     } finally {
-      this.#checking.delete(key);
+      signal.removeEventListener('abort', forget);
+      forget();
     }
   }
 

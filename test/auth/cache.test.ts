@@ -351,6 +351,19 @@ describe('identical requests while one is being checked', () => {
     ]);
   });
 
+  it('do not join a check whose request was aborted: a stuck backend cannot hold later requests', async () => {
+    const { a, backend } = gated();
+    const ctl = new AbortController();
+    void a.authenticate(req('alice', 'pw1'), ctl.signal);
+    await tick();
+    ctl.abort();
+    const later = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    expect(backend.started).toHaveLength(2);
+    backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+    expect(await later).toEqual({ kind: 'ok', compat: 'OK' });
+  });
+
   it('ask the backend themselves when that check ends unavailable or throws', async () => {
     for (const failure of [unavailable('timeout', 'deadline passed', 'NO'), new Error('backend bug')]) {
       const { a, backend } = gated();
