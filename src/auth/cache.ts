@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HmacKey } from '../native/hmac-key.js';
 import type { Logger } from 'pino';
-import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, withLog } from './authenticator.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, unavailable, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 import { escapeLogValue } from '../log/escape.js';
 import { userKey } from './penalty-keys.js';
@@ -208,7 +208,7 @@ async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSi
 export class CacheAuthenticator implements Authenticator {
   readonly name: string;
   /** Backend checks in progress, by cache key and password digest: what an identical request joins. */
-  readonly #checking = new Map<string, Promise<Outcome>>();
+  readonly #checking = new Map<string, Promise<Outcome | null>>();
 
   /**
    * `backend` names the chain in the cache key (Default: inner.name). `fleet` is the shared level
@@ -267,7 +267,8 @@ export class CacheAuthenticator implements Authenticator {
       }
     }
     this.cache.misses++;
-    const answer = await this.#check(parts, digest, req, signal);
+    // After a refusal the account changed: a check that started before that may have read it unchanged.
+    const answer = refusal === null ? await this.#check(parts, digest, req, signal) : await this.inner.authenticate(req, signal);
     const refused = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
     const outcome = shared === null ? refused : withLog(refused, fleetLog);
     switch (outcome.kind) {
@@ -312,26 +313,34 @@ export class CacheAuthenticator implements Authenticator {
    * The backend's verdict on a miss. A request for the same key and password that arrives while
    * one is being checked waits for that check instead of starting another (`coalesced=true` in its
    * log line): after a restart, or when a client opens several connections at once, a burst of
-   * identical logins costs one hash instead of one each. Only a verdict is shared, OK or NO; when
-   * the check ends unavailable or throws (a deadline, the first client gone, overload), each
-   * request that waited asks the backend itself. A request's own deadline still applies while it
-   * waits: the request handler answers it at the deadline whatever this promise does.
+   * identical logins costs one hash instead of one each. Only a verdict reached while the first
+   * request was still live is shared, OK or NO; when the check ends unavailable or throws, or the
+   * first request was aborted (its deadline, its client gone), each request that waited asks the
+   * backend itself. A request's own deadline still applies while it waits: the request handler
+   * answers it then, whatever this promise does.
    */
   async #check(parts: CacheKeyParts, digest: Buffer, req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+    if (signal.aborted) return this.inner.authenticate(req, signal);
     const key = `${keyOf(parts)}\0${digest.toString('base64')}`;
     const running = this.#checking.get(key);
     if (running !== undefined) {
       req.trace?.('cache', 'the same login and password are being checked already: waiting for that verdict');
-      const shared = await running.catch(() => null);
-      if (shared !== null && shared.kind !== 'unavailable') return withLog(shared, { coalesced: true });
+      const shared = await running;
+      if (shared !== null) return withLog(shared, { coalesced: true });
+      if (signal.aborted) return unavailable('timeout', 'request ended while waiting for the check of the same password', 'NO internal mechanism failure');
       return this.inner.authenticate(req, signal);
     }
     const check = this.inner.authenticate(req, signal);
-    this.#checking.set(key, check);
-    // Once the first request is aborted (its deadline, its client gone) its check may never settle
-    // (a backend that ignores the signal): later requests must not join it.
+    // What others may take: a verdict of a request still live when it came (null otherwise).
+    const verdict = check.then(
+      (o) => (o.kind === 'unavailable' || signal.aborted ? null : o),
+      () => null,
+    );
+    this.#checking.set(key, verdict);
+    // Once the first request is aborted its check may never settle (a backend that ignores the
+    // signal): later requests must not join it.
     const forget = (): void => {
-      if (this.#checking.get(key) === check) this.#checking.delete(key);
+      if (this.#checking.get(key) === verdict) this.#checking.delete(key);
     };
     signal.addEventListener('abort', forget, { once: true });
     try {

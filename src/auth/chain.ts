@@ -1,4 +1,4 @@
-import { type AuthRequest, type Authenticator, type Outcome } from './authenticator.js';
+import { type AuthRequest, type Authenticator, type Outcome, unavailable } from './authenticator.js';
 import { InvariantError, UnreachableError } from '../errors.js';
 
 /**
@@ -57,7 +57,11 @@ export class ChainAuthenticator implements Authenticator {
     let last: Outcome | null = null;
     let via = '';
     for (const [i, member] of this.members.entries()) {
-      if (i > 0 && signal.aborted) break;
+      if (i > 0 && signal.aborted) {
+        // The rest of the chain was not asked, so what it would say is unknown: no verdict. A NO
+        // here would count a failure against the user and drop their cache entries.
+        return { ...unavailable('timeout', `request ended before ${member.name} was asked (${notes.join('; ')})`, 'NO internal mechanism failure'), log: { via } };
+      }
       const o = await member.authenticator.authenticate(req, signal);
       last = o;
       via = member.name;

@@ -364,6 +364,61 @@ describe('identical requests while one is being checked', () => {
     expect(await later).toEqual({ kind: 'ok', compat: 'OK' });
   });
 
+  it('do not take a verdict reached after the first request was aborted: they ask the backend themselves', async () => {
+    const { a, backend } = gated();
+    const ctl = new AbortController();
+    const first = a.authenticate(req('alice', 'pw1'), ctl.signal);
+    const waiting = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    ctl.abort();
+    // A chain cut short by the abort, or a backend that ignores it, may still settle with a NO.
+    backend.started[0]!.settle(rejected('unknown-user', 'unknown user', 'NO'));
+    expect((await first).kind).toBe('rejected');
+    await tick();
+    expect(backend.started).toHaveLength(2);
+    backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+    expect(await waiting).toEqual({ kind: 'ok', compat: 'OK' });
+  });
+
+  it('do not join anything once their own request is aborted, nor ask the backend after waiting', async () => {
+    const { a, backend } = gated();
+    const ctl = new AbortController();
+    const first = a.authenticate(req('alice', 'pw1'), signal);
+    const waiting = a.authenticate(req('alice', 'pw1'), ctl.signal);
+    await tick();
+    ctl.abort();
+    backend.started[0]!.settle(unavailable('timeout', 'slow', 'NO'));
+    await first;
+    expect(await waiting).toMatchObject({ kind: 'unavailable', code: 'timeout' });
+    expect(backend.started).toHaveLength(1);
+  });
+
+  it('do not join when the account check has just refused: a check begun before the lock may say OK', async () => {
+    let t = 0;
+    const backend = new GatedBackend();
+    let locked = false;
+    const check = async (): Promise<Outcome | null> => (locked ? rejected('locked', 'account is locked (!)', 'NO') : null);
+    Object.assign(backend, { accountCheck: check });
+    const cache = new CredentialCache({ ttlMs: 1000, maxBytes: 1 << 20, staleMs: 60_000, now: () => t });
+    const a = new CacheAuthenticator(backend, cache, log);
+    const stored = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
+    await stored;
+    t = 2000; // past -t, kept for stale-on-outage: a miss that still runs the entry's account check
+    const before = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    expect(backend.started).toHaveLength(2);
+    locked = true;
+    const after = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    expect(backend.started).toHaveLength(3);
+    backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+    backend.started[2]!.settle(rejected('locked', 'account is locked (!)', 'NO'));
+    expect((await before).kind).toBe('ok');
+    expect(await after).toMatchObject({ kind: 'rejected', code: 'locked', log: { recheck: 'locked' } });
+  });
+
   it('ask the backend themselves when that check ends unavailable or throws', async () => {
     for (const failure of [unavailable('timeout', 'deadline passed', 'NO'), new Error('backend bug')]) {
       const { a, backend } = gated();

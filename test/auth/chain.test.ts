@@ -30,6 +30,18 @@ describe('ChainAuthenticator', () => {
     expect(shadow.calls).toHaveLength(1);
   });
 
+  it('a request aborted before the next link is asked gets no verdict: unavailable, not the first link\'s NO', async () => {
+    const { ldap, shadow, c } = chain();
+    const ctl = new AbortController();
+    ldap.authenticate = async (r) => {
+      ctl.abort();
+      return FakeAuthenticator.prototype.authenticate.call(ldap, r);
+    };
+    const o = await c.authenticate(req('bob', 'bob-pw'), ctl.signal);
+    expect(o).toMatchObject({ kind: 'unavailable', code: 'timeout', reason: 'request ended before shadow was asked (ldap: unknown user)', log: { via: 'ldap' } });
+    expect(shadow.calls).toHaveLength(0);
+  });
+
   it('wrong password in the first link stops the chain by default', async () => {
     const { ldap, shadow, c } = chain();
     const o = await c.authenticate(req('alice', 'shadow-pw'), signal);
