@@ -285,7 +285,9 @@ export class CacheAuthenticator implements Authenticator {
       }
       case 'unavailable': {
         const staleMs = this.cache.options.staleMs;
-        if (found !== null && staleMs > 0 && found.ageMs < staleMs) {
+        // A request that ended (its client gone, its deadline) saw no outage: closing the connection
+        // mid-check must not turn into a stale OK, which the penalty would count as a success.
+        if (found !== null && staleMs > 0 && found.ageMs < staleMs && !signal.aborted) {
           const ageSec = Math.floor(found.ageMs / 1000);
           this.log.warn(
             { user: req.login, service: req.service, realm: req.realm, mech: this.name, code: outcome.code, age_s: ageSec },
@@ -316,8 +318,8 @@ export class CacheAuthenticator implements Authenticator {
    * identical logins costs one hash instead of one each. Only a verdict reached while the first
    * request was still live is shared, OK or NO; when the check ends unavailable or throws, or the
    * first request was aborted (its deadline, its client gone), each request that waited asks the
-   * backend itself. A request's own deadline still applies while it waits: the request handler
-   * answers it then, whatever this promise does.
+   * backend itself, unless it has ended meanwhile too. A request's own deadline still applies while
+   * it waits: the request handler answers it then, whatever this promise does.
    */
   async #check(parts: CacheKeyParts, digest: Buffer, req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
     if (signal.aborted) return this.inner.authenticate(req, signal);
@@ -331,23 +333,24 @@ export class CacheAuthenticator implements Authenticator {
       return this.inner.authenticate(req, signal);
     }
     const check = this.inner.authenticate(req, signal);
-    // What others may take: a verdict of a request still live when it came (null otherwise).
-    const verdict = check.then(
-      (o) => (o.kind === 'unavailable' || signal.aborted ? null : o),
-      () => null,
-    );
+    // What the waiters get: the verdict of a request still live when it came, else null, at once
+    // when this request is aborted (its check may then never settle: a backend that ignores the
+    // signal), and newcomers no longer join it.
+    let release!: (o: Outcome | null) => void;
+    const verdict = new Promise<Outcome | null>((resolve) => (release = resolve));
     this.#checking.set(key, verdict);
-    // Once the first request is aborted its check may never settle (a backend that ignores the
-    // signal): later requests must not join it.
-    const forget = (): void => {
+    const abandon = (): void => {
       if (this.#checking.get(key) === verdict) this.#checking.delete(key);
+      release(null);
     };
-    signal.addEventListener('abort', forget, { once: true });
+    signal.addEventListener('abort', abandon, { once: true });
     try {
-      return await check;
+      const o = await check;
+      release(o.kind === 'unavailable' || signal.aborted ? null : o);
+      return o;
     } finally {
-      signal.removeEventListener('abort', forget);
-      forget();
+      signal.removeEventListener('abort', abandon);
+      abandon();
     }
   }
 

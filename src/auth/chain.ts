@@ -60,7 +60,7 @@ export class ChainAuthenticator implements Authenticator {
       if (i > 0 && signal.aborted) {
         // The rest of the chain was not asked, so what it would say is unknown: no verdict. A NO
         // here would count a failure against the user and drop their cache entries.
-        return { ...unavailable('timeout', `request ended before ${member.name} was asked (${notes.join('; ')})`, 'NO internal mechanism failure'), log: { via } };
+        return { ...unavailable('timeout', `request ended before ${member.name} was asked (${notes.join('; ')})`, 'NO internal mechanism failure'), log: { via, ...last?.log } };
       }
       const o = await member.authenticator.authenticate(req, signal);
       last = o;

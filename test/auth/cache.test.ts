@@ -135,6 +135,31 @@ describe('stale-on-outage', () => {
   });
 });
 
+describe('stale-on-outage and aborted requests', () => {
+  it('a request that ended while its backend check ran gets no stale OK: closing the connection is no outage', async () => {
+    let t = 0;
+    const backend = new GatedBackend();
+    const cache = new CredentialCache({ ttlMs: 1000, maxBytes: 1 << 20, staleMs: 60_000, now: () => t });
+    const a = new CacheAuthenticator(backend, cache, log);
+    const stored = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
+    await stored;
+    t = 2000;
+    const ctl = new AbortController();
+    const cut = a.authenticate(req('alice', 'pw1'), ctl.signal);
+    await tick();
+    ctl.abort();
+    backend.started[1]!.settle(unavailable('timeout', 'request ended before shadow was asked', 'NO'));
+    expect(await cut).toMatchObject({ kind: 'unavailable', code: 'timeout' });
+    // A real outage still answers from the entry.
+    const outage = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    backend.started[2]!.settle(down());
+    expect(await outage).toMatchObject({ kind: 'ok', log: { cached: true, stale: true } });
+  });
+});
+
 describe('CredentialCache size and contents', () => {
   it('evicts the least recently used entry when full', async () => {
     const keyBytes = (login: string) => Buffer.byteLength(`shadow\0imap\0\0${login}`) + 32 + ENTRY_OVERHEAD_BYTES;
@@ -417,6 +442,31 @@ describe('identical requests while one is being checked', () => {
     backend.started[2]!.settle(rejected('locked', 'account is locked (!)', 'NO'));
     expect((await before).kind).toBe('ok');
     expect(await after).toMatchObject({ kind: 'rejected', code: 'locked', log: { recheck: 'locked' } });
+  });
+
+  it('stop waiting as soon as the first request is aborted, even if its check never settles', async () => {
+    const { a, backend } = gated();
+    const ctl = new AbortController();
+    void a.authenticate(req('alice', 'pw1'), ctl.signal);
+    const waiting = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    ctl.abort(); // backend.started[0] is never settled
+    await tick();
+    expect(backend.started).toHaveLength(2);
+    backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+    expect(await waiting).toEqual({ kind: 'ok', compat: 'OK' });
+  });
+
+  it('never start a shared check for a request already aborted', async () => {
+    const { a, backend } = gated();
+    const ctl = new AbortController();
+    ctl.abort();
+    void a.authenticate(req('alice', 'pw1'), ctl.signal);
+    const live = a.authenticate(req('alice', 'pw1'), signal);
+    await tick();
+    expect(backend.started).toHaveLength(2);
+    backend.started[1]!.settle({ kind: 'ok', compat: 'OK' });
+    expect(await live).toEqual({ kind: 'ok', compat: 'OK' });
   });
 
   it('ask the backend themselves when that check ends unavailable or throws', async () => {

@@ -42,6 +42,17 @@ describe('ChainAuthenticator', () => {
     expect(shadow.calls).toHaveLength(0);
   });
 
+  it('an aborted request after a wrong password in the first link still gets that NO (the chain had stopped)', async () => {
+    const { ldap, shadow, c } = chain();
+    const ctl = new AbortController();
+    ldap.authenticate = async (r) => {
+      ctl.abort();
+      return FakeAuthenticator.prototype.authenticate.call(ldap, r);
+    };
+    expect(await c.authenticate(req('alice', 'shadow-pw'), ctl.signal)).toMatchObject({ kind: 'rejected', code: 'bad-password', log: { via: 'ldap' } });
+    expect(shadow.calls).toHaveLength(0);
+  });
+
   it('wrong password in the first link stops the chain by default', async () => {
     const { ldap, shadow, c } = chain();
     const o = await c.authenticate(req('alice', 'shadow-pw'), signal);
