@@ -137,15 +137,7 @@ describe('stale-on-outage', () => {
 
 describe('stale-on-outage and aborted requests', () => {
   it('a request that ended while its backend check ran gets no stale OK: closing the connection is no outage', async () => {
-    let t = 0;
-    const backend = new GatedBackend();
-    const cache = new CredentialCache({ ttlMs: 1000, maxBytes: 1 << 20, staleMs: 60_000, now: () => t });
-    const a = new CacheAuthenticator(backend, cache, log);
-    const stored = a.authenticate(req('alice', 'pw1'), signal);
-    await tick();
-    backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
-    await stored;
-    t = 2000;
+    const { a, backend } = await expiredEntry();
     const ctl = new AbortController();
     const cut = a.authenticate(req('alice', 'pw1'), ctl.signal);
     await tick();
@@ -329,6 +321,24 @@ class GatedBackend {
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/**
+ * A gated backend (with `accountCheck`, if given) whose success for alice/pw1 is cached and now past
+ * -t but inside the stale-on-outage window: a miss that still runs the entry's account check.
+ */
+async function expiredEntry(accountCheck?: () => Promise<Outcome | null>) {
+  let t = 0;
+  const backend = new GatedBackend();
+  if (accountCheck) Object.assign(backend, { accountCheck });
+  const cache = new CredentialCache({ ttlMs: 1000, maxBytes: 1 << 20, staleMs: 60_000, now: () => t });
+  const a = new CacheAuthenticator(backend, cache, log);
+  const stored = a.authenticate(req('alice', 'pw1'), signal);
+  await tick();
+  backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
+  await stored;
+  t = 2000;
+  return { a, backend };
+}
+
 describe('identical requests while one is being checked', () => {
   function gated() {
     const backend = new GatedBackend();
@@ -419,18 +429,8 @@ describe('identical requests while one is being checked', () => {
   });
 
   it('do not join when the account check has just refused: a check begun before the lock may say OK', async () => {
-    let t = 0;
-    const backend = new GatedBackend();
     let locked = false;
-    const check = async (): Promise<Outcome | null> => (locked ? rejected('locked', 'account is locked (!)', 'NO') : null);
-    Object.assign(backend, { accountCheck: check });
-    const cache = new CredentialCache({ ttlMs: 1000, maxBytes: 1 << 20, staleMs: 60_000, now: () => t });
-    const a = new CacheAuthenticator(backend, cache, log);
-    const stored = a.authenticate(req('alice', 'pw1'), signal);
-    await tick();
-    backend.started[0]!.settle({ kind: 'ok', compat: 'OK' });
-    await stored;
-    t = 2000; // past -t, kept for stale-on-outage: a miss that still runs the entry's account check
+    const { a, backend } = await expiredEntry(async () => (locked ? rejected('locked', 'account is locked (!)', 'NO') : null));
     const before = a.authenticate(req('alice', 'pw1'), signal);
     await tick();
     expect(backend.started).toHaveLength(2);

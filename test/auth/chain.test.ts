@@ -15,6 +15,16 @@ function chain(on: readonly ContinueOn[] = DEFAULT_CONTINUE_ON) {
   return { ldap, shadow, c };
 }
 
+/** A signal that `link` aborts while it answers (the client goes away during the first backend). */
+function abortedBy(link: FakeAuthenticator): AbortSignal {
+  const ctl = new AbortController();
+  link.authenticate = async (r) => {
+    ctl.abort();
+    return FakeAuthenticator.prototype.authenticate.call(link, r);
+  };
+  return ctl.signal;
+}
+
 describe('ChainAuthenticator', () => {
   it('first link down: the second answers', async () => {
     const { ldap, shadow, c } = chain();
@@ -32,24 +42,14 @@ describe('ChainAuthenticator', () => {
 
   it('a request aborted before the next link is asked gets no verdict: unavailable, not the first link\'s NO', async () => {
     const { ldap, shadow, c } = chain();
-    const ctl = new AbortController();
-    ldap.authenticate = async (r) => {
-      ctl.abort();
-      return FakeAuthenticator.prototype.authenticate.call(ldap, r);
-    };
-    const o = await c.authenticate(req('bob', 'bob-pw'), ctl.signal);
+    const o = await c.authenticate(req('bob', 'bob-pw'), abortedBy(ldap));
     expect(o).toMatchObject({ kind: 'unavailable', code: 'timeout', reason: 'request ended before shadow was asked (ldap: unknown user)', log: { via: 'ldap' } });
     expect(shadow.calls).toHaveLength(0);
   });
 
   it('an aborted request after a wrong password in the first link still gets that NO (the chain had stopped)', async () => {
     const { ldap, shadow, c } = chain();
-    const ctl = new AbortController();
-    ldap.authenticate = async (r) => {
-      ctl.abort();
-      return FakeAuthenticator.prototype.authenticate.call(ldap, r);
-    };
-    expect(await c.authenticate(req('alice', 'shadow-pw'), ctl.signal)).toMatchObject({ kind: 'rejected', code: 'bad-password', log: { via: 'ldap' } });
+    expect(await c.authenticate(req('alice', 'shadow-pw'), abortedBy(ldap))).toMatchObject({ kind: 'rejected', code: 'bad-password', log: { via: 'ldap' } });
     expect(shadow.calls).toHaveLength(0);
   });
 
