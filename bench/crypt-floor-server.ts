@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseShadow } from '../src/auth/backends/shadow/shadow-parser.js';
 import { Crypt } from '../src/native/crypt.js';
 import { serveFloor } from './floor-common.js';
 
@@ -14,8 +15,7 @@ if (user === undefined || shadowFile === undefined || threads === undefined || f
   process.stderr.write('usage: crypt-floor-server USER SHADOW_FILE THREADS -m DIR\n');
   process.exit(2);
 }
-const line = readFileSync(shadowFile, 'latin1').split('\n').find((l) => l.startsWith(`${user}:`));
-const hash = line?.split(':')[1];
+const hash = parseShadow(readFileSync(shadowFile, 'utf8')).entries.get(user)?.hash;
 if (hash === undefined) {
   process.stderr.write(`crypt-floor-server: ${user} not in ${shadowFile}\n`);
   process.exit(2);

@@ -35,7 +35,7 @@ interface Row {
   /** Some probes expect NO: the right-password throughput ratio is worth its own column. */
   mixed: boolean;
   /** The row's floor, measured in the same repeats (Scenario.floor), or null. */
-  floor: { name: string; figures: Figures; cpuGap: number } | null;
+  floor: { figures: Figures; cpuGap: number } | null;
 }
 
 type Run = LoadResult & { cpuMsPerReq: number; peakRssMiB: number };
@@ -199,7 +199,7 @@ async function main(): Promise<number> {
           cpuRatio: median(pairs.map(([a, b]) => a.cpuMsPerReq / b.cpuMsPerReq)),
           capacity,
           mixed: probes.some((p) => p.expect === 'NO'),
-          floor: floorF === null ? null : { name: s.floor!.name, figures: floorF, cpuGap: median(floor.map((f, i) => ours[i]!.cpuMsPerReq - f.cpuMsPerReq)) },
+          floor: floorF === null ? null : { figures: floorF, cpuGap: median(floor.map((f, i) => ours[i]!.cpuMsPerReq - f.cpuMsPerReq)) },
         });
       }
     } finally {
