@@ -3,6 +3,7 @@ import type { Secret } from './secret.js';
 import type { BackendStatus } from '../stats/backend-status.js';
 import type { Trace } from './trace.js';
 import type { Finding } from './check-finding.js';
+import type { Abortable } from './request-signal.js';
 
 /** One authentication request as a backend sees it. */
 export interface AuthRequest {
@@ -44,7 +45,7 @@ export type OutcomeLog = Readonly<Record<string, string | number | boolean>>;
  * What a backend would refuse a request for without looking at its password (lock, expiry, a user it
  * no longer has), or null when it would go on to check the password. Cheap: no crypt, no network.
  */
-export type AccountCheck = (req: AuthRequest, signal: AbortSignal) => Promise<Outcome | null>;
+export type AccountCheck = (req: AuthRequest, signal: Abortable) => Promise<Outcome | null>;
 
 export type Outcome =
   | {
@@ -109,7 +110,7 @@ export interface Authenticator {
    * Decides one request. Must not throw for a bad password or a dead server: those are outcomes.
    * Must stop work and settle soon after `signal` aborts.
    */
-  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome>;
+  authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome>;
   /**
    * Backends that can see a lock, an expiry or a deleted user without the password (shadow, getpwent)
    * say so here; the credential cache asks before every hit, so a cached password outlives none of them.
@@ -126,7 +127,7 @@ export interface Authenticator {
    * `--check`: what the backend finds by looking now — its files parsed and counted, its servers
    * probed live within their deadlines, its PAM files resolved. Absent: nothing beyond create().
    */
-  probe?(signal: AbortSignal): Promise<Finding[]>;
+  probe?(signal: Abortable): Promise<Finding[]>;
   /** Releases connections, helper processes, watchers. */
   close(): Promise<void>;
   /**

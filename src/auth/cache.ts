@@ -7,6 +7,7 @@ import { escapeLogValue } from '../log/escape.js';
 import { userKey } from './penalty-keys.js';
 import type { FleetCache } from './shared-state/fleet-cache.js';
 import { UnreachableError } from '../errors.js';
+import type { Abortable } from './request-signal.js';
 
 export interface CredentialCacheOptions {
   /** `-t`: an entry answers for this many ms after the backend last accepted it (Default: 28 800 000). */
@@ -189,7 +190,7 @@ export interface FleetLevel {
 }
 
 /** The account check's refusal, or null. One that throws vouches for nobody: no cache hit. */
-async function askAccount(check: AccountCheck, req: AuthRequest, signal: AbortSignal): Promise<Refusal | null> {
+async function askAccount(check: AccountCheck, req: AuthRequest, signal: Abortable): Promise<Refusal | null> {
   try {
     const o = await check(req, signal);
     return o === null || o.kind === 'ok' ? null : o;
@@ -225,7 +226,7 @@ export class CacheAuthenticator implements Authenticator {
     this.name = inner.name;
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
     const digest = this.cache.digest(req.password);
     let found = this.cache.match(parts, digest);
@@ -321,7 +322,7 @@ export class CacheAuthenticator implements Authenticator {
    * backend itself, unless it has ended meanwhile too. A request's own deadline still applies while
    * it waits: the request handler answers it then, whatever this promise does.
    */
-  async #check(parts: CacheKeyParts, digest: Buffer, req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async #check(parts: CacheKeyParts, digest: Buffer, req: AuthRequest, signal: Abortable): Promise<Outcome> {
     if (signal.aborted) return this.inner.authenticate(req, signal);
     const key = `${keyOf(parts)}\0${digest.toString('base64')}`;
     const running = this.#checking.get(key);

@@ -1,5 +1,6 @@
 import { type AuthRequest, type Authenticator, type Outcome, unavailable } from './authenticator.js';
 import { InvariantError, UnreachableError } from '../errors.js';
+import type { Abortable } from './request-signal.js';
 
 /**
  * When a backend in a chain hands the request to the next one (Dovecot's result_failure / result_internalfail):
@@ -51,7 +52,7 @@ export class ChainAuthenticator implements Authenticator {
     this.name = members.map((m) => m.name).join(',');
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const notes: string[] = [];
     let down: Outcome | null = null;
     let last: Outcome | null = null;

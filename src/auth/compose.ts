@@ -19,6 +19,7 @@ import { DEFAULT_SHARED_STATE_TIMEOUT_MS, SharedState, type SharedStateConfig } 
 import { type FleetKey, fleetKeyFor } from './shared-state/key-file.js';
 import { FleetCache } from './shared-state/fleet-cache.js';
 import { SharedPenaltyStore } from './shared-state/penalty-store.js';
+import type { Abortable } from './request-signal.js';
 
 export interface ComposeContext {
   readonly crypt: Crypt;
@@ -94,7 +95,7 @@ export interface ComposedAuthenticator extends Authenticator {
   /** The login the backends receive (after `-r`): what the per-request log line names. */
   loginFor(req: AuthRequest): string;
   /** `--check`: every backend's own findings (files, live probes), each line tagged with the backend's name. */
-  probe(signal: AbortSignal): Promise<Finding[]>;
+  probe(signal: Abortable): Promise<Finding[]>;
   /** `--shared-state`: the fleet connection (its `healthy` is for status and metrics), or null. */
   readonly sharedState: SharedState | null;
 }
@@ -159,7 +160,7 @@ class Composed implements ComposedAuthenticator {
     this.name = options.chain.join(',');
   }
 
-  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     return this.top.authenticate(req, signal);
   }
 
@@ -209,7 +210,7 @@ class Composed implements ComposedAuthenticator {
     return null;
   }
 
-  async probe(signal: AbortSignal): Promise<Finding[]> {
+  async probe(signal: Abortable): Promise<Finding[]> {
     const all = await Promise.all(
       [...this.backends].map(async ([name, shared]) => {
         const b = shared instanceof SharedBackend ? shared.backend : shared;

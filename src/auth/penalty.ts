@@ -8,6 +8,7 @@ import { PasswordMemory } from './password-memory.js';
 import { addressKey, userKey } from './penalty-keys.js';
 import { UsageError } from '../errors.js';
 import type { Secret } from './secret.js';
+import type { Abortable } from './request-signal.js';
 
 /** `--penalty-scope`: which counters a request is held and counted by. */
 export type PenaltyScope = 'user' | 'address' | 'both';
@@ -224,7 +225,7 @@ export class PenaltyAuthenticator implements Authenticator {
     return fails === 0 ? 0 : Math.min(this.options.penaltyMaxMs, this.options.failDelayMs * 2 ** Math.min(fails - 1, 30));
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     if (this.options.failDelayMs === 0) return this.inner.authenticate(req, signal);
     const arrival = this.#now();
     const user = userKey(req.login);
@@ -507,7 +508,7 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   /** Sleeps `ms` on a timer; wakes early when a check for one of `tracks` settles or `signal` aborts. */
-  #wait(ms: number, tracks: readonly Track[], signal: AbortSignal): Promise<void> {
+  #wait(ms: number, tracks: readonly Track[], signal: Abortable): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) {
         resolve();

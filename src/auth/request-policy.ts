@@ -1,5 +1,6 @@
 import { type AuthRequest, type Authenticator, type Outcome, rejected, withLog } from './authenticator.js';
 import { splitLogin } from './login-parts.js';
+import type { Abortable } from './request-signal.js';
 
 export interface RequestPolicyOptions {
   /** `-r`: the login becomes `login@realm` when the realm is not empty (Default in flags: off). */
@@ -33,7 +34,7 @@ export class RequestPolicyAuthenticator implements Authenticator {
     return this.options.realmConcat && req.realm !== '' ? `${req.login}@${req.realm}` : req.login;
   }
 
-  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const login = this.loginFor(req);
     req.trace?.('request', `login '${req.login}', realm '${req.realm}', service '${req.service}': backends receive login '${login}' ${this.#howFolded(req)}`);
     const refusal = this.#refusal(req.realm, login);

@@ -1,4 +1,5 @@
 import { type AuthRequest, type Authenticator, type Outcome, withLog } from './authenticator.js';
+import type { Abortable } from './request-signal.js';
 
 /** Which requests a route takes: by SASL service name or by realm (both compared case-insensitively). */
 export interface RouteMatch {
@@ -31,7 +32,7 @@ export class RoutingAuthenticator implements Authenticator {
     this.#routes = routes.map((r) => ({ on: r.match.on, value: r.match.value.toLowerCase(), label: routeLabel(r.match), name: r.name ?? r.target.name, target: r.target }));
   }
 
-  authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const service = req.service.toLowerCase();
     const realm = req.realm.toLowerCase();
     for (const r of this.#routes) {

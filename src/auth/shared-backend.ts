@@ -3,6 +3,7 @@ import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, 
 import type { PrivilegeTarget } from './privilege.js';
 import type { BackendStatus } from '../stats/backend-status.js';
 import type { RequestStats } from '../stats/request-stats.js';
+import type { Abortable } from './request-signal.js';
 
 /**
  * One backend instance as the composition holds it: the same instance may sit in several chains and
@@ -32,7 +33,7 @@ export class SharedBackend implements Authenticator {
    * outcome `unavailable('overloaded')` here, so chains, the cache and the penalty see it as pam's and
    * rimap's own overload outcomes, and the server never has to recognise an exception.
    */
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     // `--test` traces what this backend received and answered; without a trace this costs nothing.
     req.trace?.(this.name, `received login '${req.login}', realm '${req.realm}', service '${req.service}'`);
     const started = performance.now();

@@ -1,5 +1,5 @@
 import { native } from './binding.js';
-import { WorkPool } from './pool.js';
+import { type PoolSignal, WorkPool } from './pool.js';
 
 /**
  * A `$y$` hash keeps its 16 MiB working region for the next one (src/native/addon/crypt.cc). Under
@@ -35,7 +35,7 @@ export class Crypt {
    * True only when crypt(password, hash) reproduces `hash` exactly. A locked, empty or unknown hash
    * fails (libxcrypt's failure token or NULL); the comparison is constant-time inside the addon.
    */
-  verify(password: Buffer, hash: string, signal?: AbortSignal): Promise<boolean> {
+  verify(password: Buffer, hash: string, signal?: PoolSignal): Promise<boolean> {
     trimIdleRegions();
     return this.pool.run(() => native.verify(password, hash), signal);
   }

@@ -26,7 +26,7 @@ export class WorkPool {
     return this.#waiting.length;
   }
 
-  async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async run<T>(job: () => Promise<T>, signal?: PoolSignal): Promise<T> {
     if (this.#running >= this.size) await this.#wait(signal);
     this.#running++;
     try {
@@ -37,7 +37,7 @@ export class WorkPool {
     }
   }
 
-  #wait(signal?: AbortSignal): Promise<void> {
+  #wait(signal?: PoolSignal): Promise<void> {
     if (this.#waiting.length >= this.maxQueue) return Promise.reject(new PoolFullError(this.maxQueue));
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
@@ -57,3 +57,6 @@ export class WorkPool {
 }
 
 export { PoolFullError };
+
+/** What the pool asks of an abort signal: an AbortSignal, or the request path's lighter one. */
+export type PoolSignal = Pick<AbortSignal, 'aborted' | 'reason' | 'throwIfAborted' | 'addEventListener' | 'removeEventListener'>;

@@ -5,6 +5,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import type { Linkable } from './linked-set.js';
 import type { RequestHandler } from './request-handler.js';
 import { AbortedError, UnreachableError } from '../errors.js';
+import { RequestSignal } from '../auth/request-signal.js';
 
 export interface ConnectionOptions {
   /** Milliseconds from accept to a whole request; then the connection is closed without a reply (Default: 5000). */
@@ -32,7 +33,7 @@ export class Connection implements Linkable<Connection> {
   linked = false;
   readonly #acceptedAt = performance.now();
   readonly #decoder = new RequestDecoder();
-  readonly #abort = new AbortController();
+  readonly #abort = new RequestSignal();
   #timer: NodeJS.Timeout | undefined;
   #extraBytes = 0;
   #graceTimer: NodeJS.Timeout | undefined;

@@ -8,6 +8,13 @@ import type { ConnectionInfo } from './connection-info.js';
 import { protocolReply, replyText } from './reply-text.js';
 import { DeadlineError } from '../errors.js';
 import type { RequestStats } from '../stats/request-stats.js';
+import type { Abortable } from '../auth/request-signal.js';
+
+/** The request's abort: its signal, and abort() for the deadline (a RequestSignal, or an AbortController). */
+export interface RequestAbort {
+  readonly signal: Abortable;
+  abort(reason?: unknown): void;
+}
 
 export interface HandlerOptions {
   /** Send saslauthd's exact reply texts. */
@@ -92,7 +99,7 @@ export class RequestHandler {
    * `abort` belongs to the caller's connection (aborted when the client goes away); the deadline
    * aborts it too, so one controller serves both.
    */
-  async handle(raw: RawRequest, conn: ConnectionInfo, abort: AbortController): Promise<string> {
+  async handle(raw: RawRequest, conn: ConnectionInfo, abort: RequestAbort): Promise<string> {
     const v = validateRequest(raw);
     if (!v.ok) {
       this.#stats.malformed++;
@@ -132,7 +139,7 @@ export class RequestHandler {
    * One promise settled by whichever comes first, rather than Promise.race over a second one: this
    * runs for every request (issue 15).
    */
-  #withDeadline(a: Authenticator, req: AuthRequest, abort: AbortController): Promise<Outcome> {
+  #withDeadline(a: Authenticator, req: AuthRequest, abort: RequestAbort): Promise<Outcome> {
     const ms = this.options.authTimeoutMs;
     return new Promise<Outcome>((resolve, reject) => {
       // Called first: should it throw synchronously, the executor rejects with no timer left behind.

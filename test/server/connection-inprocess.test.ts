@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthRequest, Outcome } from '../../src/auth/authenticator.js';
+import type { Abortable } from '../../src/auth/request-signal.js';
 import { encodeRequest } from '../../src/protocol/index.js';
 import { RequestHandler } from '../../src/server/request-handler.js';
 import { Server, type ServerOptions } from '../../src/server/server.js';
@@ -22,11 +23,11 @@ const V5 = encodeRequest(['alice', 'right', 'imap', '', '192.0.2.7']);
 /** The fake backend, recording the client address and abort signal each request arrived with. */
 class Recording extends FakeAuthenticator {
   readonly addrs: (string | null)[] = [];
-  readonly signals: AbortSignal[] = [];
+  readonly signals: Abortable[] = [];
   /** While set, requests wait for it (a slow backend). */
   gate: Promise<void> | null = null;
 
-  override async authenticate(req: AuthRequest, signal?: AbortSignal): Promise<Outcome> {
+  override async authenticate(req: AuthRequest, signal?: Abortable): Promise<Outcome> {
     this.addrs.push(req.clientAddr);
     if (signal) this.signals.push(signal);
     if (this.gate) await this.gate;

@@ -6,6 +6,7 @@ import { native } from '../../../native/binding.js';
 import type { Crypt } from '../../../native/crypt.js';
 import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable } from '../../authenticator.js';
 import { escapeLogValue } from '../../../log/escape.js';
+import { type Abortable, nativeSignal } from '../../request-signal.js';
 
 export interface GetpwentOptions {
   /** getpwnam_r through NSS (Default: the native addon's). Tests may pass their own. */
@@ -46,11 +47,11 @@ export class GetpwentAuthenticator implements Authenticator {
    * whose password field holds a hash. On a system with shadow passwords every field is `x`, and
    * this backend then refuses everyone: that is the usual reason `-a getpwent` "never works".
    */
-  async probe(signal: AbortSignal): Promise<Finding[]> {
+  async probe(signal: Abortable): Promise<Finding[]> {
     let text: string;
     try {
       text = await new Promise<string>((resolve, reject) => {
-        execFile('getent', ['passwd'], { signal, timeout: GETENT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+        execFile('getent', ['passwd'], { signal: nativeSignal(signal), timeout: GETENT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
       });
     } catch (e) {
       return [found.warning(`could not list NSS passwd entries (getent passwd: ${(e as Error).message}); entries not counted`)];
@@ -100,7 +101,7 @@ export class GetpwentAuthenticator implements Authenticator {
     return { hash };
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const found = await this.#entry(req.login);
     if ('kind' in found) {
       if (found.kind === 'unavailable') return found;

@@ -8,6 +8,7 @@ import { KRB5_COMPAT, krb5Text, outcomeOf } from './outcomes.js';
 import { formPrincipalName } from './principal.js';
 import { BackendStartError } from '../../../errors.js';
 import { type Finding, found } from '../../check-finding.js';
+import { type Abortable, nativeSignal } from '../../request-signal.js';
 
 /** How long the start-up check waits for the KDC before starting anyway (ms). */
 const START_PROBE_MS = 5000;
@@ -114,7 +115,7 @@ export class Kerberos5Authenticator implements Authenticator {
     return unreadableBy(m[1]!, target);
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     if (/\0/.test(req.login) || /\0/.test(req.realm)) return rejected('invalid-input', 'NUL in login or realm', KRB5_COMPAT.internal);
     const pw = req.password.expose();
     // libkrb5 takes the password as a C string: a NUL would cut it short and check a prefix.
@@ -124,7 +125,7 @@ export class Kerberos5Authenticator implements Authenticator {
     if (!p.ok) return rejected('invalid-input', p.reason, KRB5_COMPAT.principal);
     let r: Krb5Result;
     try {
-      r = await this.krb5.authenticate({ ...serverArgs(this.o), principal: p.name, password: pw }, this.o.timeoutMs, signal);
+      r = await this.krb5.authenticate({ ...serverArgs(this.o), principal: p.name, password: pw }, this.o.timeoutMs, nativeSignal(signal));
     } catch (e) {
       if (e instanceof Krb5TimeoutError) return unavailable('timeout', `no verdict from the KDC within ${this.o.timeoutMs} ms (--krb5-timeout)`, KRB5_COMPAT.initCreds);
       if (e instanceof PoolFullError) return unavailable('overloaded', e.message, KRB5_COMPAT.internal);

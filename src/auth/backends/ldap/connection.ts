@@ -6,6 +6,7 @@ import type { LdapServer } from './config.js';
 import { LdapTransportError } from './errors.js';
 import { isServerDown } from './result-codes.js';
 import { RefusedOperationError } from '../../../errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** A result code or network failure that means "this server cannot answer now", not "no". */
 export function toTransport(e: unknown): LdapTransportError | null {
@@ -103,7 +104,7 @@ export class LdapConnection {
   }
 
   /** Connects (and StartTLS when configured) within the deadline. */
-  static async open(server: LdapServer, settings: ConnectionSettings, signal: AbortSignal): Promise<LdapConnection> {
+  static async open(server: LdapServer, settings: ConnectionSettings, signal: Abortable): Promise<LdapConnection> {
     const c = new LdapConnection(server, settings);
     await c.#guard(async () => {
       if (server.kind === 'ldap' && settings.startTls) {
@@ -124,7 +125,7 @@ export class LdapConnection {
    * is sent: the server would take it as an anonymous or unauthenticated bind (RFC 4513 5.1), which
    * some servers answer with success whatever the password. Anonymous means not calling bind at all.
    */
-  async bind(dn: string, password: Buffer, signal: AbortSignal): Promise<void> {
+  async bind(dn: string, password: Buffer, signal: Abortable): Promise<void> {
     if (dn.trim() === '' || password.length === 0) throw new RefusedOperationError(`refusing a simple bind with an empty ${dn.trim() === '' ? 'DN' : 'password'}`);
     this.boundAs = 'none';
     await this.#guard(() => this.#internals._sendBind(new BytesBindRequest(this.#internals._nextMessageId(), dn, password)), signal);
@@ -134,17 +135,17 @@ export class LdapConnection {
    * SASL bind in one step (EXTERNAL: credentials = the authz id, may be empty; PLAIN: authzid NUL
    * authcid NUL password). A server asking for another step is an error, never taken as success.
    */
-  async saslBind(mechanism: string, credentials: Buffer, signal: AbortSignal): Promise<void> {
+  async saslBind(mechanism: string, credentials: Buffer, signal: Abortable): Promise<void> {
     this.boundAs = 'none';
     await this.#guard(() => this.#internals._sendBind(new SaslBytesBindRequest(this.#internals._nextMessageId(), mechanism, credentials)), signal);
   }
 
-  async search(base: string, options: SearchOptions, signal: AbortSignal): Promise<SearchResult> {
+  async search(base: string, options: SearchOptions, signal: Abortable): Promise<SearchResult> {
     if (this.boundAs === 'user') throw new RefusedOperationError('refusing to search on a user-bound connection');
     return this.#guard(() => this.#client.search(base, options), signal);
   }
 
-  async compare(dn: string, attribute: string, value: string, signal: AbortSignal): Promise<boolean> {
+  async compare(dn: string, attribute: string, value: string, signal: Abortable): Promise<boolean> {
     if (this.boundAs === 'user') throw new RefusedOperationError('refusing to compare on a user-bound connection');
     return this.#guard(() => this.#client.compare(dn, attribute, value), signal);
   }
@@ -171,7 +172,7 @@ export class LdapConnection {
   }
 
   /** Runs one call under the deadline and the signal; any transport failure breaks the connection. */
-  async #guard<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  async #guard<T>(fn: () => Promise<T>, signal: Abortable): Promise<T> {
     if (signal.aborted) throw new LdapTransportError('aborted', 'request aborted');
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;

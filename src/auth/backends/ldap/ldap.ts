@@ -15,6 +15,7 @@ import { UnreachableError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
 import type { Trace } from '../../trace.js';
 import { type Finding, found } from '../../check-finding.js';
+import type { Abortable } from '../../request-signal.js';
 
 // saslauthd's ldap answers a bare OK or NO whatever happened; the detail goes to the log only.
 const NO = 'NO';
@@ -132,7 +133,7 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   /** `--check`: every ldap_servers entry probed live; one answering is enough to serve, none is an error. */
-  async probe(signal: AbortSignal): Promise<Finding[]> {
+  async probe(signal: Abortable): Promise<Finding[]> {
     const results = await this.#servers.checkEach(signal);
     const up = results.filter((r) => r.problem === null).length;
     return results.map((r) => {
@@ -142,7 +143,7 @@ export class LdapAuthenticator implements Authenticator {
     });
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     // An empty simple bind is an "unauthenticated" bind that succeeds (RFC 4513 5.1.2): never send one.
     if (req.password.length === 0) return rejected('no-password', 'empty password', NO);
     const ctx: TokenContext = { login: req.login, realm: req.realm !== '' ? req.realm : this.cfg.defaultRealm, service: req.service };
@@ -156,7 +157,7 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 
-  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, step: Step, signal: AbortSignal, trace: Trace | undefined): Promise<Outcome> {
+  async #decide(e: ServerEntry, ctx: TokenContext, password: Buffer, step: Step, signal: Abortable, trace: Trace | undefined): Promise<Outcome> {
     const c = this.cfg;
     let dn: string;
     trace?.('ldap', `server ${e.server.uri}${e.healthy ? '' : ' (marked down; no other server is up)'}, tokens: %u='${ctx.login}' %r='${ctx.realm}' %s='${ctx.service}'`);
@@ -218,7 +219,7 @@ export class LdapAuthenticator implements Authenticator {
     return ok();
   }
 
-  async #findUser(e: ServerEntry, ctx: TokenContext, signal: AbortSignal, trace: Trace | undefined): Promise<Lookup> {
+  async #findUser(e: ServerEntry, ctx: TokenContext, signal: Abortable, trace: Trace | undefined): Promise<Lookup> {
     const c = this.cfg;
     const custom = c.authMethod === 'custom';
     const base = expandTokens(c.searchBase, ctx, 'dn');
@@ -265,7 +266,7 @@ export class LdapAuthenticator implements Authenticator {
    * Binds as the user on a bind-only connection; null when accepted, else the rejection. Every bind
    * with a DN drawn from a request or an entry comes here.
    */
-  async #userBind(e: ServerEntry, dn: string, password: Buffer, signal: AbortSignal): Promise<Outcome | null> {
+  async #userBind(e: ServerEntry, dn: string, password: Buffer, signal: Abortable): Promise<Outcome | null> {
     // An empty DN is an anonymous bind, an empty password an unauthenticated one (RFC 4513 5.1); a
     // server that allows them says success for any password. A template such as %U gives '' for '@x'.
     if (dn.trim() === '') return rejected('invalid-input', 'the user DN is empty', NO);
@@ -284,7 +285,7 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   /** The bind an unknown login pays for; its answer does not matter, only a dead server does. */
-  async #timingBind(e: ServerEntry, password: Buffer, signal: AbortSignal): Promise<void> {
+  async #timingBind(e: ServerEntry, password: Buffer, signal: Abortable): Promise<void> {
     try {
       await this.#userBind(e, this.#nobodyDn, password, signal);
     } catch (err) {
@@ -292,7 +293,7 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 
-  async #inGroup(e: ServerEntry, ctx: TokenContext, signal: AbortSignal, trace: Trace | undefined): Promise<boolean> {
+  async #inGroup(e: ServerEntry, ctx: TokenContext, signal: Abortable, trace: Trace | undefined): Promise<boolean> {
     const c = this.cfg;
     trace?.('ldap', c.groupMatchMethod === 'filter'
       ? `group check: search base '${expandTokens(c.groupSearchBase, ctx, 'dn')}' filter '${expandTokens(c.groupFilter, ctx, 'filter')}'`

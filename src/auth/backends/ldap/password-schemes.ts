@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Crypt } from '../../../native/crypt.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** Digest schemes of RFC 2307 / OpenLDAP: `{SCHEME}base64(digest[+salt])`. */
 const DIGESTS: Readonly<Record<string, { alg: string; len: number; salted: boolean }>> = {
@@ -44,7 +45,7 @@ const MISMATCH: StoredCheck = { kind: 'mismatch' };
  * Any other prefix is a scheme we cannot verify: never compared as clear text (saslauthd does, so the
  * stored `{SASL}user@REALM` or hash string typed as the password would pass).
  */
-export async function checkStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: AbortSignal): Promise<StoredCheck> {
+export async function checkStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: Abortable): Promise<StoredCheck> {
   const text = stored.toString('latin1');
   const m = /^\{([^{}]*)\}/.exec(text);
   if (!m) return constantTimeEqual(password, stored) ? MATCH : MISMATCH;
@@ -67,7 +68,7 @@ export async function checkStored(password: Buffer, stored: Buffer, crypt: Crypt
 }
 
 /** Does `password` match one stored value (an unsupported scheme never matches)? */
-export async function matchesStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: AbortSignal): Promise<boolean> {
+export async function matchesStored(password: Buffer, stored: Buffer, crypt: Crypt, signal?: Abortable): Promise<boolean> {
   return (await checkStored(password, stored, crypt, signal)).kind === 'match';
 }
 
@@ -79,7 +80,7 @@ export async function matchesAny(
   password: Buffer,
   values: readonly Buffer[],
   crypt: Crypt,
-  signal?: AbortSignal,
+  signal?: Abortable,
 ): Promise<{ readonly match: boolean; readonly unsupported: readonly string[] }> {
   let match = false;
   const unsupported: string[] = [];

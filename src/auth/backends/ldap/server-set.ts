@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import type { LdapServer } from './config.js';
 import { type ConnectionSettings, LdapConnection } from './connection.js';
 import { LdapServiceBindError, LdapTransportError } from './errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** What a pool needs to make a fresh connection ready for its role. */
-type Opener = (server: LdapServer, signal: AbortSignal) => Promise<LdapConnection>;
+type Opener = (server: LdapServer, signal: Abortable) => Promise<LdapConnection>;
 
 /**
  * A bounded set of connections to one server for one role. At most `size` exist at once; callers
@@ -27,7 +28,7 @@ export class ConnectionPool {
   }
 
   /** A connection for exclusive use; `fresh` tells whether it was just opened. */
-  async acquire(signal: AbortSignal): Promise<{ conn: LdapConnection; fresh: boolean }> {
+  async acquire(signal: Abortable): Promise<{ conn: LdapConnection; fresh: boolean }> {
     for (;;) {
       if (this.#closed) throw new LdapTransportError('aborted', 'backend closing');
       while (this.#idle.length > 0) {
@@ -162,7 +163,7 @@ export class ServerSet {
     }));
   }
 
-  async #openSearch(server: LdapServer, signal: AbortSignal): Promise<LdapConnection> {
+  async #openSearch(server: LdapServer, signal: Abortable): Promise<LdapConnection> {
     const c = await LdapConnection.open(server, this.o.connection, signal);
     try {
       if (this.o.sasl) await c.saslBind(this.o.sasl.mech, this.o.sasl.credentials, signal);
@@ -185,7 +186,7 @@ export class ServerSet {
    * Runs `op` against a server, retrying once after a transport failure. Throws LdapTransportError
    * when both attempts failed; LDAP answers (including errors such as invalid credentials) pass through.
    */
-  async run<T>(op: (e: ServerEntry) => Promise<T>, signal: AbortSignal): Promise<T> {
+  async run<T>(op: (e: ServerEntry) => Promise<T>, signal: Abortable): Promise<T> {
     let last: LdapTransportError | null = null;
     let tried: ServerEntry | null = null;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -254,7 +255,7 @@ export class ServerSet {
    * bind) and, with no service identity, reads the root DSE, so "anonymous" is proved to be answered
    * too. Each step runs under the connection's deadline. The connections are closed again.
    */
-  async checkEach(signal: AbortSignal): Promise<{ uri: string; problem: string | null; steps: string }[]> {
+  async checkEach(signal: Abortable): Promise<{ uri: string; problem: string | null; steps: string }[]> {
     const tls = this.o.connection.startTls ? ', StartTLS' : '';
     const who = this.o.sasl ? `SASL ${this.o.sasl.mech} service bind` : this.o.bindDn !== '' ? `service bind as ${this.o.bindDn}` : 'anonymous root DSE read';
     return Promise.all(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type HelperResult, PamHelper } from './helper-process.js';
 import type { HelperRequest } from './protocol.js';
+import type { Abortable } from '../../request-signal.js';
 
 export interface PamPoolOptions {
   /** Path of the saslauthd_pam_helper executable. */
@@ -17,7 +18,7 @@ export type PoolResult = HelperResult | { readonly kind: 'overloaded' } | { read
 
 interface Waiter {
   readonly req: HelperRequest;
-  readonly signal: AbortSignal;
+  readonly signal: Abortable;
   readonly resolve: (r: PoolResult) => void;
   readonly onAbort: () => void;
 }
@@ -61,7 +62,7 @@ export class PamHelperPool {
   }
 
   /** Runs one PAM conversation in a helper. Never rejects. */
-  run(req: HelperRequest, signal: AbortSignal): Promise<PoolResult> {
+  run(req: HelperRequest, signal: Abortable): Promise<PoolResult> {
     if (this.#closed) return Promise.resolve({ kind: 'closed' });
     if (signal.aborted) return Promise.resolve({ kind: 'aborted' });
     const helper = this.#idle.pop();
@@ -96,7 +97,7 @@ export class PamHelperPool {
     await Promise.all(gone);
   }
 
-  async #runOn(helper: PamHelper, req: HelperRequest, signal: AbortSignal): Promise<PoolResult> {
+  async #runOn(helper: PamHelper, req: HelperRequest, signal: Abortable): Promise<PoolResult> {
     const result = await helper.run(req, this.options.timeoutMs, signal);
     if (result.kind === 'reply' && helper.alive && !this.#closed) this.#release(helper);
     return result;

@@ -4,6 +4,7 @@ import { killProcessTree } from './process-tree.js';
 import { type HelperReply, type HelperRequest, HelperReplyDecoder, encodeHelperRequest } from './protocol.js';
 import { escapeLogValue } from '../../../log/escape.js';
 import { InvariantError } from '../../../errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** How one request to a helper ended. */
 export type HelperResult =
@@ -76,7 +77,7 @@ export class PamHelper {
   }
 
   /** Sends one request; settles with its reply, or with how the helper failed. Never rejects. */
-  run(req: HelperRequest, timeoutMs: number, signal: AbortSignal): Promise<HelperResult> {
+  run(req: HelperRequest, timeoutMs: number, signal: Abortable): Promise<HelperResult> {
     if (this.#current) throw new InvariantError('PAM helper is busy');
     if (this.#exited) return Promise.resolve({ kind: 'died', why: 'helper had already exited' });
     this.#given++;

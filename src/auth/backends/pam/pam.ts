@@ -16,6 +16,7 @@ import { type Finding, found } from '../../check-finding.js';
 import { escapeLogValue } from '../../../log/escape.js';
 import { UnreachableError, UsageError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
+import { type Abortable, nativeSignal } from '../../request-signal.js';
 
 export interface PamOptions {
   /** Path of the saslauthd_pam_helper executable (Default: build/Release/saslauthd_pam_helper). */
@@ -212,7 +213,7 @@ export class PamAuthenticator implements Authenticator {
     await this.#pool.close();
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const service = this.options.forcedService ?? req.service;
     if (!isValidPamService(service)) {
       return rejected('invalid-input', 'service name is not a usable PAM service name', COMPAT_START);
@@ -236,7 +237,7 @@ export class PamAuthenticator implements Authenticator {
     if (authFailed && this.options.failDelayMs > 0) {
       // pam_unix/pam_faildelay would have slept ~2 s inside the helper; the helper's PAM_FAIL_DELAY
       // callback declined, and the delay happens here, where it holds a timer, not a helper.
-      await sleep(this.options.failDelayMs, undefined, { signal }).catch(() => {});
+      await sleep(this.options.failDelayMs, undefined, { signal: nativeSignal(signal) }).catch(() => {});
     }
     return outcome;
   }

@@ -6,6 +6,7 @@ import { type Response, parseResponse } from './imap-codec.js';
 import { LineReader, LineTooLongError } from './line-reader.js';
 import type { RimapTarget } from './target.js';
 import { InvariantError } from '../../../errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** TLS settings shared by implicit TLS and STARTTLS. */
 export interface TlsSettings {
@@ -69,7 +70,7 @@ export class ImapConnection {
   }
 
   /** Connects within `deadline` (ms since the epoch, from Date.now()); TLS from the start for imaps://. */
-  static open(target: RimapTarget, tls: TlsSettings, deadline: number, signal: AbortSignal): Promise<ImapConnection> {
+  static open(target: RimapTarget, tls: TlsSettings, deadline: number, signal: Abortable): Promise<ImapConnection> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(new RimapError('aborted', 'request aborted before connecting'));
@@ -107,11 +108,11 @@ export class ImapConnection {
   }
 
   /** The next response line, parsed; rejects with a RimapError at `deadline`, on close or abort. */
-  async read(deadline: number, signal: AbortSignal): Promise<Response> {
+  async read(deadline: number, signal: Abortable): Promise<Response> {
     return parseResponse(await this.readLine(deadline, signal));
   }
 
-  readLine(deadline: number, signal: AbortSignal): Promise<Buffer> {
+  readLine(deadline: number, signal: Abortable): Promise<Buffer> {
     const queued = this.#lines.shift();
     if (queued) return Promise.resolve(queued);
     if (this.#failure) return Promise.reject(this.#failure);
@@ -154,7 +155,7 @@ export class ImapConnection {
    * Switches to TLS after the server's tagged OK to STARTTLS. Anything the server sent after that OK
    * in plaintext is refused: it would be read as if it came over TLS (STARTTLS command injection).
    */
-  startTls(target: RimapTarget, tls: TlsSettings, deadline: number, signal: AbortSignal): Promise<void> {
+  startTls(target: RimapTarget, tls: TlsSettings, deadline: number, signal: Abortable): Promise<void> {
     if (this.#lines.length > 0 || this.#reader.pending > 0) {
       return Promise.reject(new RimapError('protocol', 'server sent plaintext after agreeing to STARTTLS'));
     }

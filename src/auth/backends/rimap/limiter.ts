@@ -1,4 +1,5 @@
 import { RimapError } from './errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /**
  * Caps connections open at once to one server. Requests beyond the cap wait in a bounded FIFO
@@ -24,7 +25,7 @@ export class ConnectionLimiter {
   }
 
   /** Resolves with a release function once a slot is free; call it exactly once. */
-  acquire(signal: AbortSignal): Promise<() => void> {
+  acquire(signal: Abortable): Promise<() => void> {
     if (signal.aborted) return Promise.reject(new RimapError('aborted', 'request aborted while waiting for a connection slot'));
     if (this.#active < this.max) {
       this.#active++;

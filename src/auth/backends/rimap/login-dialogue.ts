@@ -3,6 +3,7 @@ import { type Response, capabilitiesIn, encodeArgument, printable, saslPlain } f
 import type { ImapConnection, TlsSettings } from './imap-connection.js';
 import type { RimapTarget } from './target.js';
 import { UnreachableError } from '../../../errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** Which command carries the credentials: `auto` prefers AUTHENTICATE PLAIN when the server offers it. */
 export const RIMAP_AUTH_MODES = ['auto', 'plain', 'login'] as const;
@@ -44,11 +45,11 @@ export class LoginDialogue {
     private readonly s: DialogueSettings,
     /** End of the exchange, ms since the epoch. */
     private deadline: number,
-    private signal: AbortSignal,
+    private signal: Abortable,
   ) {}
 
   /** Hands a prepared (spare) conversation to a request with its own deadline and signal. */
-  bind(deadline: number, signal: AbortSignal): void {
+  bind(deadline: number, signal: Abortable): void {
     this.deadline = deadline;
     this.signal = signal;
   }

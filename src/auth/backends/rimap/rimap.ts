@@ -14,6 +14,7 @@ import { type Finding, found } from '../../check-finding.js';
 import { type RimapTarget, parseTargets } from './target.js';
 import { DeadlineError, InvariantError, UnreachableError, UsageError } from '../../../errors.js';
 import type { BackendStatus } from '../../../stats/backend-status.js';
+import { type Abortable, RequestSignal } from '../../request-signal.js';
 
 /** saslauthd's rimap reply texts (auth_rimap.c), sent with --compat-replies. */
 export const RIMAP_COMPAT = {
@@ -71,7 +72,7 @@ export class RimapAuthenticator implements Authenticator {
     for (const t of options.targets) {
       this.#limiters.set(t.label, new ConnectionLimiter(options.maxConnections, options.maxQueue));
       if (options.spareConnections > 0) {
-        const open = (signal: AbortSignal): Promise<LoginDialogue> =>
+        const open = (signal: Abortable): Promise<LoginDialogue> =>
           this.#open(t, Date.now() + options.connectTimeoutMs + options.readTimeoutMs, signal);
         this.#spares.set(t.label, new SparePool(options.spareConnections, SPARE_MAX_AGE_MS, open, log, t.label));
       }
@@ -117,7 +118,7 @@ export class RimapAuthenticator implements Authenticator {
     await Promise.all([...this.#conns].map((c) => c.closed));
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const login = Buffer.from(req.login, 'utf8');
     const password = req.password.expose();
     // saslauthd sends these raw inside the quoted string: a CRLF ends LOGIN and starts a command of the caller's choosing.
@@ -125,7 +126,7 @@ export class RimapAuthenticator implements Authenticator {
       return rejected('invalid-input', 'login or password contains CR, LF or NUL; not sent to the IMAP server', RIMAP_COMPAT.rejected);
     }
     const deadline = Date.now() + this.options.timeoutMs;
-    const ctl = new AbortController();
+    const ctl = new RequestSignal();
     const onAbort = (): void => ctl.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => ctl.abort(new DeadlineError('--rimap-timeout passed')), this.options.timeoutMs);
@@ -152,7 +153,7 @@ export class RimapAuthenticator implements Authenticator {
    * `--check`: each server's greeting and CAPABILITY over the configured TLS, within the connect and
    * read timeouts; no credentials are sent. One server answering is enough to serve.
    */
-  async probe(signal: AbortSignal): Promise<Finding[]> {
+  async probe(signal: Abortable): Promise<Finding[]> {
     const results = await Promise.all(
       this.options.targets.map(async (t) => {
         const deadline = Date.now() + this.options.connectTimeoutMs + this.options.readTimeoutMs;
@@ -180,7 +181,7 @@ export class RimapAuthenticator implements Authenticator {
   }
 
   /** Connects and prepares a conversation (greeting, STARTTLS) under `signal`; the connection is tracked for close(). */
-  async #open(target: RimapTarget, deadline: number, signal: AbortSignal): Promise<LoginDialogue> {
+  async #open(target: RimapTarget, deadline: number, signal: Abortable): Promise<LoginDialogue> {
     const conn = await ImapConnection.open(target, this.options.tls, Math.min(deadline, Date.now() + this.options.connectTimeoutMs), signal);
     this.#conns.add(conn);
     void conn.closed.then(() => this.#conns.delete(conn));
@@ -194,7 +195,7 @@ export class RimapAuthenticator implements Authenticator {
     return dialogue;
   }
 
-  async #attempt(target: RimapTarget, login: Buffer, password: Buffer, deadline: number, signal: AbortSignal): Promise<Attempt> {
+  async #attempt(target: RimapTarget, login: Buffer, password: Buffer, deadline: number, signal: Abortable): Promise<Attempt> {
     const limiter = this.#limiters.get(target.label)!;
     let release: () => void;
     try {

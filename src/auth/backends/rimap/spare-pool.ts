@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { LoginDialogue } from './login-dialogue.js';
+import type { Abortable } from '../../request-signal.js';
 
 /**
  * A few connections per server that are already connected, greeted and (when configured) upgraded
@@ -19,7 +20,7 @@ export class SparePool {
     /** Spare lifetime, ms. */
     readonly maxAgeMs: number,
     /** Opens and prepares one conversation under `signal`. */
-    private readonly open: (signal: AbortSignal) => Promise<LoginDialogue>,
+    private readonly open: (signal: Abortable) => Promise<LoginDialogue>,
     private readonly log: Logger,
     private readonly label: string,
   ) {}

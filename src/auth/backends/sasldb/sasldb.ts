@@ -6,6 +6,7 @@ import type { WorkPool } from '../../../native/pool.js';
 import { type AuthRequest, type Authenticator, type Outcome, ok, rejected, unavailable, withLog } from '../../authenticator.js';
 import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import { BackendStartError, UsageError } from '../../../errors.js';
+import type { Abortable } from '../../request-signal.js';
 
 /** Where libsasl2 and saslauthd look (SASL_DB_PATH on Debian). saslauthd reads no other file. */
 export const DEFAULT_SASLDB = '/etc/sasldb2';
@@ -30,7 +31,7 @@ const NO = 'NO'; // saslauthd's sasldb backend answers a bare NO for every failu
 // In a chain -O reaches every backend, so an ldap config file or rimap host would land here.
 const CHAIN_HINT = '; in a chain, give sasldb its own file with --link-option sasldb.o=FILE';
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+function pause(ms: number, signal: Abortable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const done = (): void => {
@@ -101,13 +102,13 @@ export class SasldbAuthenticator implements Authenticator {
     return why === null ? null : `-a sasldb opens ${this.options.file} for every request and could not after dropping to ${target.user}: ${why}`;
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     const r = await this.#decide(req, signal);
     // How often the file had to be read again because it changed: shows rewrite contention in the log.
     return r.reads > 1 ? withLog(r.outcome, { sasldb_reads: r.reads }) : r.outcome;
   }
 
-  async #decide(req: AuthRequest, signal: AbortSignal): Promise<{ outcome: Outcome; reads: number }> {
+  async #decide(req: AuthRequest, signal: Abortable): Promise<{ outcome: Outcome; reads: number }> {
     const file = this.options.file;
     // saslauthd: `if (!realm || !strlen(realm)) gethostname(...)`; the login is used as sent.
     const realm = req.realm === '' ? this.#hostname() : req.realm;

@@ -14,6 +14,7 @@ import { type PrivilegeTarget, unreadableBy } from '../../privilege.js';
 import { WatchedFile } from './watched-file.js';
 import { UnreachableError } from '../../../errors.js';
 import { type Finding, found } from '../../check-finding.js';
+import type { Abortable } from '../../request-signal.js';
 
 export interface ShadowOptions {
   /** passwd(5) file (Default: /etc/passwd). */
@@ -201,7 +202,7 @@ export class ShadowAuthenticator implements Authenticator {
     }
   }
 
-  async authenticate(req: AuthRequest, signal: AbortSignal): Promise<Outcome> {
+  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
     req.trace?.('shadow', `looking up '${req.login}' in ${this.options.passwdFile} and ${this.options.shadowFile}`);
     const tables = this.#readTables();
     if ('kind' in tables) return tables;
