@@ -5,6 +5,7 @@ import { startProcess } from '../test/fixtures/daemon.js';
 import { type Probe, runLoad } from '../test/fixtures/load.js';
 import { treeCpuMs } from './daemons.js';
 import { ldapScenario, ldapScenarioConf } from './scenarios/ldap.js';
+import { RIMAP_BENCH_TARGET, rimapScenario } from './scenarios/rimap.js';
 import { benchUser, removeBenchUser } from './scenarios/shadow.js';
 
 // A/B of two builds of saslauthd-ts under the cache-hit load (docs/performance.md): each round
@@ -15,6 +16,8 @@ import { benchUser, removeBenchUser } from './scenarios/shadow.js';
 //   node dist-bench/bench/ab.js --rounds 6 /tmp/old-build /work/checkout -- -a shadow -c -n 5
 // With --ldap, the load is the ldap-bind row's (its slapd, users and saslauthd.conf; -O is added):
 //   node dist-bench/bench/ab.js --ldap /tmp/old-build /work/checkout -- -a ldap --fail-delay 0
+// With --rimap, the rimap row's (its Dovecot and user; -O is added):
+//   node dist-bench/bench/ab.js --rimap /tmp/old-build /work/checkout -- -a rimap
 
 const USER = 'sat_ab_bench';
 const PASSWORD = 'ab bench pw';
@@ -47,14 +50,18 @@ async function main(): Promise<void> {
     .option('--concurrency <n>', 'clients', '8')
     .option('--count <n>', 'measured requests per run', '15000')
     .option('--ldap', "the ldap-bind row's slapd and probes instead of the shadow user")
+    .option('--rimap', "the rimap row's Dovecot and probe instead of the shadow user")
     .parse(process.argv.slice(2), { from: 'user' });
   const [a, b, given] = program.processedArgs as [string, string, string[]];
-  const o = program.opts<{ rounds: string; concurrency: string; count: string; ldap?: boolean }>();
+  const o = program.opts<{ rounds: string; concurrency: string; count: string; ldap?: boolean; rimap?: boolean }>();
   let probes: readonly Probe[];
   let args = given;
   if (o.ldap) {
     probes = await ldapScenario.setup();
     args = [...given, '-O', ldapScenarioConf()];
+  } else if (o.rimap) {
+    probes = await rimapScenario.setup();
+    args = [...given, '-O', RIMAP_BENCH_TARGET];
   } else {
     await benchUser(USER, PASSWORD, 'yescrypt');
     probes = [{ request: { login: USER, password: PASSWORD, service: 'imap', realm: '' }, expect: 'OK' }];
@@ -73,6 +80,7 @@ async function main(): Promise<void> {
     console.log(`load average at end ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
   } finally {
     if (o.ldap) await ldapScenario.teardown();
+    else if (o.rimap) await rimapScenario.teardown();
     else await removeBenchUser(USER);
   }
 }

@@ -8,6 +8,8 @@ import type { BenchTarget, Scenario } from '../scenario.js';
 // Dovecot listens on 24320-24322 (the rimap range is 24300-24399).
 const DOVECOT_BASE = 24320;
 const USER = { name: 'sat_rimap_bench', password: 'Bench-pw 1' };
+/** The `-O` both daemons get: the Dovecot below. */
+export const RIMAP_BENCH_TARGET = `127.0.0.1/${DOVECOT_BASE}`;
 
 let dovecot: RunningDovecot | null = null;
 
@@ -37,13 +39,13 @@ export const rimapScenario: Scenario = {
   seconds: 10,
   setup: startBenchDovecot,
   startOurs(): Promise<BenchTarget> {
-    return startOurDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`]);
+    return startOurDaemon(['-a', 'rimap', '-O', RIMAP_BENCH_TARGET]);
   },
   // rimap-floor-server.ts on the same Dovecot: a fresh TCP connection and one LOGIN per request.
   floor: { name: 'rimap floor (bare node:net)', start: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]) },
   async startReal(): Promise<BenchTarget | null> {
     if (!realSaslauthdInstalled()) return null;
-    return startRealDaemon(['-a', 'rimap', '-O', `127.0.0.1/${DOVECOT_BASE}`, '-n', '5']);
+    return startRealDaemon(['-a', 'rimap', '-O', RIMAP_BENCH_TARGET, '-n', '5']);
   },
   teardown: stopBenchDovecot,
 };

@@ -1,6 +1,7 @@
 import { pino, type Logger, type DestinationStream, type LogFn } from 'pino';
 import { escapeLogLine, fieldText, jsonLogString, jsonNeedsEscaping } from './escape.js';
 import { RESERVED_KEYS, severityOf, trailingFields } from './fields.js';
+import { FdDestination } from './fd-destination.js';
 import { DEFAULT_SYSLOG_IDENT, syslogStream } from './syslog.js';
 
 export type LogFormat = 'text' | 'json';
@@ -155,7 +156,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     );
   }
   // Synchronous: a request's log line is written before its reply is sent, and nothing is lost on exit.
-  const dest = opts.destination ?? pino.destination({ fd: 2, sync: true });
+  const dest = opts.destination ?? new FdDestination(2);
   const json = opts.format === 'json';
   return pino(
     {
