@@ -50,4 +50,21 @@ describe('validateRequest', () => {
     // Passwords are bytes: any non-NUL byte is fine.
     expect(validateRequest(raw('joe', Buffer.from([0xff, 0xfe]))).ok).toBe(true);
   });
+
+  it('checks NUL before UTF-8 in each field, and fields in order, on the ASCII path and the decoder path alike', () => {
+    // A NUL after a byte that is not UTF-8: the NUL is what is reported, as before the ASCII path.
+    expect(validateRequest(raw(Buffer.from([0xff, 0x00]), 'pw'))).toEqual({ ok: false, reason: 'nul-byte', field: 'login' });
+    expect(validateRequest({ ...raw('joe', 'pw', 'imap', 'r\0'), service: Buffer.from([0xc3]) })).toEqual({ ok: false, reason: 'bad-utf8', field: 'service' });
+    expect(validateRequest({ ...raw('joe', 'pw'), realm: Buffer.from([0xe2, 0x82]) })).toEqual({ ok: false, reason: 'bad-utf8', field: 'realm' });
+    expect(validateRequest(raw('joe', 'pw', 'imap', '', Buffer.from([0x31, 0xc0, 0xaf])))).toEqual({ ok: false, reason: 'bad-utf8', field: 'client address' });
+    // 0x7f is ASCII (DEL), 0x80 alone is not UTF-8.
+    const del = validateRequest(raw(Buffer.from([0x6a, 0x7f]), 'pw'));
+    expect(del.ok && del.request.login).toBe('j\x7f');
+    expect(validateRequest(raw(Buffer.from([0x80]), 'pw'))).toEqual({ ok: false, reason: 'bad-utf8', field: 'login' });
+  });
+
+  it('takes a field whose text happens to read like a refusal as text', () => {
+    const v = validateRequest(raw('nul-byte', 'pw', 'bad-utf8', 'nul-byte', Buffer.from('bad-utf8')));
+    expect(v).toEqual({ ok: true, request: { login: 'nul-byte', password: Buffer.from('pw'), service: 'bad-utf8', realm: 'nul-byte', clientAddr: 'bad-utf8' } });
+  });
 });
