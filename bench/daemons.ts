@@ -64,18 +64,32 @@ export async function startRealDaemon(args: readonly string[]): Promise<BenchTar
     socket,
     pid: root,
     async stop() {
-      // saslauthd's master takes its workers down on SIGTERM; anything left is killed.
-      killTree(root, 'SIGTERM');
+      // saslauthd's master takes its workers down on SIGTERM; anything left is killed. The pids are
+      // taken first: once the master is gone its workers are no longer in its tree, but may still
+      // be exiting (a loaded machine: the bench daemons test saw one).
+      const pids = treePids(root);
+      signalAll(pids, 'SIGTERM');
       const deadline = Date.now() + STOP_TIMEOUT_MS;
-      while (treePids(root).length > 0 && Date.now() < deadline) await sleep(20);
-      killTree(root, 'SIGKILL');
+      while (pids.some(alive) && Date.now() < deadline) await sleep(20);
+      signalAll(pids.filter(alive), 'SIGKILL');
+      while (pids.some(alive) && Date.now() < deadline + STOP_TIMEOUT_MS) await sleep(20);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 function killTree(root: number, signal: NodeJS.Signals): void {
-  for (const p of treePids(root)) {
+  signalAll(treePids(root), signal);
+}
+
+/** Running (a zombie has exited). */
+function alive(pid: number): boolean {
+  const s = readStat(pid);
+  return s !== null && !s.zombie;
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const p of pids) {
     try {
       process.kill(p, signal);
     } catch {
