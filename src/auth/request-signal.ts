@@ -57,10 +57,11 @@ export class RequestSignal implements Abortable {
     this.#aborted = true;
     this.#reason = reason;
     const list = this.#listeners;
-    this.#listeners = null;
     if (list !== null) {
       const event = new Event('abort');
-      for (const l of list) {
+      // As EventTarget: a listener that an earlier one removes is not called.
+      for (const l of list.slice()) {
+        if (!list.includes(l)) continue;
         try {
           if (typeof l === 'function') l.call(this as unknown as AbortSignal, event);
           else l.handleEvent(event);
@@ -70,6 +71,7 @@ export class RequestSignal implements Abortable {
           });
         }
       }
+      this.#listeners = null;
     }
     this.#native?.abort(reason);
   }

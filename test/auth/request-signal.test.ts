@@ -42,6 +42,21 @@ describe('RequestSignal', () => {
     expect(calls).toEqual(['a:abort', 'c:abort']);
   });
 
+  it('does not call a listener that an earlier one removed during the abort, as EventTarget does not', () => {
+    for (const make of [() => new RequestSignal(), () => new AbortController()]) {
+      const c = make();
+      const calls: string[] = [];
+      const second = (): void => void calls.push('second');
+      c.signal.addEventListener('abort', () => {
+        calls.push('first');
+        c.signal.removeEventListener('abort', second);
+      });
+      c.signal.addEventListener('abort', second);
+      c.abort(new Error('x'));
+      expect(calls).toEqual(['first']);
+    }
+  });
+
   it('still calls the other listeners when one throws, and reports the error as uncaught', () => {
     const s = new RequestSignal();
     const deferred: (() => void)[] = [];
