@@ -28,6 +28,7 @@ export class FdDestination implements DestinationStream {
   #writeOnce(data: string | Buffer): number {
     for (;;) {
       try {
+        // Two calls, one per overload: writeSync takes a string or a Buffer, not the union.
         return typeof data === 'string' ? writeSync(this.fd, data) : writeSync(this.fd, data);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
