@@ -118,6 +118,11 @@ interface Track {
 
 const MIXED = '\0mixed';
 
+/** saslauthd-style `[user=…] [service=…] [remote=…]` of the penalty's log lines. */
+function where(req: AuthRequest): string {
+  return bracketed({ user: req.login, service: req.service, remote: req.clientAddr });
+}
+
 /** `a.b.c.d;port` (v5 fifth field) → `a.b.c.d`; null when there is none. */
 export function hostOfClientAddr(clientAddr: string | null): string | null {
   if (clientAddr === null || clientAddr === '') return null;
@@ -247,36 +252,34 @@ export class PenaltyAuthenticator implements Authenticator {
     const fleet = this.#fleet !== null && this.#fleet.healthy && keys.length > 0 ? new FleetRequest(this.#fleet, keys, identity, req.password) : null;
     // The password that last succeeded for this user: only someone who knows it can be let past the
     // queue, and the check still decides.
-    const isKnown = (): boolean => digest !== null && this.#memory.succeededRecently(identity, digest);
-    let known = isKnown() || (fleet !== null && (await fleet.look()));
+    let known = this.#isKnown(identity, digest) || (fleet !== null && (await fleet.look()));
     const tracks = this.#enter(keys);
-    const failsOf = (t: Track): number => Math.max(this.#failsOf(t), fleet?.fails(t.key) ?? 0);
-    const where = (): string => bracketed({ user: req.login, service: req.service, remote: req.clientAddr });
-    const full = known ? undefined : tracks.find((t) => failsOf(t) > 0 && t.held >= this.#maxHeld);
+    const full = known ? undefined : this.#full(tracks, fleet);
     if (full !== undefined) {
       this.#tidy(tracks, false);
-      return this.#unchecked(req, where, full, failsOf(full), `${full.held} requests for this ${full.key.startsWith('u:') ? 'user' : 'client address'} already held (--penalty-max-held)`);
+      return this.#unchecked(req, full, this.#failsWith(full, fleet), `${full.held} requests for this ${full.key.startsWith('u:') ? 'user' : 'client address'} already held (--penalty-max-held)`);
     }
     for (const t of tracks) t.held++;
     let n = 0;
     let outcome: Outcome | undefined;
     try {
       for (let first = true; !known; first = false) {
-        n = Math.max(0, ...tracks.map(failsOf));
+        n = this.#maxFails(tracks, fleet);
         let wait = this.#untilCheck(tracks);
         if (wait <= 0 && fleet !== null) wait = await fleet.admit();
         if (wait <= 0) break;
         const left = arrival + this.#maxTotalMs - this.#now();
         if (left <= 0) {
-          const t = tracks.reduce((a, b) => (failsOf(b) > failsOf(a) ? b : a));
-          return this.#unchecked(req, where, t, failsOf(t), `no check possible before the deadline (${t.held - 1} others held)`);
+          let t = tracks[0]!;
+          for (const b of tracks) if (this.#failsWith(b, fleet) > this.#failsWith(t, fleet)) t = b;
+          return this.#unchecked(req, t, this.#failsWith(t, fleet), `no check possible before the deadline (${t.held - 1} others held)`);
         }
         if (first) this.log.debug({ user: req.login, service: req.service, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures: n, hold_ms: Math.round(Math.min(wait, left)) }, 'held by the failure penalty');
         await this.#wait(Math.min(wait, left), tracks, signal);
         if (signal.aborted) return unavailable('timeout', 'request ended while held by the failure penalty', 'NO internal mechanism failure');
-        known = isKnown();
+        known = this.#isKnown(identity, digest);
       }
-      n = Math.max(0, ...tracks.map(failsOf));
+      n = this.#maxFails(tracks, fleet);
       for (const t of tracks) t.checking++;
       try {
         outcome = await this.inner.authenticate(req, signal);
@@ -291,14 +294,14 @@ export class PenaltyAuthenticator implements Authenticator {
       // Shedding load is decided before any password is looked at, so answering it at once tells a
       // guesser nothing, and holding it would only keep the overload's connections open longer.
       if (outcome.kind === 'unavailable' && outcome.code === 'overloaded') return outcome;
-      const failures = Math.max(0, ...tracks.map(failsOf));
+      const failures = this.#maxFails(tracks, fleet);
       const level = Math.max(0, failures - 1);
       const delay = Math.min(this.failureDelayMs(level) * (1 + this.#random() * this.#jitter), this.#maxTotalMs);
       if (level > 0 && outcome.kind === 'rejected') {
         const ms = Math.round(delay);
         this.log.warn(
           { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, delay_ms: ms },
-          `auth penalty: ${where()} [failures=${failures}] [delay=${ms}ms]`,
+          `auth penalty: ${where(req)} [failures=${failures}] [delay=${ms}ms]`,
         );
       }
       // Beyond the held cap (a burst checked before any failure was known), waiting out the delay
@@ -312,6 +315,33 @@ export class PenaltyAuthenticator implements Authenticator {
       this.#tidy(tracks, true);
       if (outcome === undefined) fleet?.abandon();
     }
+  }
+
+  // The helpers below were closures inside authenticate(): as methods they are not allocated on
+  // every request (issue 15).
+
+  /** The password that last succeeded for this identity (digest null: no password memory). */
+  #isKnown(identity: string, digest: string | null): boolean {
+    return digest !== null && this.#memory.succeededRecently(identity, digest);
+  }
+
+  /** A key's failures: this host's, or the fleet's when it heard more. */
+  #failsWith(t: Track, fleet: FleetRequest | null): number {
+    const local = this.#failsOf(t);
+    return fleet === null ? local : Math.max(local, fleet.fails(t.key));
+  }
+
+  /** The highest failure count of `tracks`, 0 when none. */
+  #maxFails(tracks: readonly Track[], fleet: FleetRequest | null): number {
+    let n = 0;
+    for (const t of tracks) n = Math.max(n, this.#failsWith(t, fleet));
+    return n;
+  }
+
+  /** The first key with failures that already holds --penalty-max-held requests. */
+  #full(tracks: readonly Track[], fleet: FleetRequest | null): Track | undefined {
+    for (const t of tracks) if (this.#failsWith(t, fleet) > 0 && t.held >= this.#maxHeld) return t;
+    return undefined;
   }
 
   /**
@@ -370,10 +400,10 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   /** NO without a check, logged for fail2ban: the penalty would not let this request be checked. */
-  #unchecked(req: AuthRequest, where: () => string, t: Track, failures: number, why: string): Outcome {
+  #unchecked(req: AuthRequest, t: Track, failures: number, why: string): Outcome {
     this.log.warn(
       { user: req.login, service: req.service, realm: req.realm, ...(req.clientAddr !== null ? { remote: req.clientAddr } : {}), failures, held: t.held, checked: false },
-      `auth penalty: ${where()} [failures=${failures}] [held=${t.held}] [checked=no]`,
+      `auth penalty: ${where(req)} [failures=${failures}] [held=${t.held}] [checked=no]`,
     );
     return withLog(rejected('not-authorized', `not checked: ${why}`, 'NO authentication failed'), { penalty: failures });
   }
@@ -442,15 +472,17 @@ export class PenaltyAuthenticator implements Authenticator {
   }
 
   #enter(keys: readonly string[]): Track[] {
-    return keys.map((k) => {
+    const tracks: Track[] = [];
+    for (const k of keys) {
       let t = this.#tracks.get(k);
       if (t === undefined) {
         t = { key: k, fails: 0, lastFailAt: 0, nextCheckAt: 0, checking: 0, held: 0, waiters: null, failedBy: null };
         this.#tracks.set(k, t);
         this.#setFails(t, 0);
       }
-      return t;
-    });
+      tracks.push(t);
+    }
+    return tracks;
   }
 
   get #remembered(): number {
