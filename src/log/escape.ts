@@ -52,12 +52,15 @@ export function escapeLogLine(line: string): string {
  * out. The auth success/failure and penalty lines all come from here, so they cannot drift apart.
  */
 export function bracketed(fields: Readonly<Record<string, string | number | null | undefined>>): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
+  // A loop over own keys rather than entries() and join(): no arrays per request line (issue 15).
+  let out = '';
+  for (const k in fields) {
+    if (!Object.prototype.hasOwnProperty.call(fields, k)) continue;
+    const v = fields[k];
     if (v === null || v === undefined) continue;
-    parts.push(`[${k}=${escapeLogValue(String(v))}]`);
+    out += `${out === '' ? '' : ' '}[${k}=${escapeLogValue(String(v))}]`;
   }
-  return parts.join(' ');
+  return out;
 }
 
 /**

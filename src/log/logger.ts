@@ -88,10 +88,23 @@ function directText(logger: Logger, level: number, fields: Record<string, unknow
     // fieldText renders these as their JSON round trip does (NaN and ±Infinity as null).
     if (!(t === 'string' || t === 'number' || t === 'boolean' || v === null)) return null;
     // As trailingFields: a field the message shows as saslauthd's [key=value] is written once.
-    if (text.includes(`[${k}=`)) continue;
+    if (text.includes(bracketNeedle(k))) continue;
     line += ` ${k}=${fieldText(v)}`;
   }
   return `${line}\n`;
+}
+
+const NEEDLES = new Map<string, string>();
+
+/** `[key=` for a field key, made once per key rather than once per field of every line (issue 15). */
+function bracketNeedle(k: string): string {
+  let n = NEEDLES.get(k);
+  if (n === undefined) {
+    n = `[${k}=`;
+    // Keys are our code's, but the bound keeps a stray source of keys from growing this.
+    if (NEEDLES.size < 256) NEEDLES.set(k, n);
+  }
+  return n;
 }
 
 /** pino's logMethod hook for the text format: flat records skip the JSON round trip (directText). */
