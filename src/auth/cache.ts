@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HmacKey } from '../native/hmac-key.js';
 import type { Logger } from 'pino';
-import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, type OutcomeLog, ok, unavailable, withLog } from './authenticator.js';
+import { type AccountCheck, type AuthRequest, type Authenticator, type Outcome, ok, unavailable, withLog } from './authenticator.js';
 import type { Secret } from './secret.js';
 import { escapeLogValue } from '../log/escape.js';
 import { userKey } from './penalty-keys.js';
-import type { FleetCache } from './shared-state/fleet-cache.js';
+import type { FleetCache, FleetLookup } from './shared-state/fleet-cache.js';
 import { UnreachableError } from '../errors.js';
 import type { Abortable } from './request-signal.js';
 
@@ -182,6 +182,10 @@ export class CredentialCache {
 
 type Refusal = Exclude<Outcome, { kind: 'ok' }>;
 
+// A hit without a fleet gets the same frozen outcome every time, not two new objects (issue 15):
+// outcomes are read-only, and withLog copies.
+const CACHED_OK: Outcome = Object.freeze({ ...ok(), log: Object.freeze({ cached: true }) });
+
 /** The shared level of the cache and how to find the account check of the backend a fleet entry names. */
 export interface FleetLevel {
   readonly cache: FleetCache;
@@ -226,35 +230,66 @@ export class CacheAuthenticator implements Authenticator {
     this.name = inner.name;
   }
 
-  async authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
-    const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
-    const digest = this.cache.digest(req.password);
-    let found = this.cache.match(parts, digest);
-    // With the fleet up, Redis decides hits: the local entry only stands in while it is down, and
-    // for stale-on-outage. A deadline-bound call: Redis slow or gone gives 'down', never a wait.
-    const shared = this.fleet ? await this.fleet.cache.lookup(parts, req.password) : null;
-    const fleetLog: OutcomeLog = shared === null ? {} : { shared: shared.kind };
+  /**
+   * Not an async function: V8 gives each call of one a frame as large as all its registers, and
+   * this runs on every request (issue 15). Without a fleet, a hit whose account check passes goes
+   * through no async function at all; the fleet's lookup and every miss go on in #viaFleet and #miss.
+   */
+  authenticate(req: AuthRequest, signal: Abortable): Promise<Outcome> {
+    try {
+      const parts: CacheKeyParts = { login: req.login, realm: req.realm, service: req.service, backend: this.backend };
+      const digest = this.cache.digest(req.password);
+      const found = this.cache.match(parts, digest);
+      if (this.fleet !== null) return this.#viaFleet(this.fleet, parts, digest, found, req, signal);
+      // The local entry's check runs even when it cannot hit: it may still answer stale-on-outage.
+      const check = found?.recheck ?? null;
+      const fresh = found !== null && found.ageMs < this.cache.ttlMs;
+      if (check === null) return fresh ? Promise.resolve(this.#hit(null)) : this.#miss(parts, digest, found, null, null, req, signal);
+      return askAccount(check, req, signal).then((refusal) =>
+        fresh && refusal === null ? this.#hit(null) : this.#miss(parts, digest, found, null, refusal, req, signal),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * With the fleet up, Redis decides hits: the local entry only stands in while it is down, and
+   * for stale-on-outage. A deadline-bound call: Redis slow or gone gives 'down', never a wait.
+   */
+  async #viaFleet(fleet: FleetLevel, parts: CacheKeyParts, digest: Buffer, local: CacheMatch | null, req: AuthRequest, signal: Abortable): Promise<Outcome> {
+    let found = local;
+    const shared = await fleet.cache.lookup(parts, req.password);
     let check: AccountCheck | null;
     let fresh: boolean;
-    const vouch = shared?.kind === 'hit' ? this.fleet!.checkFor(shared.via) : null;
-    if (shared?.kind === 'hit' && vouch !== null) {
+    const vouch = shared.kind === 'hit' ? fleet.checkFor(shared.via) : null;
+    if (shared.kind === 'hit' && vouch !== null) {
       check = vouch.check;
       fresh = true;
     } else {
       // Another host accepted another password since: this host's copy is no longer the password.
-      if (shared?.kind === 'miss' && shared.prior === 'other' && found !== null) {
+      if (shared.kind === 'miss' && shared.prior === 'other' && found !== null) {
         this.cache.forget(parts);
         found = null;
       }
       // The local entry's check runs even when it cannot hit: it may still answer stale-on-outage.
       check = found?.recheck ?? null;
-      fresh = (shared === null || shared.kind === 'down') && found !== null && found.ageMs < this.cache.ttlMs;
+      fresh = shared.kind === 'down' && found !== null && found.ageMs < this.cache.ttlMs;
     }
     const refusal = check ? await askAccount(check, req, signal) : null;
-    if (fresh && refusal === null) {
-      this.cache.hits++;
-      return { ...ok(), log: { cached: true, ...fleetLog } };
-    }
+    if (fresh && refusal === null) return this.#hit(shared);
+    return this.#miss(parts, digest, found, shared, refusal, req, signal);
+  }
+
+  /** A hit: without a fleet the same frozen outcome every time. */
+  #hit(shared: FleetLookup | null): Outcome {
+    this.cache.hits++;
+    return shared === null ? CACHED_OK : { ...ok(), log: { cached: true, shared: shared.kind } };
+  }
+
+  /** No hit: the backend decides (after `refusal`, the account check's, without joining a running check). */
+  async #miss(parts: CacheKeyParts, digest: Buffer, local: CacheMatch | null, shared: FleetLookup | null, refusal: Refusal | null, req: AuthRequest, signal: Abortable): Promise<Outcome> {
+    let found = local;
     let fleetEntryGone = false;
     if (refusal?.kind === 'rejected') {
       // The account changed under the entry. The backend still decides, with its crypt, so the reply
@@ -271,7 +306,7 @@ export class CacheAuthenticator implements Authenticator {
     // After a refusal the account changed: a check that started before that may have read it unchanged.
     const answer = refusal === null ? await this.#check(parts, digest, req, signal) : await this.inner.authenticate(req, signal);
     const refused = refusal === null ? answer : withLog(answer, { recheck: refusal.code });
-    const outcome = shared === null ? refused : withLog(refused, fleetLog);
+    const outcome = shared === null ? refused : withLog(refused, { shared: shared.kind });
     switch (outcome.kind) {
       case 'ok': {
         // The recheck is this cache's business: it goes into the entry, not on up with the outcome.
