@@ -71,7 +71,7 @@ export class RequestDecoder {
     const length = this.#buf.readUInt16BE(this.#offset);
     if (length > MAX_FIELD_BYTES) return this.#finish(null); // not a fifth field: trailing junk
     if (left - 2 < length) return MAYBE_FIFTH;
-    return this.#finish(this.#copy(this.#offset + 2, length));
+    return this.#finish(this.#field(this.#offset + 2, length));
   }
 
   #readField(index: number): Buffer | DecodeResult | null {
@@ -81,13 +81,18 @@ export class RequestDecoder {
       return { kind: 'too-long', field: FIELD_NAMES[index] ?? 'login', length };
     }
     if (this.#buf.length - this.#offset - 2 < length) return null;
-    const field = this.#copy(this.#offset + 2, length);
+    const field = this.#field(this.#offset + 2, length);
     this.#offset += 2 + length;
     return field;
   }
 
-  #copy(start: number, length: number): Buffer {
-    return Buffer.from(this.#buf.subarray(start, start + length));
+  /**
+   * A view, not a copy: the buffer is this decoder's own (push() concatenates into a new one), so
+   * the view cannot change under the caller, and zeroing the password's view zeroes the buffered
+   * bytes it came from. A copy per field was two Buffer objects and a pool slice each (issue 15).
+   */
+  #field(start: number, length: number): Buffer {
+    return this.#buf.subarray(start, start + length);
   }
 
   #finish(clientAddr: Buffer | null): DecodeResult {

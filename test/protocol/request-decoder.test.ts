@@ -107,12 +107,23 @@ describe('RequestDecoder', () => {
     expect(d.settle().kind).toBe('need-more');
   });
 
-  it('wipe() overwrites the buffered bytes', () => {
+  it('wipe() overwrites the buffered bytes, and with them the fields it returned (views of them)', () => {
     const d = new RequestDecoder();
     const r = d.push(V4);
-    d.wipe();
-    // The returned fields are copies: the caller owns and wipes those.
     expect(r.kind === 'request' && r.request.password.toString()).toBe('Secr3t!');
+    d.wipe();
+    expect(r.kind === 'request' && [...r.request.login, ...r.request.password, ...r.request.service].every((b) => b === 0)).toBe(true);
+  });
+
+  it('fields are views of its own buffer: changing the pushed chunks afterwards changes nothing', () => {
+    const d = new RequestDecoder();
+    const a = Buffer.from(V4.subarray(0, 9));
+    const b = Buffer.from(V4.subarray(9));
+    d.push(a);
+    const r = d.push(b);
+    a.fill(0x41);
+    b.fill(0x41);
+    expect(fields(r)).toEqual(['saslt', 'Secr3t!', 'imap', '']);
   });
 });
 
