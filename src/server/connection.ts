@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { type DecodeResult, RequestDecoder, encodeReply } from '../protocol/index.js';
+import { type DecodeResult, type RawRequest, RequestDecoder, encodeReply } from '../protocol/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import type { Linkable } from './linked-set.js';
 import type { RequestHandler } from './request-handler.js';
@@ -150,13 +150,18 @@ export class Connection implements Linkable<Connection> {
       case 'request': {
         this.#startAuth();
         const raw = r.request;
-        this.handler
-          .handle(raw, this.info, this.#abort)
-          .then((text) => this.#reply(text))
-          .finally(() => {
-            raw.password.fill(0);
-            this.#decoder.wipe();
-          });
+        // One then() with both handlers rather than then().finally(): a promise and two closures
+        // fewer per request (issue 15). handle() never rejects; should it, the error stays unhandled.
+        this.handler.handle(raw, this.info, this.#abort).then(
+          (text) => {
+            this.#wipe(raw);
+            this.#reply(text);
+          },
+          (e: unknown) => {
+            this.#wipe(raw);
+            throw e;
+          },
+        );
         return;
       }
       default: {
@@ -164,6 +169,12 @@ export class Connection implements Linkable<Connection> {
         throw new UnreachableError(`unhandled decode result ${String(never)}`);
       }
     }
+  }
+
+  /** The request's bytes hold the password: zeroed once it is answered. */
+  #wipe(raw: RawRequest): void {
+    raw.password.fill(0);
+    this.#decoder.wipe();
   }
 
   #startAuth(): void {
