@@ -107,7 +107,7 @@ describe('RequestDecoder', () => {
     expect(d.settle().kind).toBe('need-more');
   });
 
-  it('wipe() overwrites the buffered bytes, and with them the fields it returned (views of them)', () => {
+  it('wipe() overwrites the buffered bytes, and so the fields read from them (views, not copies)', () => {
     const d = new RequestDecoder();
     const r = d.push(V4);
     expect(r.kind === 'request' && r.request.password.toString()).toBe('Secr3t!');
