@@ -241,9 +241,9 @@ export class CacheAuthenticator implements Authenticator {
       const digest = this.cache.digest(req.password);
       const found = this.cache.match(parts, digest);
       if (this.fleet !== null) return this.#viaFleet(this.fleet, parts, digest, found, req, signal);
-      // The local entry's check runs even when it cannot hit: it may still answer stale-on-outage.
+      // As in #viaFleet with the fleet down: the local entry's check, and whether it may hit.
       const check = found?.recheck ?? null;
-      const fresh = found !== null && found.ageMs < this.cache.ttlMs;
+      const fresh = this.#fresh(found);
       if (check === null) return fresh ? Promise.resolve(this.#hit(null)) : this.#miss(parts, digest, found, null, null, req, signal);
       return askAccount(check, req, signal).then((refusal) =>
         fresh && refusal === null ? this.#hit(null) : this.#miss(parts, digest, found, null, refusal, req, signal),
@@ -274,11 +274,16 @@ export class CacheAuthenticator implements Authenticator {
       }
       // The local entry's check runs even when it cannot hit: it may still answer stale-on-outage.
       check = found?.recheck ?? null;
-      fresh = shared.kind === 'down' && found !== null && found.ageMs < this.cache.ttlMs;
+      fresh = shared.kind === 'down' && this.#fresh(found);
     }
     const refusal = check ? await askAccount(check, req, signal) : null;
     if (fresh && refusal === null) return this.#hit(shared);
     return this.#miss(parts, digest, found, shared, refusal, req, signal);
+  }
+
+  /** A local entry young enough to answer (an older one is kept only for stale-on-outage). */
+  #fresh(found: CacheMatch | null): boolean {
+    return found !== null && found.ageMs < this.cache.ttlMs;
   }
 
   /** A hit: without a fleet the same frozen outcome every time. */

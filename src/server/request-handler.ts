@@ -122,7 +122,7 @@ export class RequestHandler {
       this.#enter(authenticator);
       return this.#decide(authenticator, req, abort).then((outcome) => this.#answer(conn, req, login, authenticator.name, outcome, started));
     } catch (e) {
-      // As from the async function this was: a bug here rejects the reply, it does not throw at the caller.
+      // A bug here rejects the reply, as an async function would, rather than throwing at the caller.
       return Promise.reject(e);
     }
   }
