@@ -36,6 +36,8 @@ interface Row {
   mixed: boolean;
   /** The row's floor, measured in the same repeats (Scenario.floor), or null. */
   floor: { figures: Figures; cpuGap: number } | null;
+  /** The backend floor (Scenario.backendFloor): ours above it, and it above the floor, paired per repeat. */
+  backendFloor: { figures: Figures; requestPath: number; backend: number } | null;
 }
 
 type Run = LoadResult & { cpuMsPerReq: number; peakRssMiB: number };
@@ -131,6 +133,11 @@ function printGap(rows: Row[]): void {
     const vsReal = r.real ? `; saslauthd ${f3(r.real.cpuMsPerReq)} ms (floor/saslauthd ${fx(f.cpuMsPerReq / r.real.cpuMsPerReq)})` : '';
     const p99 = `p99 ms ours ${f2(r.ours.p99Ms)}, floor ${f2(f.p99Ms)}${r.real ? `, saslauthd ${f2(r.real.p99Ms)}` : ''}`;
     console.log(`${r.scenario} above its floor at c=${r.c}: ${f3(r.floor.cpuGap)} ms CPU/req (ours ${f3(r.ours.cpuMsPerReq)}, floor ${f3(f.cpuMsPerReq)}${vsReal}); ${p99}`);
+    const b = r.backendFloor;
+    if (b !== null) {
+      const bVsReal = r.real ? ` (backend floor/saslauthd ${fx(b.figures.cpuMsPerReq / r.real.cpuMsPerReq)})` : '';
+      console.log(`  of which the backend above the floor ${f3(b.backend)}, the request path above the backend floor ${f3(b.requestPath)} ms CPU/req; backend floor ${f3(b.figures.cpuMsPerReq)}${bVsReal}, p99 ${f2(b.figures.p99Ms)} ms`);
+    }
   }
 }
 
@@ -165,6 +172,7 @@ async function main(): Promise<number> {
       const levels = o.concurrency ? o.concurrency.split(',').map(Number) : s.concurrency;
       for (const c of levels) {
         const floor: Run[] = [];
+        const backendFloor: Run[] = [];
         const ours: Run[] = [];
         const real: Run[] = [];
         for (let i = 0; i < repeat; i++) {
@@ -173,6 +181,11 @@ async function main(): Promise<number> {
           if (fl) {
             floor.push(fl);
             console.error(`# ${s.floor!.name} c=${c} #${i + 1}: ${f1(fl.rps)}/s ${f3(fl.cpuMsPerReq)} ms CPU/req`);
+          }
+          const bf = s.backendFloor ? await once(() => s.backendFloor!.start(), sc, probes, c) : null;
+          if (bf) {
+            backendFloor.push(bf);
+            console.error(`# ${s.backendFloor!.name} c=${c} #${i + 1}: ${f1(bf.rps)}/s ${f3(bf.cpuMsPerReq)} ms CPU/req`);
           }
           const a = await once(() => s.startOurs(), sc, probes, c);
           ours.push(a!);
@@ -184,11 +197,11 @@ async function main(): Promise<number> {
         const oursF = summarize(ours);
         bad += oursF.wrong + oursF.errors;
         const floorF = floor.length > 0 ? summarize(floor) : null;
-        bad += (floorF?.wrong ?? 0) + (floorF?.errors ?? 0);
-        if (floorF !== null) {
-          const none = { rpsRatio: NaN, goodRatio: NaN, cpuRatio: NaN };
-          rows.push({ scenario: s.floor!.name, c, ours: floorF, real: null, ...none, capacity, mixed: false, floor: null });
-        }
+        const backendF = backendFloor.length > 0 ? summarize(backendFloor) : null;
+        bad += (floorF?.wrong ?? 0) + (floorF?.errors ?? 0) + (backendF?.wrong ?? 0) + (backendF?.errors ?? 0);
+        const none = { rpsRatio: NaN, goodRatio: NaN, cpuRatio: NaN, capacity, mixed: false, floor: null, backendFloor: null };
+        if (floorF !== null) rows.push({ scenario: s.floor!.name, c, ours: floorF, real: null, ...none });
+        if (backendF !== null) rows.push({ scenario: s.backendFloor!.name, c, ours: backendF, real: null, ...none });
         rows.push({
           scenario: s.name,
           c,
@@ -200,6 +213,14 @@ async function main(): Promise<number> {
           capacity,
           mixed: probes.some((p) => p.expect === 'NO'),
           floor: floorF === null ? null : { figures: floorF, cpuGap: median(floor.map((f, i) => ours[i]!.cpuMsPerReq - f.cpuMsPerReq)) },
+          backendFloor:
+            backendF === null || floor.length !== backendFloor.length
+              ? null
+              : {
+                  figures: backendF,
+                  requestPath: median(backendFloor.map((b, i) => ours[i]!.cpuMsPerReq - b.cpuMsPerReq)),
+                  backend: median(backendFloor.map((b, i) => b.cpuMsPerReq - floor[i]!.cpuMsPerReq)),
+                },
         });
       }
     } finally {

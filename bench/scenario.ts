@@ -35,6 +35,12 @@ export interface Scenario {
    * does not show as a gap (Default: no floor).
    */
   readonly floor?: { readonly name: string; start(): Promise<BenchTarget> } | undefined;
+  /**
+   * The backend floor: the same bare server deciding with our backend (backend-floor-server.ts).
+   * Measured between the floor and ours, so each repeat splits our gap in two: the backend and its
+   * library above the floor, the request path above the backend (Default: none).
+   */
+  readonly backendFloor?: { readonly name: string; start(): Promise<BenchTarget> } | undefined;
   /** null when the real saslauthd (sasl2-bin) is not installed or cannot do this scenario. */
   startReal(): Promise<BenchTarget | null>;
   teardown(): Promise<void>;

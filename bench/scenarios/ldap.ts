@@ -26,6 +26,7 @@ function probes(): readonly Probe[] {
 }
 
 const FLOOR_SERVER = fileURLToPath(new URL('../ldap-floor-server.js', import.meta.url));
+const BACKEND_FLOOR_SERVER = fileURLToPath(new URL('../backend-floor-server.js', import.meta.url));
 
 /**
  * `-a ldap`, method bind: search as a service DN, then bind as the user, against a throwaway slapd.
@@ -49,6 +50,11 @@ export const ldapScenario: Scenario = {
   floor: {
     name: 'ldap-bind floor (bare node:net)',
     start: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(PORT), PEOPLE, SERVICE_DN, SERVICE_PW]),
+  },
+  // Our LDAP backend (its pools, ldapts) in the same bare server: no request path around it.
+  backendFloor: {
+    name: 'ldap-bind backend floor (bare node:net + our ldap)',
+    start: (): Promise<BenchTarget> => startNodeScript(BACKEND_FLOOR_SERVER, ['ldap', '-O', conf]),
   },
   async startReal(): Promise<BenchTarget | null> {
     return realSaslauthdInstalled() ? startRealDaemon(['-a', 'ldap', '-O', conf]) : null;

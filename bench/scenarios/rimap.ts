@@ -25,6 +25,7 @@ async function stopBenchDovecot(): Promise<void> {
 }
 
 const FLOOR_SERVER = fileURLToPath(new URL('../rimap-floor-server.js', import.meta.url));
+const BACKEND_FLOOR_SERVER = fileURLToPath(new URL('../backend-floor-server.js', import.meta.url));
 
 /**
  * rimap against a local Dovecot on its plaintext port, the one mode the real saslauthd supports.
@@ -43,6 +44,11 @@ export const rimapScenario: Scenario = {
   },
   // rimap-floor-server.ts on the same Dovecot: a fresh TCP connection and one LOGIN per request.
   floor: { name: 'rimap floor (bare node:net)', start: (): Promise<BenchTarget> => startNodeScript(FLOOR_SERVER, ['127.0.0.1', String(DOVECOT_BASE)]) },
+  // Our rimap backend (its IMAP client, spare connections, limiter) in the same bare server.
+  backendFloor: {
+    name: 'rimap backend floor (bare node:net + our rimap)',
+    start: (): Promise<BenchTarget> => startNodeScript(BACKEND_FLOOR_SERVER, ['rimap', '-O', RIMAP_BENCH_TARGET]),
+  },
   async startReal(): Promise<BenchTarget | null> {
     if (!realSaslauthdInstalled()) return null;
     return startRealDaemon(['-a', 'rimap', '-O', RIMAP_BENCH_TARGET, '-n', '5']);
