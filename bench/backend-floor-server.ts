@@ -7,10 +7,10 @@ import { Crypt } from '../src/native/crypt.js';
 import { serveFloor } from './floor-common.js';
 
 // The backend floor (issue 15): the bare server of floor-common.ts, deciding with one of our
-// backends, built as the daemon builds it (its flags' defaults, the same -O). No validation,
-// deadline, log line, connection timers or wrappers (policy, penalty, routing). The row's Node.js
-// floor to this row is the backend and its library (ldapts, our IMAP client); this row to ours is
-// the request path every backend shares.
+// backends, built as compose.ts's createBackend builds it when no backend flag is given (the
+// flags' defaults, the same -O). No validation, deadline, log line, connection timers or wrappers
+// (policy, penalty, routing). The row's Node.js floor to this row is the backend and its library
+// (ldapts, our IMAP client); this row to ours is the request path every backend shares.
 //   node backend-floor-server.js BACKEND -O OPTION -m DIR
 
 const [name, oFlag, option, mFlag, dir] = process.argv.slice(2);
